@@ -1,0 +1,35 @@
+"""One exception tree for everything a user can get wrong.
+
+The CLI turns any :class:`InterconnectSimError` into a one-line message and exit status 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InterconnectSimError",
+    "ScenarioError",
+    "SpecError",
+    "TopologyError",
+    "UnitError",
+]
+
+
+class InterconnectSimError(Exception):
+    """Base class of every error caused by user input or data files."""
+
+
+class UnitError(InterconnectSimError, ValueError):
+    """A quantity string could not be parsed (bad number, unknown or ambiguous unit)."""
+
+
+class SpecError(InterconnectSimError):
+    """A hardware spec file is malformed, uncited or inconsistent."""
+
+
+class TopologyError(InterconnectSimError):
+    """A fabric could not be built or violates an invariant."""
+
+
+class ScenarioError(InterconnectSimError):
+    """A scenario or command-line request is invalid (unknown preset, bad parameter...)."""

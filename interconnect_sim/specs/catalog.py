@@ -1,0 +1,255 @@
+"""The catalog: every spec file, indexed by id, with cross-references and headline checks.
+
+Examples
+--------
+>>> from interconnect_sim.specs import load_catalog
+>>> catalog = load_catalog()
+>>> catalog.link("nvlink-4").data_rate_per_direction_bytes_per_s
+25000000000.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TypeVar
+
+from interconnect_sim.errors import SpecError
+from interconnect_sim.specs.loader import load_spec_file
+from interconnect_sim.specs.model import (
+    Check,
+    GpuSpec,
+    LinkSpec,
+    NicSpec,
+    Spec,
+    SuperPodSpec,
+    SwitchSpec,
+    SystemSpec,
+)
+
+__all__ = ["DATA_DIR", "Catalog", "CheckResult", "load_catalog"]
+
+DATA_DIR = Path(__file__).parent / "data"
+"""Folder of the shipped spec files, one TOML file per product or generation."""
+
+SpecT = TypeVar("SpecT", bound=Spec)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """Outcome of one ``[[checks]]`` entry."""
+
+    spec_id: str
+    check: Check
+    derived: float
+
+    @property
+    def ok(self) -> bool:
+        """True when ``derived x multiplier`` matches the published headline within tolerance."""
+        return math.isclose(
+            self.derived * self.check.multiplier,
+            self.check.expected,
+            rel_tol=max(self.check.rel_tol, 1e-9),
+        )
+
+
+class Catalog:
+    """All specs by id, with typed lookups that fail with a clear message."""
+
+    def __init__(self, specs: dict[str, Spec], paths: dict[str, Path]) -> None:
+        self._specs = specs
+        self._paths = paths
+        self._check_references()
+
+    def __iter__(self) -> Iterator[Spec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, spec_id: object) -> bool:
+        return spec_id in self._specs
+
+    def path_of(self, spec_id: str) -> Path:
+        """The file a spec was read from."""
+        return self._paths[spec_id]
+
+    def _get(self, spec_id: str, cls: type[SpecT], what: str) -> SpecT:
+        spec = self._specs.get(spec_id)
+        if not isinstance(spec, cls):
+            known = sorted(s.id for s in self._specs.values() if isinstance(s, cls))
+            raise SpecError(f"unknown {what} {spec_id!r}; known: {', '.join(known)}")
+        return spec
+
+    def link(self, spec_id: str) -> LinkSpec:
+        """The link spec with this id."""
+        return self._get(spec_id, LinkSpec, "link")
+
+    def gpu(self, spec_id: str) -> GpuSpec:
+        """The GPU spec with this id."""
+        return self._get(spec_id, GpuSpec, "GPU")
+
+    def nic(self, spec_id: str) -> NicSpec:
+        """The NIC spec with this id."""
+        return self._get(spec_id, NicSpec, "NIC")
+
+    def switch(self, spec_id: str) -> SwitchSpec:
+        """The switch spec with this id."""
+        return self._get(spec_id, SwitchSpec, "switch")
+
+    def system(self, spec_id: str) -> SystemSpec:
+        """The system spec with this id."""
+        return self._get(spec_id, SystemSpec, "system")
+
+    def superpod(self, spec_id: str) -> SuperPodSpec:
+        """The SuperPOD reference design with this id."""
+        return self._get(spec_id, SuperPodSpec, "SuperPOD design")
+
+    def of_kind(self, cls: type[SpecT]) -> list[SpecT]:
+        """Every spec of one class, sorted by id."""
+        return sorted((s for s in self if isinstance(s, cls)), key=lambda s: s.id)
+
+    # -- cross-references ------------------------------------------------------------------
+
+    def _check_references(self) -> None:
+        for spec in self:
+            try:
+                self._check_spec_references(spec)
+            except SpecError as exc:
+                raise SpecError(f"{self._paths[spec.id]}: {exc}") from None
+            unknown = [c.quantity for c in spec.checks if c.quantity not in self.derived(spec)]
+            if unknown:
+                raise SpecError(
+                    f"{self._paths[spec.id]}: checks name unknown quantity {unknown[0]!r}; "
+                    f"known for this kind: {', '.join(sorted(self.derived(spec)))}"
+                )
+
+    def _check_spec_references(self, spec: Spec) -> None:
+        if isinstance(spec, GpuSpec):
+            self.link(spec.pcie)
+            if spec.nvlink is not None:
+                self.link(spec.nvlink)
+        elif isinstance(spec, NicSpec):
+            self.link(spec.port_link)
+            self.link(spec.host_link)
+            for link_id in spec.supported_links:
+                self.link(link_id)
+        elif isinstance(spec, SwitchSpec):
+            self.link(spec.port_link)
+        elif isinstance(spec, SystemSpec):
+            self.gpu(spec.gpu)
+            self.link(spec.cpu_pcie)
+            self.link(spec.inter_socket_link)
+            if spec.nic is not None:
+                self.nic(spec.nic)
+            if spec.nvswitch is not None:
+                self.switch(spec.nvswitch)
+            if spec.host_gpu_link is not None:
+                self.link(spec.host_gpu_link)
+        elif isinstance(spec, SuperPodSpec):
+            self.system(spec.system)
+            for switch_id in (spec.leaf_switch, spec.spine_switch, spec.core_switch):
+                self.switch(switch_id)
+
+    # -- derived quantities and headline checks ---------------------------------------------
+
+    def derived(self, spec: Spec) -> dict[str, float]:
+        """Quantities a ``[[checks]]`` entry may name, in bytes/s per direction."""
+        if isinstance(spec, LinkSpec):
+            return {"data_rate_per_direction": spec.data_rate_per_direction_bytes_per_s}
+        if isinstance(spec, GpuSpec):
+            pcie = self.link(spec.pcie).rate_for_lanes_bytes_per_s(spec.pcie_lanes)
+            nvlink = 0.0
+            if spec.nvlink is not None:
+                nvlink = self.link(spec.nvlink).data_rate_per_direction_bytes_per_s
+            return {
+                "nvlink_per_direction": nvlink * spec.nvlink_count,
+                "pcie_per_direction": pcie,
+                "memory_bandwidth": spec.memory_bandwidth_bytes_per_s,
+            }
+        if isinstance(spec, NicSpec):
+            port = self.link(spec.port_link).data_rate_per_direction_bytes_per_s
+            return {"port_rate_per_direction": port, "total_per_direction": port * spec.port_count}
+        if isinstance(spec, SwitchSpec):
+            port = self.link(spec.port_link).data_rate_per_direction_bytes_per_s
+            return {
+                "port_rate_per_direction": port,
+                "aggregate_per_direction": port * spec.port_count,
+            }
+        if isinstance(spec, SystemSpec):
+            return self._derived_system(spec)
+        return {}
+
+    def _derived_system(self, spec: SystemSpec) -> dict[str, float]:
+        gpu = self.gpu(spec.gpu)
+        per_gpu_nvlink = self.derived(gpu)["nvlink_per_direction"]
+        scale_out = 0.0
+        if spec.nic is not None:
+            scale_out = self.derived(self.nic(spec.nic))["port_rate_per_direction"] * spec.nic_count
+        switch_aggregate = 0.0
+        if spec.nvswitch is not None:
+            switch = self.switch(spec.nvswitch)
+            switch_aggregate = self.derived(switch)["aggregate_per_direction"] * spec.nvswitch_count
+        return {
+            "nvlink_per_gpu_per_direction": per_gpu_nvlink,
+            "nvlink_all_gpus_per_direction": per_gpu_nvlink * spec.gpu_count,
+            "scale_out_per_system_per_direction": scale_out,
+            "nvswitch_aggregate_per_direction": switch_aggregate,
+        }
+
+    def run_checks(self) -> list[CheckResult]:
+        """Evaluate every ``[[checks]]`` entry of every spec."""
+        results: list[CheckResult] = []
+        for spec in self:
+            quantities = self.derived(spec)
+            results.extend(
+                CheckResult(spec.id, check, quantities[check.quantity]) for check in spec.checks
+            )
+        return results
+
+
+def _read_folder(folder: Path) -> tuple[dict[str, Spec], dict[str, Path]]:
+    specs: dict[str, Spec] = {}
+    paths: dict[str, Path] = {}
+    for path in sorted(folder.rglob("*.toml")):
+        spec = load_spec_file(path)
+        if spec.id in specs:
+            raise SpecError(f"{path}: id {spec.id!r} is also defined in {paths[spec.id]}")
+        specs[spec.id] = spec
+        paths[spec.id] = path
+    return specs, paths
+
+
+@cache
+def _load_cached(folder: Path) -> Catalog:
+    specs, paths = _read_folder(folder)
+    return Catalog(specs, paths)
+
+
+def load_catalog(*folders: Path) -> Catalog:
+    """Load the shipped catalog, plus any extra folders of user spec files.
+
+    Parameters
+    ----------
+    *folders : Path
+        Extra folders searched recursively for ``*.toml``; their ids must not clash with the
+        shipped ones.
+
+    Returns
+    -------
+    Catalog
+    """
+    if not folders:
+        return _load_cached(DATA_DIR)
+    specs, paths = _read_folder(DATA_DIR)
+    for folder in folders:
+        extra_specs, extra_paths = _read_folder(folder)
+        for spec_id, path in extra_paths.items():
+            if spec_id in specs:
+                raise SpecError(f"{path}: id {spec_id!r} is also defined in {paths[spec_id]}")
+        specs.update(extra_specs)
+        paths.update(extra_paths)
+    return Catalog(specs, paths)

@@ -1,0 +1,269 @@
+"""The Fabric: a networkx DiGraph with one directed edge per direction of every link.
+
+Nodes are devices with a ``kind`` (see :data:`NODE_KINDS`) and hierarchical ids (``n3/gpu5``,
+``n3/nvsw1``, ``su2/leaf4``, ``spine7``). Parallel physical links between two devices collapse to
+one edge per direction carrying ``link_count`` and ``bandwidth_bytes_per_s`` (= count x per-link
+rate, one direction), plus ``latency_s``, ``link_spec`` (catalog id) and ``tier``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import networkx as nx
+
+from interconnect_sim.errors import TopologyError
+from interconnect_sim.specs.model import LinkSpec
+
+__all__ = [
+    "BANDWIDTH",
+    "LATENCY",
+    "LINK_COUNT",
+    "LINK_SPEC",
+    "NODE_KINDS",
+    "TIER",
+    "Fabric",
+    "LinkTier",
+]
+
+BANDWIDTH = "bandwidth_bytes_per_s"
+"""Edge attribute: data rate of the directed edge, bytes per second, one direction."""
+LATENCY = "latency_s"
+"""Edge attribute: fixed latency of one traversal of the edge, seconds."""
+LINK_COUNT = "link_count"
+"""Edge attribute: number of parallel physical links collapsed into the edge."""
+LINK_SPEC = "link_spec"
+"""Edge attribute: catalog id of the link type."""
+TIER = "tier"
+"""Edge attribute: ``nvlink``, ``pcie``, ``network`` or ``host`` (inter-socket, C2C)."""
+
+LinkTier = Literal["nvlink", "pcie", "network", "host"]
+
+NODE_KINDS = (
+    "gpu",
+    "cpu",
+    "nvswitch",
+    "pcie_switch",
+    "nic",
+    "leaf",
+    "spine",
+    "core",
+)
+"""Closed set of device kinds a fabric node may have."""
+
+_TIER_OF_FAMILY: dict[str, LinkTier] = {
+    "nvlink": "nvlink",
+    "nvlink-c2c": "host",
+    "pcie": "pcie",
+    "infiniband": "network",
+    "ethernet": "network",
+    "inter-socket": "host",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A read-only view of one directed edge."""
+
+    src: str
+    dst: str
+    bandwidth_bytes_per_s: float
+    latency_s: float
+    link_count: int
+    link_spec: str
+    tier: LinkTier
+
+
+class Fabric:
+    """A cluster interconnect as a directed graph, with typed helpers.
+
+    Parameters
+    ----------
+    name : str
+        Human-readable name, e.g. ``"dgx-h100 x 4"``.
+    graph : networkx.DiGraph, optional
+        Existing graph to wrap (not copied).
+
+    Examples
+    --------
+    >>> from interconnect_sim.specs import load_catalog
+    >>> fabric = Fabric("toy")
+    >>> fabric.add_device("g0", kind="gpu"); fabric.add_device("g1", kind="gpu")
+    >>> fabric.add_duplex_link("g0", "g1", load_catalog().link("nvlink-4"), link_count=18)
+    >>> fabric.edge("g0", "g1").bandwidth_bytes_per_s
+    450000000000.0
+    """
+
+    def __init__(self, name: str, graph: nx.DiGraph | None = None) -> None:
+        self.name = name
+        self.graph: nx.DiGraph = graph if graph is not None else nx.DiGraph()
+        self.graph.graph.setdefault("p2p", True)
+
+    # -- construction -----------------------------------------------------------------------
+
+    def add_device(self, node_id: str, *, kind: str, **attributes: Any) -> None:
+        """Add a device node; ``kind`` must be one of :data:`NODE_KINDS`."""
+        if kind not in NODE_KINDS:
+            raise TopologyError(f"node {node_id!r}: unknown kind {kind!r}; one of {NODE_KINDS}")
+        if node_id in self.graph:
+            raise TopologyError(f"node {node_id!r} added twice")
+        self.graph.add_node(node_id, kind=kind, **attributes)
+
+    def add_duplex_link(
+        self,
+        a: str,
+        b: str,
+        spec: LinkSpec,
+        *,
+        link_count: int = 1,
+        lane_count: int | None = None,
+        latency_s: float | None = None,
+    ) -> None:
+        """Connect ``a`` and ``b`` with ``link_count`` full-duplex links: one edge each way.
+
+        Parameters
+        ----------
+        a, b : str
+            Existing node ids.
+        spec : LinkSpec
+            Link type; its per-direction rate sets the edge bandwidth.
+        link_count : int
+            Parallel links between the two devices (e.g. 5 NVLinks from a GPU to one NVSwitch).
+        lane_count : int, optional
+            Active lanes per link when narrower than the spec (a PCIe x8 slot); default all.
+        latency_s : float, optional
+            Fixed latency per traversal; defaults to the spec's latency or 0.
+        """
+        if link_count <= 0:
+            raise TopologyError(f"link {a!r} <-> {b!r}: link_count must be positive")
+        for node in (a, b):
+            if node not in self.graph:
+                raise TopologyError(f"link {a!r} <-> {b!r}: node {node!r} does not exist")
+        lanes = spec.lanes_per_direction if lane_count is None else lane_count
+        per_link = spec.rate_for_lanes_bytes_per_s(lanes)
+        latency = latency_s if latency_s is not None else (spec.latency_s or 0.0)
+        for src, dst in ((a, b), (b, a)):
+            if self.graph.has_edge(src, dst):
+                raise TopologyError(f"link {src!r} -> {dst!r} added twice; use link_count")
+            self.graph.add_edge(
+                src,
+                dst,
+                **{
+                    BANDWIDTH: per_link * link_count,
+                    LATENCY: latency,
+                    LINK_COUNT: link_count,
+                    LINK_SPEC: spec.id,
+                    TIER: _TIER_OF_FAMILY[spec.family],
+                    "lanes_per_link": lanes,
+                    "rate_per_link_bytes_per_s": per_link,
+                },
+            )
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def kind(self, node_id: str) -> str:
+        """Device kind of a node."""
+        return str(self.graph.nodes[node_id]["kind"])
+
+    def nodes_of_kind(self, kind: str) -> list[str]:
+        """Node ids of one kind, in insertion order."""
+        return [n for n, k in self.graph.nodes(data="kind") if k == kind]
+
+    @property
+    def gpus(self) -> list[str]:
+        """GPU node ids in rank order (node by node, local index within a node)."""
+        return self.nodes_of_kind("gpu")
+
+    @property
+    def p2p(self) -> bool:
+        """Whether GPUs may exchange data directly over PCIe (else staged through host memory)."""
+        return bool(self.graph.graph["p2p"])
+
+    def edge(self, src: str, dst: str) -> Edge:
+        """The directed edge ``src -> dst``."""
+        try:
+            data = self.graph.edges[src, dst]
+        except KeyError:
+            raise TopologyError(f"no link {src!r} -> {dst!r}") from None
+        return Edge(
+            src, dst, data[BANDWIDTH], data[LATENCY], data[LINK_COUNT], data[LINK_SPEC], data[TIER]
+        )
+
+    def edges(self) -> Iterator[Edge]:
+        """Every directed edge."""
+        for src, dst in self.graph.edges:
+            yield self.edge(src, dst)
+
+    def device_counts(self) -> dict[str, int]:
+        """Number of nodes of each kind."""
+        return dict(Counter(k for _, k in self.graph.nodes(data="kind")))
+
+    def link_counts_by_spec(self) -> dict[str, int]:
+        """Physical full-duplex links per link type (each counted once, not per direction)."""
+        counts: Counter[str] = Counter()
+        for src, dst, data in self.graph.edges(data=True):
+            if str(src) < str(dst):
+                counts[data[LINK_SPEC]] += data[LINK_COUNT]
+        return dict(counts)
+
+    def copy(self, name: str | None = None) -> Fabric:
+        """A deep copy, for what-if modifications."""
+        return Fabric(name or self.name, self.graph.copy())
+
+    # -- invariants -------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check the invariants every built fabric must satisfy.
+
+        Raises
+        ------
+        TopologyError
+            Naming the offending node or edge: an edge without its reverse, a non-positive
+            capacity or link count, a GPU that cannot reach every other GPU, or a graph that is
+            not connected.
+        """
+        graph = self.graph
+        if graph.number_of_nodes() == 0:
+            raise TopologyError(f"fabric {self.name!r} is empty")
+        for src, dst, data in graph.edges(data=True):
+            if not graph.has_edge(dst, src):
+                raise TopologyError(f"fabric {self.name!r}: edge {src} -> {dst} has no reverse")
+            if not data.get(BANDWIDTH, 0) > 0:
+                raise TopologyError(
+                    f"fabric {self.name!r}: edge {src} -> {dst} has non-positive capacity "
+                    f"{data.get(BANDWIDTH)!r}"
+                )
+            if data.get(LINK_COUNT, 0) <= 0 or data.get(LATENCY, -1) < 0:
+                raise TopologyError(
+                    f"fabric {self.name!r}: edge {src} -> {dst} has a bad link count or latency"
+                )
+        if not nx.is_weakly_connected(graph):
+            components = sorted(nx.weakly_connected_components(graph), key=len)
+            stray = sorted(components[0])[0]
+            raise TopologyError(
+                f"fabric {self.name!r} is not connected: {stray!r} is cut off "
+                f"({len(components)} components)"
+            )
+        # With every edge paired, weak connectivity implies strong connectivity, so every GPU
+        # reaches every GPU; check it explicitly from one GPU to name a culprit if not.
+        gpus = self.gpus
+        if gpus:
+            reachable = nx.descendants(graph, gpus[0]) | {gpus[0]}
+            for gpu in gpus:
+                if gpu not in reachable:
+                    raise TopologyError(f"fabric {self.name!r}: {gpu} unreachable from {gpus[0]}")
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(self.device_counts().items()))
+        return f"Fabric({self.name!r}, {counts})"
+
+
+def iter_pairs(items: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """All unordered pairs of distinct items, in order."""
+    listed = list(items)
+    for i, a in enumerate(listed):
+        for b in listed[i + 1 :]:
+            yield a, b

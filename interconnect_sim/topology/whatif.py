@@ -1,0 +1,85 @@
+"""What-if edits of a built fabric: failed links and devices, P2P off, degraded NVLink.
+
+Each function returns a new, validated :class:`Fabric` and leaves its input untouched. Knobs
+that change what is *built* (a different NIC or switch, fewer NVLink lanes everywhere) are
+options of :func:`interconnect_sim.topology.presets.build_fabric` instead.
+"""
+
+from __future__ import annotations
+
+from interconnect_sim.errors import TopologyError
+from interconnect_sim.topology.fabric import BANDWIDTH, LINK_COUNT, Fabric
+
+__all__ = ["with_links_disabled", "with_p2p", "without_device", "without_link"]
+
+
+def with_p2p(fabric: Fabric, enabled: bool) -> Fabric:
+    """Turn GPU peer-to-peer on or off.
+
+    With P2P off, GPU-to-GPU traffic may use neither NVLink nor a PCIe switch turnaround: it is
+    staged through host memory (see :func:`interconnect_sim.topology.routing.gpu_path`).
+    """
+    result = fabric.copy()
+    result.graph.graph["p2p"] = enabled
+    return result
+
+
+def _require_link(fabric: Fabric, a: str, b: str) -> None:
+    if not (fabric.graph.has_edge(a, b) and fabric.graph.has_edge(b, a)):
+        raise TopologyError(f"no link between {a!r} and {b!r} in {fabric.name!r}")
+
+
+def without_link(fabric: Fabric, a: str, b: str) -> Fabric:
+    """Remove every physical link between ``a`` and ``b`` (both directions).
+
+    Raises
+    ------
+    TopologyError
+        If there is no such link, or removing it disconnects a GPU.
+    """
+    _require_link(fabric, a, b)
+    result = fabric.copy()
+    result.graph.remove_edge(a, b)
+    result.graph.remove_edge(b, a)
+    result.validate()
+    return result
+
+
+def with_links_disabled(fabric: Fabric, a: str, b: str, count: int = 1) -> Fabric:
+    """Disable ``count`` of the parallel links between ``a`` and ``b`` (a failed NVLink).
+
+    The edge keeps its per-link rate; bandwidth drops by ``count`` links. Disabling all links
+    removes the edge.
+    """
+    _require_link(fabric, a, b)
+    links = fabric.graph.edges[a, b][LINK_COUNT]
+    if not 1 <= count <= links:
+        raise TopologyError(f"can disable 1..{links} links between {a!r} and {b!r}, not {count}")
+    if count == links:
+        return without_link(fabric, a, b)
+    result = fabric.copy()
+    for src, dst in ((a, b), (b, a)):
+        data = result.graph.edges[src, dst]
+        data[LINK_COUNT] = links - count
+        data[BANDWIDTH] = data["rate_per_link_bytes_per_s"] * (links - count)
+    result.validate()
+    return result
+
+
+def without_device(fabric: Fabric, node_id: str) -> Fabric:
+    """Remove a failed device (a switch, a NIC) and its links.
+
+    Raises
+    ------
+    TopologyError
+        If the device does not exist, is a GPU (remove GPUs by choosing fewer ranks), or its
+        removal disconnects the fabric.
+    """
+    if node_id not in fabric.graph:
+        raise TopologyError(f"no device {node_id!r} in {fabric.name!r}")
+    if fabric.kind(node_id) == "gpu":
+        raise TopologyError(f"{node_id!r} is a GPU; failed GPUs are modelled by using fewer ranks")
+    result = fabric.copy()
+    result.graph.remove_node(node_id)
+    result.validate()
+    return result
