@@ -293,9 +293,10 @@ def _add_rail_groups(
     spine_spec: SwitchSpec,
     core_spec: SwitchSpec,
 ) -> None:
-    group = design.spine_group_size
-    if group < 1:
+    if design.spine_group_size < 1:
         raise TopologyError("per-rail spine groups need spine_group_size >= 1")
+    # A group wider than a leaf's uplinks would leave spines unwired.
+    group = min(design.spine_group_size, max(leaf.uplinks for leaf in leaves))
     link = catalog.link(spine_spec.port_link)
     rails = sorted({leaf.rail for leaf in leaves})
     spine_downlinks: dict[str, int] = {}
@@ -308,31 +309,38 @@ def _add_rail_groups(
             _add_switch(fabric, spine, "spine", spine_spec, rail=rail, position=g)
             spine_downlinks[spine] = 0
         for leaf in members:
-            if leaf.uplinks % group:
-                raise TopologyError(
-                    f"leaf uplinks ({leaf.uplinks}) do not divide over {group} spines"
-                )
-            for spine in spines:
-                fabric.add_duplex_link(leaf.node_id, spine, link, link_count=leaf.uplinks // group)
-                spine_downlinks[spine] += leaf.uplinks // group
-    used_up = max(spine_downlinks.values())
+            # Spread the leaf's uplinks as evenly as the group allows (13 over 10: 3 get 2).
+            per_spine, extra = divmod(leaf.uplinks, group)
+            for g, spine in enumerate(spines):
+                count = per_spine + (g < extra)
+                if count:
+                    fabric.add_duplex_link(leaf.node_id, spine, link, link_count=count)
+                    spine_downlinks[spine] += count
+    # Spines pass up as many links as they take from leaves (non-blocking spine). Spine
+    # position k of every rail group belongs to core group k mod G; each group gets the cores
+    # its load needs, and links are dealt round-robin so no core exceeds its ports.
+    used_up = max(1, max(spine_downlinks.values()))
     total_up = sum(spine_downlinks.values())
-    core_count = math.ceil(total_up / core_spec.port_count)
-    group_count = max(1, math.ceil(core_count / used_up))
-    cores_per_group = math.ceil(core_count / group_count)
+    group_count = max(1, min(group, math.ceil(total_up / core_spec.port_count / used_up)))
     core_link = slower_link(link, catalog.link(core_spec.port_link))
-    core_groups = [
-        [f"core{g * cores_per_group + c}" for c in range(cores_per_group)]
-        for g in range(group_count)
-    ]
-    for g, cores in enumerate(core_groups):
+    next_core = 0
+    for g in range(group_count):
+        group_spines = [
+            spine
+            for rail in rails
+            for position, spine in enumerate(spines_by_rail[rail])
+            if position % group_count == g
+        ]
+        load = sum(spine_downlinks[spine] for spine in group_spines)
+        cores = [f"core{next_core + c}" for c in range(math.ceil(load / core_spec.port_count))]
+        next_core += len(cores)
         for core in cores:
             _add_switch(fabric, core, "core", core_spec, group=g)
-    for rail in rails:
-        for position, spine in enumerate(spines_by_rail[rail]):
-            cores = core_groups[position % group_count]
-            per_core, extra = divmod(spine_downlinks[spine], len(cores))
-            for c, core in enumerate(cores):
-                count = per_core + (c < extra)
-                if count:
-                    fabric.add_duplex_link(spine, core, core_link, link_count=count)
+        pointer = 0
+        for spine in group_spines:
+            counts: dict[str, int] = {}
+            for _ in range(spine_downlinks[spine]):
+                counts[cores[pointer]] = counts.get(cores[pointer], 0) + 1
+                pointer = (pointer + 1) % len(cores)
+            for core, count in counts.items():
+                fabric.add_duplex_link(spine, core, core_link, link_count=count)

@@ -1,0 +1,105 @@
+"""The command line: presets, topo summaries, JSON keys, drawings and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from interconnect_sim.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse exits on its own errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_systems_lists_every_preset_on_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "systems")
+    assert code == 0
+    lines = out.strip().splitlines()
+    ids = {line.split()[0] for line in lines}
+    assert {"dgx-h100", "dgx-a100", "gb200-nvl72", "rtx4090-pcie-8x"} <= ids
+
+
+@pytest.mark.parametrize(
+    ("system", "nvlink"), [("dgx-h100", 450e9), ("dgx-a100", 300e9), ("dgx-b200", 900e9)]
+)
+def test_topo_json_reports_gpus_and_nvlink_per_gpu(
+    capsys: pytest.CaptureFixture[str], system: str, nvlink: float
+) -> None:
+    code, out, _ = run(capsys, "topo", system, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["gpus"] == 8
+    assert data["nodes"] == 1
+    assert data["per_gpu_bandwidth_bytes_per_s"]["nvlink"] == nvlink
+    assert {"nvlink", "pcie", "network"} <= set(data["per_gpu_bandwidth_bytes_per_s"])
+    assert data["bisection_bandwidth_bytes_per_s"] > 0
+    assert "nvswitch" in data["switches"]
+
+
+def test_topo_superpod_json_switch_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "topo", "dgx-h100", "--scalable-units", "4", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert (data["nodes"], data["gpus"]) == (127, 1016)
+    assert (data["switches"]["leaf"], data["switches"]["spine"]) == (32, 16)
+
+
+def test_topo_oversubscription_accepts_ratio_spelling(capsys: pytest.CaptureFixture[str]) -> None:
+    _, full, _ = run(capsys, "topo", "dgx-h100", "--nodes", "64", "--json")
+    _, half, _ = run(
+        capsys, "topo", "dgx-h100", "--nodes", "64", "--oversubscription", "2:1", "--json"
+    )
+    assert json.loads(half)["bisection_bandwidth_bytes_per_s"] == pytest.approx(
+        json.loads(full)["bisection_bandwidth_bytes_per_s"] / 2
+    )
+
+
+def test_topo_text_shows_per_direction_and_bidirectional(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "topo", "dgx-h100")
+    assert code == 0
+    assert "450 GB/s" in out
+    assert "900 GB/s" in out
+    assert "Bisection" in out
+
+
+def test_topo_draw_writes_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "fabric.png"
+    code, _, _ = run(capsys, "topo", "dgx-h100", "--nodes", "4", "--draw", str(target))
+    assert code == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["topo", "dgx-h1000"],
+        ["topo", "dgx-h100", "--nodes", "0"],
+        ["topo", "dgx-h100", "--nodes", "two"],
+        ["topo", "dgx-h100", "--oversubscription", "fast"],
+        ["topo", "dgx-h100", "--nvlink-lanes", "9"],
+        ["topo", "dgx-h100", "--nic", "connectx-99"],
+        ["topo", "dgx-h100", "--fail-device", "n0/nvsw9"],
+        ["topo", "dgx-h100", "--draw", "/no/such/folder/x.png"],
+        ["topo", "rtx4090-pcie-8x", "--scalable-units", "2"],
+        ["bogus"],
+    ],
+)
+def test_user_errors_are_one_line_with_status_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
