@@ -46,7 +46,7 @@ def main() -> None:
         label = ",".join(f"{k}={v}" for k, v in options.items()) or "-"
         print(
             f"{system:<14}{label:<22}{gpus:>7}{build_s:>10.3f}{summary_s:>11.3f}"
-            f"{peak:>10.1f}{build_s / base_build:>9.0f}"
+            f"{peak:>10.1f}{build_s / base_build:>9.1f}"
         )
 
 

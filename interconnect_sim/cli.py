@@ -64,6 +64,8 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     commands.add_parser("systems", help="list the preset systems")
+    specs = commands.add_parser("specs", help="list the cited hardware spec catalog")
+    specs.add_argument("--markdown", action="store_true", help="print docs/catalog.md")
 
     topo = commands.add_parser(
         "topo",
@@ -134,6 +136,23 @@ def _cmd_systems() -> int:
     return 0
 
 
+def _cmd_specs(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    if args.markdown:
+        from interconnect_sim.report.catalog_table import catalog_markdown
+
+        print(catalog_markdown(catalog), end="")
+        return 0
+    for spec in sorted(catalog, key=lambda s: (type(s).__name__, s.id)):
+        inferred = (
+            f"  (inferred: {', '.join(sorted(spec.inferred_fields()))})" if spec.inferred else ""
+        )
+        print(
+            f"{type(spec).__name__.removesuffix('Spec').lower():<9}{spec.id:<24}{spec.name}{inferred}"
+        )
+    return 0
+
+
 def _apply_failures(fabric: Fabric, args: argparse.Namespace) -> Fabric:
     for a, b in args.fail_link:
         fabric = without_link(fabric, a, b)
@@ -184,10 +203,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "systems":
             return _cmd_systems()
+        if args.command == "specs":
+            return _cmd_specs(args)
         return _cmd_topo(args)
     except InterconnectSimError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

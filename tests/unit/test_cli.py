@@ -103,3 +103,21 @@ def test_user_errors_are_one_line_with_status_2(
     assert out == ""
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_docs_catalog_is_generated_from_the_current_data(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "specs", "--markdown")
+    assert code == 0
+    docs = Path(__file__).parents[2] / "docs" / "catalog.md"
+    assert docs.read_text() == out, (
+        "regenerate: interconnect-sim specs --markdown > docs/catalog.md"
+    )
+
+
+def test_specs_lists_every_spec_with_inferred_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "specs")
+    assert code == 0
+    assert "nvswitch-2" in out
+    assert "inferred: port_count" in out
