@@ -155,6 +155,9 @@ _NIC: dict[str, _Field] = {
     "port_count": _f("port_count", _as_int),
     "host_link": _f("host_link", _as_str),
     "host_lanes": _f("host_lanes", _as_int),
+    "transport": _f(
+        "transport", _choice("infiniband", "roce", "efa", "tcpx", "tcpxo"), required=False
+    ),
     "supported_links": _f("supported_links", _as_str_list, required=False),
     "latency": _f("latency_s", units.parse_duration, required=False),
 }

@@ -23,6 +23,8 @@ __all__ = [
     "SystemSpec",
 ]
 
+Transport = Literal["infiniband", "roce", "efa", "tcpx", "tcpxo"]
+"""How a NIC moves collective traffic: IB verbs, RoCE, AWS EFA (SRD), GPUDirect-TCPX or -TCPXO."""
 SourceGrade = Literal["primary", "secondary", "measured", "derived"]
 LinkFamily = Literal["nvlink", "nvlink-c2c", "pcie", "infiniband", "ethernet", "inter-socket"]
 SwitchRole = Literal["nvswitch", "network"]
@@ -124,6 +126,7 @@ class NicSpec(Spec):
     port_count: int
     host_link: str
     host_lanes: int
+    transport: Transport = "infiniband"
     supported_links: tuple[str, ...] = ()
     latency_s: float | None = None
 
