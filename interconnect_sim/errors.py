@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "InterconnectSimError",
+    "MeasurementError",
     "ScenarioError",
     "SpecError",
     "TopologyError",
@@ -33,3 +34,7 @@ class TopologyError(InterconnectSimError):
 
 class ScenarioError(InterconnectSimError):
     """A scenario or command-line request is invalid (unknown preset, bad parameter...)."""
+
+
+class MeasurementError(InterconnectSimError):
+    """A measurement file (nccl-tests results to score against) is malformed."""

@@ -37,6 +37,7 @@ __all__ = [
     "format_size",
     "parse_duration",
     "parse_flops",
+    "parse_nccl_tests_size",
     "parse_power",
     "parse_rate",
     "parse_size",
@@ -184,6 +185,31 @@ def parse_rate(text: str) -> float:
     if number < 0:
         raise UnitError(f"rate {text!r} is negative")
     return number * _SIZE_UNITS[unit[:-2]]
+
+
+_NCCL_TESTS_SUFFIX = re.compile(r"^\s*(\d+)\s*([KMGT]?)\s*$")
+
+
+def parse_nccl_tests_size(text: str) -> float:
+    """Parse a message size as nccl-tests' ``-b``/``-e`` flags read it, or with explicit units.
+
+    nccl-tests reads ``8``, ``8K``, ``8M``, ``8G`` as bytes with binary multipliers
+    (K = 1024). Anything else must carry a unit (``"8 GiB"``, ``"1 GB"``; see :func:`parse_size`).
+
+    Examples
+    --------
+    >>> parse_nccl_tests_size("8G")
+    8589934592.0
+    >>> parse_nccl_tests_size("64")
+    64.0
+    >>> parse_nccl_tests_size("1 GB")
+    1000000000.0
+    """
+    match = _NCCL_TESTS_SUFFIX.match(text) if isinstance(text, str) else None
+    if match is not None:
+        powers = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+        return float(int(match.group(1)) * 2 ** powers[match.group(2)])
+    return parse_size(text)
 
 
 def parse_duration(text: str) -> float:

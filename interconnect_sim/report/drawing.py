@@ -9,6 +9,7 @@ readable.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -23,7 +24,7 @@ from interconnect_sim.report.files import write_atomically
 from interconnect_sim.topology.fabric import BANDWIDTH, TIER, Fabric
 from interconnect_sim.units import format_rate
 
-__all__ = ["draw_fabric", "save_fabric_drawing"]
+__all__ = ["draw_fabric", "save_fabric_drawing", "save_figure"]
 
 KIND_COLOURS = {
     "gpu": "#76b900",
@@ -179,5 +180,17 @@ def save_fabric_drawing(fabric: Fabric, path: Path) -> None:
     try:
         draw_fabric(fabric, ax)
         write_atomically(Path(path), lambda tmp: figure.savefig(tmp, dpi=130))
+    finally:
+        plt.close(figure)
+
+
+def save_figure(
+    path: Path, draw: Callable[[Axes], None], *, size: tuple[float, float] = (6, 4)
+) -> None:
+    """Make a figure, let ``draw`` fill its Axes, and write it to ``path`` atomically."""
+    figure, ax = plt.subplots(figsize=size, layout="constrained")
+    try:
+        draw(ax)
+        write_atomically(Path(path), lambda tmp: figure.savefig(tmp, dpi=120))
     finally:
         plt.close(figure)

@@ -35,12 +35,15 @@ class NodeOptions:
     ----------
     nic : str, optional
         Catalog id of a NIC replacing the system's compute NICs (same count).
+    nic_count : int, optional
+        Number of compute NICs replacing the system's count (cloud shapes: 32 x 100G EFA).
     nvlink_lanes_per_link : int, optional
         Active lanes per NVLink link, e.g. half of the spec's to model the "half the lanes"
         misconfiguration. Default: all lanes.
     """
 
     nic: str | None = None
+    nic_count: int | None = None
     nvlink_lanes_per_link: int | None = None
 
 
@@ -142,10 +145,17 @@ def _add_gpu(fabric: Fabric, system: SystemSpec, prefix: str, ports: NodePorts, 
 
 
 def _add_nic(
-    fabric: Fabric, nic: NicSpec, system: SystemSpec, prefix: str, ports: NodePorts, j: int
+    fabric: Fabric,
+    nic: NicSpec,
+    system: SystemSpec,
+    prefix: str,
+    ports: NodePorts,
+    j: int,
+    nic_count: int,
 ) -> str:
     nic_id = f"{prefix}nic{j}"
-    rail = j % system.rail_count if system.rail_count else j
+    rails = system.rail_count if nic_count == system.nic_count else nic_count
+    rail = j % rails if rails else j
     fabric.add_device(nic_id, kind="nic", spec=nic.id, node=ports.index, rail=rail)
     ports.nics.append(nic_id)
     ports.nic_rails.append(rail)
@@ -187,13 +197,14 @@ def _add_host(
         )
 
     nic = _nic_spec(catalog, system, options)
-    if nic is None:
+    nic_count = system.nic_count if options.nic_count is None else options.nic_count
+    if nic is None or not nic_count:
         return
     nic_pcie = slower_link(catalog.link(nic.host_link), cpu_pcie)
-    for j in range(system.nic_count):
-        nic_id = _add_nic(fabric, nic, system, prefix, ports, j)
+    for j in range(nic_count):
+        nic_id = _add_nic(fabric, nic, system, prefix, ports, j, nic_count)
         fabric.add_duplex_link(
-            nic_id, attach[j * len(attach) // system.nic_count], nic_pcie, lane_count=nic.host_lanes
+            nic_id, attach[j * len(attach) // nic_count], nic_pcie, lane_count=nic.host_lanes
         )
 
 
@@ -250,7 +261,7 @@ def _add_rack_hosts(
         nic_pcie = slower_link(catalog.link(nic.host_link), cpu_pcie)
         for local in range(nics_per_host):
             j = host * nics_per_host + local
-            nic_id = _add_nic(fabric, nic, system, prefix, ports, j)
+            nic_id = _add_nic(fabric, nic, system, prefix, ports, j, system.nic_count)
             cpu = cpus[local * len(cpus) // nics_per_host]
             fabric.add_duplex_link(nic_id, cpu, nic_pcie, lane_count=nic.host_lanes)
 

@@ -40,6 +40,8 @@ class FabricRequest:
         Force a 2- or 3-level network.
     nic : str, optional
         Replace the compute NICs by this NIC id.
+    nic_count : int, optional
+        Replace the number of compute NICs per system (each NIC its own rail).
     switch : str, optional
         Use this network switch for leaf, spine and core.
     nvlink_lanes_per_link : int, optional
@@ -54,6 +56,7 @@ class FabricRequest:
     oversubscription: float = 1.0
     levels: int | None = None
     nic: str | None = None
+    nic_count: int | None = None
     switch: str | None = None
     nvlink_lanes_per_link: int | None = None
     p2p: bool | None = None
@@ -93,7 +96,11 @@ def default_design(catalog: Catalog, system: SystemSpec, request: FabricRequest)
         nic = catalog.nic(request.nic or system.nic or "")
         switch = _matching_switch(catalog, nic.port_link)
     down, _ = leaf_port_split(switch.port_count, request.oversubscription)
-    nics_per_rail = max(1, system.nic_count // max(1, system.rail_count or system.nic_count))
+    nics_per_rail = (
+        1
+        if request.nic_count is not None
+        else max(1, system.nic_count // max(1, system.rail_count or system.nic_count))
+    )
     return FatTreeDesign(
         nodes_per_scalable_unit=max(1, down // nics_per_rail),
         leaf_switch=switch.id,
@@ -137,7 +144,11 @@ def build_fabric(catalog: Catalog, request: FabricRequest) -> Fabric:
     node_count = _node_count(catalog, system, request)
     if node_count < 1:
         raise ScenarioError(f"node count must be at least 1, got {node_count}")
-    options = NodeOptions(nic=request.nic, nvlink_lanes_per_link=request.nvlink_lanes_per_link)
+    options = NodeOptions(
+        nic=request.nic,
+        nic_count=request.nic_count,
+        nvlink_lanes_per_link=request.nvlink_lanes_per_link,
+    )
     if request.nic is not None:
         catalog.nic(request.nic)
     design = default_design(catalog, system, request)

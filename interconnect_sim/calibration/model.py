@@ -1,0 +1,223 @@
+"""Calibration: NCCL's published tuning constants plus efficiencies fitted to measurements.
+
+Vendor peaks live in the spec catalog; how much of them NCCL achieves, and how long its steps
+take, live here, each with the measurements or source code they came from. A calibration file is
+TOML with three parts:
+
+``[nccl]``       constants transcribed from NCCL's ``src/graph/tuning.cc`` (cited): base and
+                 per-hop latencies per algorithm and protocol, LL bandwidth caps, NVLS efficiency.
+``[fitted]``     efficiencies and network latencies fitted by ``interconnect-sim calibrate`` on
+                 healthy nccl-tests rows (the rows used are listed in ``[fit]``).
+``[[sources]]``  where the constants and measurements come from.
+
+Times in the file are microseconds (``_us`` keys, as NCCL writes them) and bandwidths GB/s
+(``_GBps``); they are converted to seconds and bytes/s once, on load.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from interconnect_sim.errors import SpecError
+
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_CALIBRATION",
+    "PROTOCOLS",
+    "TRANSPORTS",
+    "Calibration",
+    "load_calibration",
+]
+
+ALGORITHMS = ("ring", "tree", "nvls", "nvlstree", "collnet", "pat")
+PROTOCOLS = ("ll", "ll128", "simple")
+LATENCY_CLASSES = ("nvlink", "pcie", "net")
+TRANSPORTS = ("infiniband", "roce", "efa", "tcpx", "tcpxo")
+INTRA_TIERS = ("nvlink", "pcie", "host")
+ARCH_CLASSES = ("volta", "ampere", "hopper", "blackwell")
+DEFAULT_CALIBRATION = Path(__file__).parent / "data" / "nccl-tests.toml"
+
+_US = 1e-6
+_GBPS = 1e9
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Calibration:
+    """Constants of the analytic model, in seconds and bytes/s.
+
+    Attributes
+    ----------
+    base_latency_s : dict
+        ``(algorithm, protocol) -> s``: NCCL's fixed cost per collective.
+    hw_latency_s : dict
+        ``(class, algorithm, protocol) -> s`` per step, class ``nvlink``, ``pcie`` or ``net``.
+    ll_max_bytes_per_s : dict
+        ``architecture class -> (1 node, 2 nodes, >= 4 nodes)`` caps of the LL protocol.
+    nvls_efficiency : dict
+        ``architecture class -> fraction`` (NCCL's NVLS efficiency).
+    architecture_class : dict
+        GPU architecture -> NCCL's class (``volta``, ``ampere``, ``hopper``, ``blackwell``).
+    intra_efficiency : dict
+        Fitted fraction of the graph bandwidth a ring reaches inside a node, per tier
+        (``nvlink``, ``pcie`` = P2P over PCIe, ``host`` = staged through host memory).
+    network_efficiency : dict
+        Fitted fraction of NIC bandwidth reached, per transport.
+    network_latency_s : dict
+        Fitted extra latency per inter-node step, per transport.
+    tree_efficiency : dict
+        Fitted multiplier of the (NVLS)tree's inter-node term per architecture class (NCCL
+        likewise keeps per-architecture tree caps).
+    nvls_fit_efficiency : float
+        Fitted multiplier of NVLS's NVLink term.
+    fit : dict
+        What the fit used (rows, systems, held-out systems, errors).
+    """
+
+    base_latency_s: dict[tuple[str, str], float]
+    hw_latency_s: dict[tuple[str, str, str], float]
+    ll_max_bytes_per_s: dict[str, tuple[float, float, float]]
+    nvls_efficiency: dict[str, float]
+    architecture_class: dict[str, str]
+    ll128_bandwidth_factor: float
+    ll_bandwidth_factor: float
+    intra_efficiency: dict[str, float]
+    network_efficiency: dict[str, float]
+    network_latency_s: dict[str, float]
+    tree_efficiency: dict[str, float]
+    nvls_fit_efficiency: float
+    fit: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def arch_class(self, architecture: str) -> str:
+        """NCCL's architecture class of a GPU architecture name."""
+        try:
+            return self.architecture_class[architecture]
+        except KeyError:
+            raise SpecError(
+                f"calibration has no architecture class for {architecture!r}; "
+                f"known: {', '.join(sorted(self.architecture_class))}"
+            ) from None
+
+    def with_fitted(self, **fitted: Any) -> Calibration:
+        """A copy with some fitted fields replaced."""
+        return replace(self, **fitted)
+
+
+def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise SpecError(f"{path}: [{key}] is missing or not a table")
+    return value
+
+
+def _triple(value: Any, where: str, path: Path) -> list[float]:
+    if not (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(v, int | float) for v in value)
+    ):
+        raise SpecError(f"{path}: {where} must be [LL, LL128, Simple] numbers")
+    return [float(v) for v in value]
+
+
+def _numbers(
+    table: dict[str, Any], keys: tuple[str, ...], where: str, path: Path, scale: float = 1.0
+) -> dict[str, float]:
+    missing = [k for k in keys if k not in table]
+    unknown = sorted(set(table) - set(keys))
+    if missing or unknown:
+        raise SpecError(f"{path}: {where}: missing {missing}, unknown {unknown}")
+    out = {}
+    for key in keys:
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise SpecError(f"{path}: {where}.{key} must be a non-negative number")
+        out[key] = float(value) * scale
+    return out
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read calibration: {exc}") from None
+
+
+def load_calibration(path: Path | None = None) -> Calibration:
+    """Load a fitted calibration file and the constants file it names.
+
+    The fitted file (default: the shipped ``nccl-tests.toml``, written by
+    ``interconnect-sim calibrate``) holds ``constants = "<stem>"``, ``[fitted]`` and ``[fit]``;
+    the constants file ``<stem>.toml`` next to it (or in the shipped folder) holds ``[nccl]``.
+    Both need ``[[sources]]``.
+
+    Raises
+    ------
+    SpecError
+        Naming the file and table on any missing, unknown or malformed entry.
+    """
+    path = Path(path) if path is not None else DEFAULT_CALIBRATION
+    data = _read(path)
+    stem = data.get("constants")
+    if not isinstance(stem, str):
+        raise SpecError(f"{path}: 'constants' must name the NCCL constants file (e.g. nccl-2.30)")
+    constants_path = path.parent / f"{stem}.toml"
+    if not constants_path.exists():
+        constants_path = DEFAULT_CALIBRATION.parent / f"{stem}.toml"
+    constants = _read(constants_path)
+    for source_path, table in ((path, data), (constants_path, constants)):
+        if not table.get("sources"):
+            raise SpecError(f"{source_path}: a calibration file needs [[sources]]")
+    nccl = _table(constants, "nccl", constants_path)
+    fitted = _table(data, "fitted", path)
+    base = {}
+    for algo in ALGORITHMS:
+        values = _triple(_table(nccl, "base_latency_us", path).get(algo), f"base {algo}", path)
+        for proto, value in zip(PROTOCOLS, values, strict=True):
+            base[(algo, proto)] = value * _US
+    hw = {}
+    for klass in LATENCY_CLASSES:
+        table = _table(_table(nccl, "hw_latency_us", path), klass, path)
+        for algo in ALGORITHMS:
+            values = _triple(table.get(algo), f"hw {klass}.{algo}", path)
+            for proto, value in zip(PROTOCOLS, values, strict=True):
+                hw[(klass, algo, proto)] = value * _US
+    ll_max = {
+        arch: tuple(v * _GBPS for v in _triple(values, f"ll_max {arch}", path))
+        for arch, values in _table(nccl, "ll_max_bandwidth_GBps", path).items()
+    }
+    classes = _table(nccl, "architecture_class", path)
+    return Calibration(
+        base_latency_s=base,
+        hw_latency_s=hw,
+        ll_max_bytes_per_s=ll_max,  # type: ignore[arg-type]
+        nvls_efficiency={k: float(v) for k, v in _table(nccl, "nvls_efficiency", path).items()},
+        architecture_class={str(k): str(v) for k, v in classes.items()},
+        ll128_bandwidth_factor=float(nccl["ll128_bandwidth_factor"]),
+        ll_bandwidth_factor=float(nccl["ll_bandwidth_factor"]),
+        intra_efficiency=_numbers(
+            _table(fitted, "intra_efficiency", path), INTRA_TIERS, "fitted.intra_efficiency", path
+        ),
+        network_efficiency=_numbers(
+            _table(fitted, "network_efficiency", path),
+            TRANSPORTS,
+            "fitted.network_efficiency",
+            path,
+        ),
+        network_latency_s=_numbers(
+            _table(fitted, "network_latency_us", path),
+            TRANSPORTS,
+            "fitted.network_latency_us",
+            path,
+            scale=_US,
+        ),
+        tree_efficiency=_numbers(
+            _table(fitted, "tree_efficiency", path), ARCH_CLASSES, "fitted.tree_efficiency", path
+        ),
+        nvls_fit_efficiency=float(fitted["nvls_efficiency"]),
+        fit=dict(data.get("fit", {})),
+        path=path,
+    )

@@ -1,0 +1,54 @@
+"""The ``interconnect-sim`` command. Parses arguments, calls the library, prints; no model logic.
+
+User errors (unknown preset, bad number, bad unit, impossible design) print one line to stderr
+and exit with status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from interconnect_sim.cli.collective_commands import (
+    add_collective_command,
+    run_collective_command,
+)
+from interconnect_sim.cli.common import PROG, Parser
+from interconnect_sim.cli.fabric_commands import add_fabric_commands, run_fabric_command
+from interconnect_sim.cli.validation_commands import (
+    add_validation_commands,
+    run_validation_command,
+)
+from interconnect_sim.errors import InterconnectSimError
+
+__all__ = ["main"]
+
+
+def _build_parser() -> Parser:
+    parser = Parser(prog=PROG, description="GPU cluster interconnect simulator and planner.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    add_fabric_commands(commands)
+    add_collective_command(commands)
+    add_validation_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``interconnect-sim`` console script."""
+    args = _build_parser().parse_args(argv)
+    try:
+        if args.command in ("systems", "specs", "topo"):
+            return run_fabric_command(args)
+        if args.command == "collective":
+            return run_collective_command(args)
+        return run_validation_command(args)
+    except InterconnectSimError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The ``collective`` command: nccl-tests-style predictions for one collective."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.cli.common import add_fabric_options, message_size, positive_int
+from interconnect_sim.cli.fabric_commands import fabric_request_from_args
+from interconnect_sim.collectives.ops import CollectiveOp, parse_op
+from interconnect_sim.engines.analytic import AnalyticEngine
+from interconnect_sim.engines.records import CollectiveEstimate
+from interconnect_sim.errors import ScenarioError
+from interconnect_sim.report.files import write_atomically
+from interconnect_sim.specs import load_catalog
+from interconnect_sim.topology.presets import build_fabric
+
+__all__ = ["add_collective_command", "run_collective_command"]
+
+_TYPE_BYTES = 4  # nccl-tests' default data type, float
+
+
+def add_collective_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``collective``."""
+    parser = commands.add_parser(
+        "collective",
+        help="predict a collective like nccl-tests prints it",
+        description="Predict time, algbw and busbw of a collective over a size sweep, in "
+        "nccl-tests' layout, with the algorithm/protocol NCCL's tuner would pick and what limits "
+        "it. Sizes: nccl-tests spelling (8, 8K, 8M, 8G = powers of two) or with units "
+        "('8 GiB', '1 GB'). GB/s columns use 1 GB = 1e9 B, as nccl-tests does.",
+    )
+    add_fabric_options(parser, system_flag=True)
+    parser.add_argument(
+        "--gpus-per-node",
+        type=positive_int,
+        metavar="G",
+        help="GPUs per node in the communicator (default all)",
+    )
+    parser.add_argument(
+        "--op",
+        required=True,
+        help="all_reduce, all_gather, reduce_scatter, alltoall, broadcast, reduce or sendrecv",
+    )
+    parser.add_argument("--min-bytes", type=message_size, default=8.0, metavar="SIZE")
+    parser.add_argument("--max-bytes", type=message_size, default=float(2**33), metavar="SIZE")
+    parser.add_argument(
+        "--step-factor",
+        type=float,
+        default=2.0,
+        metavar="F",
+        help="multiply the size by F each step (default 2)",
+    )
+    parser.add_argument(
+        "--algo", help="force an algorithm like NCCL_ALGO: ring, tree, nvls, nvlstree, collnet, pat"
+    )
+    parser.add_argument("--proto", help="force a protocol like NCCL_PROTO: ll, ll128, simple")
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="FILE",
+        help="calibration file from `interconnect-sim calibrate`",
+    )
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="also write the rows as CSV")
+    parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+
+
+def _sizes(args: argparse.Namespace) -> NDArray[np.float64]:
+    if args.min_bytes <= 0 or args.max_bytes < args.min_bytes:
+        raise ScenarioError("--min-bytes must be positive and not above --max-bytes")
+    if not args.step_factor > 1.0:
+        raise ScenarioError(f"--step-factor must be above 1, got {args.step_factor}")
+    sizes = [args.min_bytes]
+    while sizes[-1] * args.step_factor <= args.max_bytes * (1 + 1e-12):
+        sizes.append(sizes[-1] * args.step_factor)
+    result: NDArray[np.float64] = np.floor(np.array(sizes, dtype=float))
+    return result
+
+
+def _table(estimate: CollectiveEstimate, header: str) -> str:
+    lines = [
+        header,
+        "#",
+        f"# {'size':>12} {'count':>12} {'type':>6} {'time':>10} {'algbw':>8} {'busbw':>8}"
+        f"  {'algo':<9}{'proto':<7}bottleneck",
+        f"# {'(B)':>12} {'(elements)':>12} {'':>6} {'(us)':>10} {'(GB/s)':>8} {'(GB/s)':>8}",
+    ]
+    for row in estimate.rows():
+        lines.append(
+            f"  {row['bytes']:>12d} {row['bytes'] // _TYPE_BYTES:>12d} {'float':>6} "
+            f"{row['time_us']:>10.2f} {row['algbw_GBps']:>8.2f} {row['busbw_GBps']:>8.2f}  "
+            f"{row['algo']:<9}{row['proto'].upper():<7}{row['bottleneck']}"
+        )
+    return "\n".join(lines)
+
+
+def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    write_atomically(path, write)
+
+
+def run_collective_command(args: argparse.Namespace) -> int:
+    """Run ``collective``."""
+    catalog = load_catalog()
+    op = parse_op(args.op)
+    sizes = _sizes(args)
+    if args.csv is not None and not args.csv.parent.exists():
+        raise ScenarioError(f"--csv: folder {str(args.csv.parent)!r} does not exist")
+    fabric = build_fabric(catalog, fabric_request_from_args(args))
+    engine = AnalyticEngine(catalog, load_calibration(args.calibration))
+    estimate = engine.estimate(
+        fabric,
+        op,
+        sizes,
+        gpus_per_node=args.gpus_per_node,
+        algorithm=args.algo.lower() if args.algo else None,
+        protocol=args.proto.lower() if args.proto else None,
+    )
+    rows = estimate.rows()
+    if args.csv is not None:
+        _write_csv(args.csv, rows)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = (
+        f"# {op.value} on {fabric.name}: {estimate.rank_count} ranks "
+        f"({estimate.node_count} node(s) x {estimate.gpus_per_node} GPUs), analytic engine"
+    )
+    if op is CollectiveOp.ALL_GATHER or op is CollectiveOp.REDUCE_SCATTER:
+        header += "\n# size = whole gathered buffer (n x per-rank), as nccl-tests prints it"
+    print(_table(estimate, header))
+    return 0

@@ -1,0 +1,178 @@
+"""The analytic engine: closed-form collective times on a fabric, vectorised over sizes.
+
+For a communicator it derives bandwidths from the graph once
+(:func:`~interconnect_sim.collectives.bandwidth.analyse_communicator`), prices every applicable
+NCCL (algorithm, protocol) as ``latency + size / bandwidth``
+(:mod:`~interconnect_sim.collectives.algorithms`), and, like NCCL's tuner, picks the cheapest at
+each size unless an algorithm or protocol is forced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from interconnect_sim.calibration.model import Calibration, load_calibration
+from interconnect_sim.collectives.algorithms import applicable, cost
+from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
+from interconnect_sim.collectives.ops import CollectiveOp
+from interconnect_sim.engines.records import CollectiveEstimate
+from interconnect_sim.errors import ScenarioError
+from interconnect_sim.specs.catalog import Catalog
+from interconnect_sim.topology.fabric import Fabric
+
+__all__ = ["AnalyticEngine"]
+
+_ALGORITHM_NAMES = ("ring", "tree", "nvls", "nvlstree", "collnet", "pat", "p2p")
+_PROTOCOL_NAMES = ("ll", "ll128", "simple")
+
+
+class AnalyticEngine:
+    """Closed-form collective model (NCCL's structure, bandwidths from the graph).
+
+    Parameters
+    ----------
+    catalog : Catalog
+        Spec catalog the fabrics were built from.
+    calibration : Calibration, optional
+        Fitted efficiencies and NCCL constants; default the shipped calibration.
+
+    Examples
+    --------
+    >>> import interconnect_sim as ics
+    >>> from interconnect_sim.collectives.ops import CollectiveOp
+    >>> catalog = ics.load_catalog()
+    >>> fabric = ics.build_fabric(catalog, ics.FabricRequest(system="dgx-h100"))
+    >>> estimate = AnalyticEngine(catalog).estimate(fabric, CollectiveOp.ALL_REDUCE, [2**30])
+    >>> 300e9 < estimate.busbw_bytes_per_s[0] < 500e9
+    True
+    """
+
+    name = "analytic"
+
+    def __init__(self, catalog: Catalog, calibration: Calibration | None = None) -> None:
+        self.catalog = catalog
+        self.calibration = calibration if calibration is not None else load_calibration()
+
+    def bandwidths(
+        self, fabric: Fabric, *, node_count: int | None = None, gpus_per_node: int | None = None
+    ) -> CommunicatorBandwidths:
+        """The graph-derived bandwidths the estimate uses (for reports and debugging)."""
+        return analyse_communicator(
+            fabric, self.catalog, node_count=node_count, gpus_per_node=gpus_per_node
+        )
+
+    def estimate(
+        self,
+        fabric: Fabric,
+        op: CollectiveOp,
+        sizes_bytes: ArrayLike,
+        *,
+        node_count: int | None = None,
+        gpus_per_node: int | None = None,
+        algorithm: str | None = None,
+        protocol: str | None = None,
+        bandwidths: CommunicatorBandwidths | None = None,
+    ) -> CollectiveEstimate:
+        """Predict ``op`` at each size.
+
+        Parameters
+        ----------
+        fabric : Fabric
+            The fabric; the communicator is the first ``gpus_per_node`` GPUs of the first
+            ``node_count`` nodes (default: all).
+        op : CollectiveOp
+            The collective.
+        sizes_bytes : array_like
+            Message sizes in bytes, nccl-tests' convention for ``op``.
+        algorithm, protocol : str, optional
+            Force a choice like ``NCCL_ALGO`` / ``NCCL_PROTO`` (``ring``, ``tree``, ``nvls``,
+            ``nvlstree``, ``collnet``, ``pat``; ``ll``, ``ll128``, ``simple``).
+        bandwidths : CommunicatorBandwidths, optional
+            Reuse an earlier analysis of the same communicator.
+
+        Raises
+        ------
+        ScenarioError
+            Unknown or inapplicable algorithm/protocol, fewer than 2 ranks, bad sizes.
+        """
+        sizes = np.atleast_1d(np.asarray(sizes_bytes, dtype=float))
+        if sizes.size == 0 or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
+            raise ScenarioError("message sizes must be positive finite numbers of bytes")
+        for value, names, what in (
+            (algorithm, _ALGORITHM_NAMES, "algorithm"),
+            (protocol, _PROTOCOL_NAMES, "protocol"),
+        ):
+            if value is not None and value not in names:
+                raise ScenarioError(f"unknown {what} {value!r}; one of {', '.join(names)}")
+        bw = bandwidths or self.bandwidths(
+            fabric, node_count=node_count, gpus_per_node=gpus_per_node
+        )
+        if bw.rank_count < 2:
+            raise ScenarioError("a collective needs at least 2 ranks")
+        candidates = [
+            (a, p)
+            for a, p in applicable(op, bw, auto=algorithm is None and protocol is None)
+            if (algorithm is None or a == algorithm) and (protocol is None or p == protocol)
+        ]
+        if not candidates:
+            options = ", ".join(f"{a}/{p}" for a, p in applicable(op, bw, auto=False))
+            raise ScenarioError(
+                f"{algorithm or '*'}/{protocol or '*'} does not apply to {op.value} on "
+                f"{bw.node_count} node(s) x {bw.gpus_per_node} GPU(s); options: {options}"
+            )
+        costs = [cost(op, bw, self.calibration, a, p) for a, p in candidates]
+        if op in (CollectiveOp.ALLTOALL, CollectiveOp.SENDRECV) and protocol is None:
+            costs = _p2p_protocol_by_size(costs)
+        latency = np.array([c.latency_s for c in costs])[:, None]
+        algbw = np.array([c.algbw_bytes_per_s for c in costs])[:, None]
+        times = latency + sizes[None, :] / algbw
+        if op in (CollectiveOp.ALLTOALL, CollectiveOp.SENDRECV) and protocol is None:
+            per_peer = sizes / (bw.rank_count if op is CollectiveOp.ALLTOALL else 1)
+            times = _mask_p2p(times, costs, per_peer)
+        best = np.argmin(times, axis=0)
+        chosen = [costs[i] for i in best]
+        bottleneck = tuple(_label(c, s) for c, s in zip(chosen, sizes, strict=True))
+        return CollectiveEstimate(
+            op=op,
+            rank_count=bw.rank_count,
+            node_count=bw.node_count,
+            gpus_per_node=bw.gpus_per_node,
+            size_bytes=sizes,
+            time_s=times[best, np.arange(sizes.size)],
+            algorithm=tuple(c.algorithm for c in chosen),
+            protocol=tuple(c.protocol for c in chosen),
+            bottleneck=bottleneck,
+            engine=self.name,
+        )
+
+
+def _label(chosen_cost: object, size: float) -> str:
+    from interconnect_sim.collectives.algorithms import AlgorithmCost
+
+    assert isinstance(chosen_cost, AlgorithmCost)
+    if chosen_cost.latency_s >= size / chosen_cost.algbw_bytes_per_s:
+        return f"latency ({chosen_cost.latency_s * 1e6:.1f} us per call)"
+    return chosen_cost.bottleneck
+
+
+def _p2p_protocol_by_size(costs: Sequence[object]) -> list:  # type: ignore[type-arg]
+    return list(costs)
+
+
+def _mask_p2p(times: np.ndarray, costs: Sequence[object], per_peer: np.ndarray) -> np.ndarray:
+    """NCCL sends point-to-point messages up to 16 KiB per peer with LL, larger with Simple."""
+    from interconnect_sim.collectives.algorithms import P2P_LL_THRESHOLD_BYTES, AlgorithmCost
+
+    masked = times.copy()
+    for i, c in enumerate(costs):
+        assert isinstance(c, AlgorithmCost)
+        use = (
+            per_peer <= P2P_LL_THRESHOLD_BYTES
+            if c.protocol == "ll"
+            else (per_peer > P2P_LL_THRESHOLD_BYTES)
+        )
+        masked[i, ~use] = np.inf
+    return masked

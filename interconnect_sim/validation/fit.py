@@ -1,0 +1,193 @@
+"""Fit the analytic model's efficiencies and latencies to measured nccl-tests rows.
+
+Only rows with ``fit_role = fit`` are used; held-out systems are scored afterwards as a check of
+generalisation. Parameters are physical and bounded: efficiencies in (0, 1] of the graph-derived
+bandwidth, latencies >= 0. Bandwidth parameters are fitted on busbw at >= 64 MiB and latency
+parameters on time at <= 64 KiB, minimising the mean over (class, op) groups of the median
+absolute log error, so a system measured at 200 sizes counts as much as one measured at 2.
+The search is coordinate descent over a log-spaced grid, refined three times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from interconnect_sim.calibration.model import Calibration
+from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
+from interconnect_sim.engines.analytic import AnalyticEngine
+from interconnect_sim.validation.harness import (
+    BANDWIDTH_BOUND_BYTES,
+    LATENCY_BOUND_BYTES,
+    Predictor,
+)
+
+__all__ = ["FitResult", "fit_calibration", "neutral_start"]
+
+
+def neutral_start(calibration: Calibration) -> Calibration:
+    """The fixed starting point of every fit, so that re-running it reproduces the result.
+
+    Efficiencies start at 0.8 (tree and NVLS multipliers at 1.0) and network latencies at
+    10 us; the NCCL constants are kept.
+    """
+    return replace(
+        calibration,
+        intra_efficiency=dict.fromkeys(calibration.intra_efficiency, 0.8),
+        network_efficiency=dict.fromkeys(calibration.network_efficiency, 0.8),
+        network_latency_s=dict.fromkeys(calibration.network_latency_s, 10e-6),
+        tree_efficiency=dict.fromkeys(calibration.tree_efficiency, 1.0),
+        nvls_fit_efficiency=1.0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Parameter:
+    name: str
+    get: Callable[[Calibration], float]
+    set: Callable[[Calibration, float], Calibration]
+    low: float
+    high: float
+
+
+def _dict_parameter(field: str, key: str, low: float, high: float) -> _Parameter:
+    def get(cal: Calibration) -> float:
+        return float(getattr(cal, field)[key])
+
+    def set_(cal: Calibration, value: float) -> Calibration:
+        updated: dict[str, float] = {**getattr(cal, field), key: value}
+        return replace(cal, **{field: updated})  # type: ignore[arg-type]
+
+    return _Parameter(f"{field}.{key}", get, set_, low, high)
+
+
+def _parameters(
+    bandwidths: dict[tuple[Any, ...], CommunicatorBandwidths],
+) -> tuple[list[_Parameter], list[_Parameter]]:
+    """Only parameters the fit rows can inform (a transport nobody measured stays as it is)."""
+    tiers = {bw.intra_tier for bw in bandwidths.values() if bw.gpus_per_node > 1}
+    transports = {bw.transport for bw in bandwidths.values() if bw.node_count > 1}
+    arches = {bw.architecture for bw in bandwidths.values() if bw.node_count > 1}
+    bandwidth = [_dict_parameter("intra_efficiency", t, 0.2, 1.0) for t in sorted(tiers)]
+    bandwidth += [_dict_parameter("network_efficiency", t, 0.2, 1.0) for t in sorted(transports)]
+    bandwidth += [_TreeParameter(arch).parameter() for arch in sorted(arches)]
+    latency = [_dict_parameter("network_latency_s", t, 0.0, 200e-6) for t in sorted(transports)]
+    if any(bw.nvls for bw in bandwidths.values()):
+        bandwidth.append(
+            _Parameter(
+                "nvls_fit_efficiency",
+                lambda cal: cal.nvls_fit_efficiency,
+                lambda cal, v: replace(cal, nvls_fit_efficiency=v),
+                0.2,
+                1.2,
+            )
+        )
+    return bandwidth, latency
+
+
+@dataclass(frozen=True, slots=True)
+class _TreeParameter:
+    architecture: str
+
+    def parameter(self) -> _Parameter:
+        arch = self.architecture
+
+        def get(cal: Calibration) -> float:
+            return cal.tree_efficiency[cal.arch_class(arch)]
+
+        def set_(cal: Calibration, value: float) -> Calibration:
+            return replace(
+                cal, tree_efficiency={**cal.tree_efficiency, cal.arch_class(arch): value}
+            )
+
+        return _Parameter(f"tree_efficiency.{arch}", get, set_, 0.2, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    """The fitted calibration and how well it fits."""
+
+    calibration: Calibration
+    objective_bandwidth: float
+    objective_latency: float
+    parameters: dict[str, float]
+
+
+def _objective(predictor: Predictor, rows: pd.DataFrame, kind: str) -> float:
+    predicted = predictor.predict(rows)
+    if kind == "bandwidth":
+        error = np.abs(
+            np.log(
+                predicted["pred_busbw_GBps"].astype(float) / predicted["busbw_GBps"].astype(float)
+            )
+        )
+    else:
+        error = np.abs(
+            np.log(predicted["pred_time_us"].astype(float) / predicted["time_us"].astype(float))
+        )
+    predicted = predicted.assign(error=error)
+    return float(predicted.groupby(["class", "op"])["error"].median().mean())
+
+
+def _search(
+    engine: AnalyticEngine,
+    predictor: Predictor,
+    rows: pd.DataFrame,
+    kind: str,
+    parameters: list[_Parameter],
+    sweeps: int,
+) -> float:
+    best = _objective(predictor, rows, kind)
+    for sweep in range(sweeps):
+        for parameter in parameters:
+            current = parameter.get(engine.calibration)
+            span = (parameter.high - parameter.low) / (4.0**sweep)
+            grid = np.linspace(
+                max(parameter.low, current - span / 2), min(parameter.high, current + span / 2), 9
+            )
+            for value in grid:
+                trial = parameter.set(engine.calibration, float(value))
+                previous = engine.calibration
+                engine.calibration = trial
+                score = _objective(predictor, rows, kind)
+                if score < best - 1e-9:
+                    best = score
+                else:
+                    engine.calibration = previous
+    return best
+
+
+def fit_calibration(
+    engine: AnalyticEngine, measurements: pd.DataFrame, *, sweeps: int = 3
+) -> FitResult:
+    """Fit ``engine``'s calibration to the ``fit`` rows of ``measurements``.
+
+    Parameters
+    ----------
+    engine : AnalyticEngine
+        Its NCCL constants are kept; its fitted part restarts from :func:`neutral_start` and
+        is replaced by the fit.
+    measurements : pandas.DataFrame
+        Rows from :func:`~interconnect_sim.validation.measurements.load_measurements`.
+    sweeps : int
+        Coordinate-descent passes (each refines the grid 4x).
+    """
+    engine.calibration = neutral_start(engine.calibration)
+    rows = measurements[measurements["fit_role"] == "fit"]
+    big = rows[(rows["bytes"] >= BANDWIDTH_BOUND_BYTES) & (rows["busbw_GBps"] > 0)]
+    small = rows[rows["bytes"] <= LATENCY_BOUND_BYTES]
+    predictor = Predictor(engine)
+    predictor.predict(rows)  # builds fabrics and graph analyses once
+    bandwidth, latency = _parameters(predictor.analyses())
+    objective_bw = objective_lat = float("nan")
+    for _ in range(2):  # bandwidth and latency interact a little through algorithm choice
+        if not big.empty:
+            objective_bw = _search(engine, predictor, big, "bandwidth", bandwidth, sweeps)
+        if not small.empty and latency:
+            objective_lat = _search(engine, predictor, small, "latency", latency, sweeps)
+    values = {p.name: p.get(engine.calibration) for p in bandwidth + latency}
+    return FitResult(engine.calibration, objective_bw, objective_lat, values)

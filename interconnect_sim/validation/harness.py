@@ -1,0 +1,172 @@
+"""Score an engine against measured nccl-tests rows.
+
+Errors are reported the way users read nccl-tests: absolute percentage error of **busbw** at
+bandwidth-bound sizes (>= 64 MiB) and of **time** at latency-bound sizes (<= 64 KiB), per
+system class and op, plus overall medians.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
+from interconnect_sim.collectives.ops import CollectiveOp
+from interconnect_sim.engines.analytic import AnalyticEngine
+from interconnect_sim.topology.fabric import Fabric
+from interconnect_sim.topology.presets import build_fabric
+from interconnect_sim.validation.measurements import fabric_request
+
+__all__ = [
+    "BANDWIDTH_BOUND_BYTES",
+    "LATENCY_BOUND_BYTES",
+    "Predictor",
+    "Score",
+    "class_label",
+    "score_predictions",
+]
+
+BANDWIDTH_BOUND_BYTES = 64 * 2**20
+LATENCY_BOUND_BYTES = 64 * 2**10
+
+
+def class_label(row: pd.Series) -> str:
+    """A system class: the preset plus what was overridden (e.g. ``dgx-h100+aws-efa-100g x32``)."""
+    label = str(row["system"])
+    if row["nic"]:
+        label += f"+{row['nic']}"
+        if str(row["nic_count"]):
+            label += f" x{row['nic_count']}"
+    if row["p2p"]:
+        label += f" p2p-{row['p2p']}"
+    return label
+
+
+class Predictor:
+    """Predicts measurement rows with one engine, caching fabrics and graph analyses."""
+
+    def __init__(self, engine: AnalyticEngine) -> None:
+        self.engine = engine
+        self._fabrics: dict[tuple[Any, ...], Fabric] = {}
+        self._bandwidths: dict[tuple[Any, ...], CommunicatorBandwidths] = {}
+
+    def _analysis(self, row: pd.Series) -> tuple[Fabric, CommunicatorBandwidths]:
+        request = fabric_request(row)
+        key = (request.system, request.node_count, request.nic, request.nic_count, request.p2p)
+        if key not in self._fabrics:
+            self._fabrics[key] = build_fabric(self.engine.catalog, request)
+        fabric = self._fabrics[key]
+        bw_key = (*key, int(row["gpus_per_node"]))
+        if bw_key not in self._bandwidths:
+            self._bandwidths[bw_key] = self.engine.bandwidths(
+                fabric, gpus_per_node=int(row["gpus_per_node"])
+            )
+        return fabric, self._bandwidths[bw_key]
+
+    def analyses(self) -> dict[tuple[Any, ...], CommunicatorBandwidths]:
+        """The graph analyses made so far, by (fabric key, GPUs per node)."""
+        return dict(self._bandwidths)
+
+    def predict(self, measurements: pd.DataFrame) -> pd.DataFrame:
+        """``measurements`` with ``pred_time_us``, ``pred_busbw_GBps``, ``pred_algo``,
+        ``pred_proto`` and ``bottleneck`` added."""
+        out = measurements.copy()
+        columns: dict[str, list[Any]] = {
+            k: [None] * len(out)
+            for k in ("pred_time_us", "pred_busbw_GBps", "pred_algo", "pred_proto", "bottleneck")
+        }
+        keys = [
+            "system",
+            "nodes",
+            "gpus_per_node",
+            "nic",
+            "nic_count",
+            "p2p",
+            "op",
+            "algo",
+            "proto",
+        ]
+        for _, group in out.groupby(keys, sort=False):
+            first = group.iloc[0]
+            fabric, bw = self._analysis(first)
+            op = CollectiveOp(first["op"])
+            # NCCL_ALGO/NCCL_PROTO do not apply to grouped point-to-point (alltoall, sendrecv).
+            p2p = op in (CollectiveOp.ALLTOALL, CollectiveOp.SENDRECV)
+            estimate = self.engine.estimate(
+                fabric,
+                op,
+                group["bytes"].to_numpy(dtype=float),
+                algorithm=None if p2p else first["algo"] or None,
+                protocol=None if p2p else first["proto"] or None,
+                bandwidths=bw,
+            )
+            positions = [out.index.get_loc(i) for i in group.index]
+            for pos, t, bus, algo, proto, neck in zip(
+                positions,
+                estimate.time_s,
+                estimate.busbw_bytes_per_s,
+                estimate.algorithm,
+                estimate.protocol,
+                estimate.bottleneck,
+                strict=True,
+            ):
+                columns["pred_time_us"][pos] = t * 1e6
+                columns["pred_busbw_GBps"][pos] = bus / 1e9
+                columns["pred_algo"][pos] = algo
+                columns["pred_proto"][pos] = proto
+                columns["bottleneck"][pos] = neck
+        for name, values in columns.items():
+            out[name] = values
+        out["class"] = [class_label(row) for _, row in out.iterrows()]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """Errors per (class, op) group and overall."""
+
+    groups: pd.DataFrame
+    overall: dict[str, float | int | None]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict with ``groups`` and ``overall``."""
+        records = [
+            {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in record.items()}
+            for record in self.groups.to_dict(orient="records")
+        ]
+        return {"groups": records, "overall": self.overall}
+
+
+def _abs_pct(predicted: pd.Series, measured: pd.Series) -> pd.Series:
+    return (predicted.astype(float) / measured.astype(float) - 1.0).abs() * 100.0
+
+
+def _errors(frame: pd.DataFrame) -> dict[str, float | int | None]:
+    big = frame[(frame["bytes"] >= BANDWIDTH_BOUND_BYTES) & (frame["busbw_GBps"] > 0)]
+    small = frame[frame["bytes"] <= LATENCY_BOUND_BYTES]
+    busbw = _abs_pct(big["pred_busbw_GBps"], big["busbw_GBps"])
+    time = _abs_pct(small["pred_time_us"], small["time_us"])
+
+    def stat(series: pd.Series, fn: str) -> float | None:
+        return None if series.empty else round(float(getattr(series, fn)()), 2)
+
+    return {
+        "n": len(frame),
+        "n_busbw": len(big),
+        "n_time": len(small),
+        "median_abs_pct_error_busbw": stat(busbw, "median"),
+        "max_abs_pct_error_busbw": stat(busbw, "max"),
+        "median_abs_pct_error_time": stat(time, "median"),
+        "max_abs_pct_error_time": stat(time, "max"),
+    }
+
+
+def score_predictions(predicted: pd.DataFrame) -> Score:
+    """Group errors by system class and op; ``system`` in the output is the class label."""
+    rows = []
+    for (klass, op, role), group in predicted.groupby(["class", "op", "fit_role"], sort=True):
+        rows.append({"system": klass, "op": op, "fit_role": role, **_errors(group)})
+    return Score(pd.DataFrame(rows), _errors(predicted))
