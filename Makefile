@@ -19,14 +19,14 @@ run: $(STAMP)
 	$(BIN)/interconnect-sim topo dgx-h100 --scalable-units 4 --draw $(OUT)/dgx-h100-superpod-4su.png
 
 test: $(STAMP)
-	$(BIN)/ruff check interconnect_sim tests benchmarks
-	$(BIN)/ruff format --check interconnect_sim tests benchmarks
+	$(BIN)/ruff check interconnect_sim tests benchmarks docs
+	$(BIN)/ruff format --check interconnect_sim tests benchmarks docs
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check interconnect_sim tests benchmarks
-	$(BIN)/ruff format --check interconnect_sim tests benchmarks
+	$(BIN)/ruff check interconnect_sim tests benchmarks docs
+	$(BIN)/ruff format --check interconnect_sim tests benchmarks docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

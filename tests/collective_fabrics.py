@@ -36,6 +36,7 @@ def ideal_calibration() -> Calibration:
         intra_efficiency=dict.fromkeys(shipped.intra_efficiency, 1.0),
         network_efficiency=dict.fromkeys(shipped.network_efficiency, 1.0),
         network_latency_s=dict.fromkeys(shipped.network_latency_s, 0.0),
+        intra_latency_s=dict.fromkeys(shipped.intra_latency_s, 0.0),
         tree_efficiency=dict.fromkeys(shipped.tree_efficiency, 1.0),
         nvls_fit_efficiency=1.0,
     )

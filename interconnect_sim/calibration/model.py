@@ -67,6 +67,9 @@ class Calibration:
         Fitted fraction of NIC bandwidth reached, per transport.
     network_latency_s : dict
         Fitted extra latency per inter-node step, per transport.
+    intra_latency_s : dict
+        Fitted extra latency per intra-node step, per tier (host staging through shared memory
+        costs more than NCCL's peer-to-peer latency table assumes).
     tree_efficiency : dict
         Fitted multiplier of the (NVLS)tree's inter-node term per architecture class (NCCL
         likewise keeps per-architecture tree caps).
@@ -86,6 +89,7 @@ class Calibration:
     intra_efficiency: dict[str, float]
     network_efficiency: dict[str, float]
     network_latency_s: dict[str, float]
+    intra_latency_s: dict[str, float]
     tree_efficiency: dict[str, float]
     nvls_fit_efficiency: float
     fit: dict[str, Any] = field(default_factory=dict)
@@ -211,6 +215,13 @@ def load_calibration(path: Path | None = None) -> Calibration:
             _table(fitted, "network_latency_us", path),
             TRANSPORTS,
             "fitted.network_latency_us",
+            path,
+            scale=_US,
+        ),
+        intra_latency_s=_numbers(
+            _table(fitted, "intra_latency_us", path),
+            INTRA_TIERS,
+            "fitted.intra_latency_us",
             path,
             scale=_US,
         ),

@@ -64,6 +64,10 @@ def write_calibration(
             "fitted.network_latency_us",
             {k: v * 1e6 for k, v in calibration.network_latency_s.items()},
         ),
+        *_table(
+            "fitted.intra_latency_us",
+            {k: v * 1e6 for k, v in calibration.intra_latency_s.items()},
+        ),
         *_table("fit", fit),
     ]
     for source in sources:

@@ -202,7 +202,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         args.out, result.calibration, constants="nccl-2.30", fit=fit_info, sources=sources
     )
     for name, value in result.parameters.items():
-        shown = f"{value * 1e6:.2f} us" if name.startswith("network_latency") else f"{value:.4f}"
+        shown = f"{value * 1e6:.2f} us" if "latency" in name else f"{value:.4f}"
         print(f"{name:<36}{shown}")
     print()
     print(_format_score(score))

@@ -67,6 +67,12 @@ class _Terms:
     def hw(self, klass: str, algo: str, proto: str) -> float:
         return self.cal.hw_latency_s[(klass, algo, proto)]
 
+    def intra_step(self, algo: str, proto: str) -> float:
+        """One intra-node step: NCCL's hardware latency plus the fitted extra for this tier."""
+        return self.hw(self.klass, algo, proto) + self.cal.intra_latency_s.get(
+            self.bw.intra_tier, 0.0
+        )
+
     def inter_step(self, algo: str, proto: str) -> float:
         flush = 2.0 if proto == "simple" else 1.0
         return self.hw("net", algo, proto) + flush * self.cal.network_latency_s.get(
@@ -107,14 +113,14 @@ def _ring(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
     busbw = t.protocol(busbw, proto)
     n, m = t.n, t.m
     base = t.cal.base_latency_s[("ring", proto)]
-    intra_step = t.hw(t.klass, "ring", proto)
+    intra_step = t.intra_step("ring", proto)
     if op is CollectiveOp.ALL_REDUCE:
         steps, inter, volume = 2 * (n - 1), 2 * (m - 1), 2 * (n - 1) / n
     elif op in (CollectiveOp.ALL_GATHER, CollectiveOp.REDUCE_SCATTER):
         steps, inter, volume = n - 1, m - 1, (n - 1) / n
     else:  # broadcast, reduce: one pipelined pass
         steps, inter, volume = 1, 1 if m > 1 else 0, 1.0
-        intra_step = t.hw(t.klass, "tree", proto) if proto == "simple" else intra_step
+        intra_step = t.intra_step("tree", proto) if proto == "simple" else intra_step
     latency = base + (steps - inter) * intra_step + inter * t.inter_step("ring", proto)
     return AlgorithmCost("ring", proto, latency, busbw / volume, text)
 
@@ -129,7 +135,7 @@ def _tree(t: _Terms, proto: str) -> AlgorithmCost:
     elif proto == "ll":
         algbw = min(algbw * 2.0 / 3.8, _ll_cap(t.bw, t.cal) / 2.0)
     latency = t.cal.base_latency_s[("tree", proto)] + 2.0 * (
-        (t.g - 1) * t.hw(t.klass, "tree", proto) + math.log2(t.m) * t.inter_step("tree", proto)
+        (t.g - 1) * t.intra_step("tree", proto) + math.log2(t.m) * t.inter_step("tree", proto)
     )
     return AlgorithmCost("tree", proto, latency, algbw, text)
 
@@ -161,7 +167,7 @@ def _collnet(t: _Terms) -> AlgorithmCost:
         algbw, text = chain, t.intra_text
     latency = (
         t.cal.base_latency_s[("collnet", "simple")]
-        + 2.0 * min(1, t.g - 1) * t.hw(t.klass, "collnet", "simple")
+        + 2.0 * min(1, t.g - 1) * t.intra_step("collnet", "simple")
         + t.inter_step("collnet", "simple")
     )
     return AlgorithmCost("collnet", "simple", latency, algbw, text)
@@ -181,7 +187,7 @@ def _p2p(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
     n, g, m = t.n, t.g, t.m
     bw = t.bw
     per_gpu_net = bw.network_per_gpu_bytes_per_s * t.e_net
-    latency = t.cal.base_latency_s[("ring", proto)] + t.hw(t.klass, "ring", proto)
+    latency = t.cal.base_latency_s[("ring", proto)] + t.intra_step("ring", proto)
     if m > 1:
         latency += t.inter_step("ring", proto)
     if op is CollectiveOp.ALLTOALL:

@@ -32,14 +32,15 @@ __all__ = ["FitResult", "fit_calibration", "neutral_start"]
 def neutral_start(calibration: Calibration) -> Calibration:
     """The fixed starting point of every fit, so that re-running it reproduces the result.
 
-    Efficiencies start at 0.8 (tree and NVLS multipliers at 1.0) and network latencies at
-    10 us; the NCCL constants are kept.
+    Efficiencies start at 0.8 (tree and NVLS multipliers at 1.0), network latencies at 10 us
+    and extra intra-node latencies at 0; the NCCL constants are kept.
     """
     return replace(
         calibration,
         intra_efficiency=dict.fromkeys(calibration.intra_efficiency, 0.8),
         network_efficiency=dict.fromkeys(calibration.network_efficiency, 0.8),
         network_latency_s=dict.fromkeys(calibration.network_latency_s, 10e-6),
+        intra_latency_s=dict.fromkeys(calibration.intra_latency_s, 0.0),
         tree_efficiency=dict.fromkeys(calibration.tree_efficiency, 1.0),
         nvls_fit_efficiency=1.0,
     )
@@ -76,6 +77,7 @@ def _parameters(
     bandwidth += [_dict_parameter("network_efficiency", t, 0.2, 1.0) for t in sorted(transports)]
     bandwidth += [_TreeParameter(arch).parameter() for arch in sorted(arches)]
     latency = [_dict_parameter("network_latency_s", t, 0.0, 200e-6) for t in sorted(transports)]
+    latency += [_dict_parameter("intra_latency_s", t, 0.0, 20e-6) for t in sorted(tiers)]
     if any(bw.nvls for bw in bandwidths.values()):
         bandwidth.append(
             _Parameter(

@@ -57,7 +57,8 @@ def test_busbw_median_error_per_class_at_most_10_pct(group: dict[str, object]) -
     [
         g
         for g in SCORE.groups.to_dict("records")
-        if g["n_time"] and g["system"] not in ("dgx-a100+aws-efa-100g x4", "rtx2080ti-pcie-8x")
+        # p4de ran with NCCL_PROTO=Simple; its EFA latency disagrees with p5's (see docs)
+        if g["n_time"] and g["system"] != "dgx-a100+aws-efa-100g x4"
     ],
     ids=lambda g: f"{g['system']}-{g['op']}-{g['fit_role']}",
 )
