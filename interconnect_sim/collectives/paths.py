@@ -1,0 +1,126 @@
+"""How one unit of traffic between two GPUs spreads over a fabric's links.
+
+A *flow* maps directed edges to the fraction of a unit of traffic that crosses them. A hop
+between GPUs uses NVLink paths when P2P is on and any exist (split over parallel switch paths in
+proportion to their bottleneck capacity, as NVSwitch systems spread traffic over all their
+links); otherwise the single routed PCIe or host-staged path of
+:func:`~interconnect_sim.topology.routing.gpu_path`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from functools import cache
+
+import networkx as nx
+
+from interconnect_sim.topology.fabric import BANDWIDTH, LINK_SPEC, TIER, Fabric
+from interconnect_sim.topology.routing import gpu_path
+from interconnect_sim.units import format_rate
+
+__all__ = ["Edge", "Flow", "HopPaths", "add_flow", "bottleneck_rate", "describe_edge"]
+
+Edge = tuple[str, str]
+Flow = dict[Edge, float]
+"""Crossings per directed edge of one unit of traffic (fractional when split over paths)."""
+
+_NEGLIGIBLE = 1e-6
+
+
+def add_flow(total: Flow, part: Flow | tuple[tuple[Edge, float], ...], scale: float = 1.0) -> None:
+    """Add ``scale x part`` into ``total`` in place."""
+    items = part.items() if isinstance(part, dict) else part
+    for edge, weight in items:
+        total[edge] = total.get(edge, 0.0) + scale * weight
+
+
+def bottleneck_rate(flow: Flow, capacity: dict[Edge, float]) -> tuple[float, Edge | None]:
+    """Largest rate at which ``flow`` fits in ``capacity``, and the edge that limits it."""
+    best, limiting = math.inf, None
+    for edge, load in flow.items():
+        if load > _NEGLIGIBLE:
+            rate = capacity[edge] / load
+            if rate < best:
+                best, limiting = rate, edge
+    return (0.0 if best == math.inf else best), limiting
+
+
+def describe_edge(fabric: Fabric, edge: Edge | None, label: str = "link") -> str:
+    """``link a -> b: 5 x 25 GB/s (nvlink-4)``."""
+    if edge is None:
+        return "none"
+    data = fabric.graph.edges[edge]
+    per_link = data["rate_per_link_bytes_per_s"]
+    return (
+        f"{label} {edge[0]} -> {edge[1]}: {data['link_count']} x {format_rate(per_link)} "
+        f"({data[LINK_SPEC]})"
+    )
+
+
+class HopPaths:
+    """Cached hop flows on one fabric."""
+
+    def __init__(self, fabric: Fabric) -> None:
+        self.fabric = fabric
+        graph = fabric.graph
+        nvlink_nodes = [n for n, k in graph.nodes(data="kind") if k in ("gpu", "nvswitch")]
+        self._nvlink = graph.edge_subgraph(
+            [(u, v) for u, v, t in graph.edges(data=TIER) if t == "nvlink"]
+        ).subgraph(nvlink_nodes)
+        self.capacity = {(u, v): float(d[BANDWIDTH]) for u, v, d in graph.edges(data=True)}
+
+    @cache  # noqa: B019 - one HopPaths per analysis, dropped with it
+    def hop(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
+        """Edges one unit of ``src -> dst`` traffic crosses, with the fraction on each."""
+        flow: Flow = defaultdict(float)
+        paths = self._nvlink_paths(src, dst) if self.fabric.p2p else []
+        if paths:
+            weights = [self._bottleneck(path) for path in paths]
+            total = sum(weights)
+            for path, weight in zip(paths, weights, strict=True):
+                for edge in itertools.pairwise(path):
+                    flow[edge] += weight / total
+        else:
+            for edge in itertools.pairwise(gpu_path(self.fabric, src, dst)):
+                flow[edge] += 1.0
+        return tuple(flow.items())
+
+    def _nvlink_paths(self, src: str, dst: str) -> list[list[str]]:
+        graph = self._nvlink
+        if src not in graph or dst not in graph:
+            return []
+        view = nx.subgraph_view(
+            graph, filter_node=lambda n: n in (src, dst) or graph.nodes[n]["kind"] != "gpu"
+        )
+        try:
+            return [list(p) for p in nx.all_shortest_paths(view, src, dst)]
+        except nx.NetworkXNoPath:
+            return []
+
+    def _bottleneck(self, path: list[str]) -> float:
+        return min(self.capacity[e] for e in itertools.pairwise(path))
+
+    def ring_flow(self, order: tuple[str, ...], *, closed: bool = True) -> Flow:
+        """Crossings per edge of one unit of traffic on every hop of a ring (or open chain)."""
+        flow: Flow = {}
+        hops = list(zip(order, order[1:] + order[:1], strict=True))
+        for src, dst in hops if closed else hops[:-1]:
+            add_flow(flow, self.hop(src, dst))
+        return flow
+
+    def injection_flow(self, gpus: list[str]) -> Flow:
+        """Each GPU's NVLink out- and in-edges, weighted by their share of its NVLink capacity.
+
+        One unit of this flow is one byte per GPU each way through the NVSwitch layer (NVLS).
+        """
+        graph = self.fabric.graph
+        flow: Flow = {}
+        for gpu in gpus:
+            for edges in (graph.out_edges(gpu), graph.in_edges(gpu)):
+                nvlink = [e for e in edges if graph.edges[e][TIER] == "nvlink"]
+                total = sum(self.capacity[e] for e in nvlink)
+                for edge in nvlink:
+                    flow[edge] = flow.get(edge, 0.0) + self.capacity[edge] / total
+        return flow
