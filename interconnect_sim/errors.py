@@ -12,6 +12,7 @@ __all__ = [
     "ScenarioError",
     "SpecError",
     "TopologyError",
+    "TraceError",
     "UnitError",
 ]
 
@@ -38,3 +39,7 @@ class ScenarioError(InterconnectSimError):
 
 class MeasurementError(InterconnectSimError):
     """A measurement file (nccl-tests results to score against) is malformed."""
+
+
+class TraceError(InterconnectSimError):
+    """A collective trace is malformed (bad line, unknown id, cycle, rank out of range)."""

@@ -79,13 +79,23 @@ class _Terms:
             self.bw.transport, 0.0
         )
 
-    def ring_busbw(self, *, chain: bool = False) -> tuple[float, str]:
-        intra = self.bw.chain_intra_bytes_per_s * self.e_intra if chain else self.intra
+    def joint(
+        self, pattern: str, k_intra: float, k_net: float, intra: float, net: float
+    ) -> tuple[float, str]:
+        """Rate of a pattern whose intra part alone allows ``intra`` and network part ``net``;
+        links both parts cross (PCIe uplinks in PCIe boxes) are shared."""
         if self.m == 1:
             return intra, self.intra_text
-        if self.g == 1 or self.net <= intra:
-            return self.net, self.net_text
-        return intra, self.intra_text
+        if self.g == 1:
+            return net, self.net_text
+        rate = self.bw.joint_rate(pattern, k_intra, k_net)
+        if rate < min(intra, net) * (1 - 1e-9):
+            return rate, "shared PCIe: intra-node traffic and NIC traffic cross the same links"
+        return (net, self.net_text) if net <= intra else (intra, self.intra_text)
+
+    def ring_busbw(self, *, chain: bool = False) -> tuple[float, str]:
+        intra = self.bw.chain_intra_bytes_per_s * self.e_intra if chain else self.intra
+        return self.joint("chain" if chain else "ring", self.e_intra, self.e_net, intra, self.net)
 
     def protocol(self, busbw: float, proto: str) -> float:
         if proto == "ll128":
@@ -127,9 +137,11 @@ def _ring(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
 
 def _tree(t: _Terms, proto: str) -> AlgorithmCost:
     # NCCL: tree busBw = 0.92 x the intra-node graph bandwidth, algBw = busBw / 2.
-    chain = 0.5 * t.cal.ll128_bandwidth_factor * t.intra if t.g > 1 else math.inf
-    inter = _tree_factor(t.m) * t.net * t.tree_efficiency() if t.m > 1 else math.inf
-    algbw, text = (chain, t.intra_text) if chain <= inter else (inter, t.net_text)
+    k_intra = 0.5 * t.cal.ll128_bandwidth_factor * t.e_intra
+    k_net = _tree_factor(t.m) * t.e_net * t.tree_efficiency()
+    chain = k_intra * t.bw.ring_intra_bytes_per_s if t.g > 1 else math.inf
+    inter = k_net * t.bw.network_per_node_bytes_per_s if t.m > 1 else math.inf
+    algbw, text = t.joint("ring", k_intra, k_net, chain, inter)
     if proto == "ll128":
         algbw *= 7.0 / 9.0 if t.m == 1 else 120.0 / 128.0
     elif proto == "ll":
@@ -161,10 +173,11 @@ def _nvlstree(t: _Terms) -> AlgorithmCost:
 
 
 def _collnet(t: _Terms) -> AlgorithmCost:
-    chain = 0.5 * t.cal.ll128_bandwidth_factor * t.intra if t.g > 1 else math.inf
-    algbw, text = (t.net, t.net_text + ", in-network reduction")
-    if chain < algbw:
-        algbw, text = chain, t.intra_text
+    k_intra = 0.5 * t.cal.ll128_bandwidth_factor * t.e_intra
+    chain = k_intra * t.bw.ring_intra_bytes_per_s if t.g > 1 else math.inf
+    algbw, text = t.joint("ring", k_intra, t.e_net, chain, t.net)
+    if text == t.net_text:
+        text += ", in-network reduction"
     latency = (
         t.cal.base_latency_s[("collnet", "simple")]
         + 2.0 * min(1, t.g - 1) * t.intra_step("collnet", "simple")
@@ -186,25 +199,20 @@ def _pat(t: _Terms) -> AlgorithmCost:
 def _p2p(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
     n, g, m = t.n, t.g, t.m
     bw = t.bw
-    per_gpu_net = bw.network_per_gpu_bytes_per_s * t.e_net
     latency = t.cal.base_latency_s[("ring", proto)] + t.intra_step("ring", proto)
     if m > 1:
         latency += t.inter_step("ring", proto)
     if op is CollectiveOp.ALLTOALL:
-        intra_rate = bw.alltoall_intra_bytes_per_s * t.e_intra
-        intra_time = (g - 1) / n / intra_rate if g > 1 else 0.0
-        inter_time = (n - g) / n / per_gpu_net if m > 1 else 0.0
-        seconds_per_byte = max(intra_time, inter_time)
-        text = t.intra_text if intra_time >= inter_time else t.net_text
+        # Per byte of the call, (g-1)/n goes to local peers and (n-g)/n over the network.
+        k_intra = t.e_intra * n / (g - 1) if g > 1 else 0.0
+        k_net = t.e_net * n / (n - g) if m > 1 else 0.0
+        intra = k_intra * bw.alltoall_intra_bytes_per_s if g > 1 else math.inf
+        net = k_net * bw.alltoall_network_per_gpu() if m > 1 else math.inf
+        algbw, text = t.joint("alltoall", k_intra, k_net, intra, net)
     else:  # sendrecv: rank i sends to rank i+1, all at once
-        rates = []
-        if g > 1:
-            rates.append((bw.shift_intra_bytes_per_s * t.e_intra, t.intra_text))
-        if m > 1:
-            rates.append((per_gpu_net, t.net_text))
-        rate, text = min(rates)
-        seconds_per_byte = 1.0 / rate
-    algbw = 1.0 / seconds_per_byte
+        intra = bw.shift_intra_bytes_per_s * t.e_intra if g > 1 else math.inf
+        net = bw.network_per_gpu_bytes_per_s * t.e_net if m > 1 else math.inf
+        algbw, text = t.joint("shift", t.e_intra, t.e_net, intra, net)
     if proto == "ll":
         algbw = min(algbw * t.cal.ll_bandwidth_factor, _ll_cap(bw, t.cal))
     return AlgorithmCost("p2p", proto, latency, algbw, text)

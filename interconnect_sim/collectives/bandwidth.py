@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from interconnect_sim.collectives.network import NetworkRoutes, attach_point
 from interconnect_sim.collectives.paths import (
@@ -70,12 +71,17 @@ class CommunicatorPlan:
         Every ordered pair of (up to 16 sampled) local GPUs, one unit each.
     alltoall_pair_count : int
         Pairs in ``alltoall_flow``.
+    alltoall_gpu_count : int
+        GPUs in ``alltoall_flow`` (all local GPUs, or 16 sampled from a larger domain).
     injection_flow : Flow
         Each local GPU's NVLink edges, one unit per GPU each way (NVLS).
     network_flow : Flow
         All rails' inter-node rings over every node, one unit per rail.
     nic_pairs : tuple of tuple of (str, str)
         Per node, the (GPU, NIC) pairs in use.
+    alltoall_network : callable
+        Returns the uniform node-to-node flow of an all-to-all (one unit per NIC), computed on
+        first use since it is only needed for all-to-all.
     """
 
     node_prefixes: tuple[str, ...]
@@ -86,9 +92,11 @@ class CommunicatorPlan:
     shift_flow: Flow
     alltoall_flow: Flow
     alltoall_pair_count: int
+    alltoall_gpu_count: int
     injection_flow: Flow
     network_flow: Flow
     nic_pairs: tuple[tuple[tuple[str, str], ...], ...]
+    alltoall_network: Callable[[], Flow]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,6 +132,15 @@ class CommunicatorBandwidths:
         Rails (NICs per node) the communicator uses.
     network_bottleneck : str
         Human description of the limiting network link.
+    alltoall_network_per_gpu : callable
+        Per-GPU rate of an all-to-all's inter-node traffic (uniform node-to-node pattern, so an
+        oversubscribed spine shows); computed on first call.
+    joint_rate : callable
+        ``joint_rate(pattern, k_intra, k_net)``: the rate of a pattern (``ring``, ``chain``,
+        ``shift``, ``alltoall``) whose intra-node part runs at ``k_intra`` x its graph rate and
+        network part at ``k_net`` x its graph rate, evaluated jointly so links both parts cross
+        (a PCIe switch uplink carrying ring hops and NIC traffic) are shared. Rates are per rank
+        (ring, chain) or per GPU (shift, alltoall).
     transport : str
         NIC transport (``infiniband``, ``roce``, ``efa``, ``tcpx``, ``tcpxo``) or ``none``.
     nvls : bool
@@ -155,6 +172,8 @@ class CommunicatorBandwidths:
     collnet: bool
     architecture: str
     plan: CommunicatorPlan = field(repr=False, compare=False)
+    alltoall_network_per_gpu: Callable[[], float] = field(repr=False, compare=False)
+    joint_rate: Callable[[str, float, float], float] = field(repr=False, compare=False)
 
     @property
     def rank_count(self) -> int:
@@ -366,6 +385,7 @@ def analyse_communicator(
     network, rail_count, net_limit, sharp = 0.0, 0, None, False
     network_flow: Flow = {}
     nic_pairs: tuple[tuple[tuple[str, str], ...], ...] = ()
+    routes: NetworkRoutes | None = None
     has_nics = any(
         graph.nodes[n]["node"] == graph.nodes[local[0]]["node"] for n in fabric.nodes_of_kind("nic")
     )
@@ -388,6 +408,54 @@ def analyse_communicator(
         )
     )
     prefixes = tuple(gpu_group[0].split("/", 1)[0] + "/" for gpu_group in gpus_by_node)
+
+    @cache
+    def alltoall_network() -> Flow:
+        return routes.uniform_flow(nic_pairs) if routes is not None and m > 1 else {}
+
+    def _proportional(chans: list[tuple[float, Flow]]) -> Flow:
+        total = sum(rate for rate, _ in chans)
+        flow: Flow = {}
+        for rate, chan in chans:
+            add_flow(flow, chan, rate / total)
+        return flow
+
+    @cache
+    def pattern_flows(pattern: str) -> tuple[Flow, Flow]:
+        """Per unit of the pattern's rate: intra crossings (template node), network crossings."""
+        rails = max(1, rail_count)
+        if pattern in ("ring", "chain"):
+            chans = channels if pattern == "ring" else chains
+            intra = _proportional(chans) if chans else {}
+            net = {e: w / rails for e, w in network_flow.items()}
+        elif pattern == "shift":
+            intra = shift_flow
+            net = {e: w * g / rails for e, w in network_flow.items()}
+        else:
+            peers = max(1, min(g, _MAX_ALLTOALL_GPUS) - 1)
+            intra = {e: w / peers for e, w in alltoall_flow.items()}
+            net = {e: w * g / rails for e, w in alltoall_network().items()}
+        return intra, net if m > 1 else {}
+
+    @cache
+    def joint_rate(pattern: str, k_intra: float, k_net: float) -> float:
+        intra, net = pattern_flows(pattern)
+        combined: Flow = {}
+        if g > 1 and k_intra > 0:
+            add_flow(combined, intra, 1.0 / k_intra)
+        if m > 1 and k_net > 0:
+            add_flow(combined, net, 1.0 / k_net)
+        rate, _ = bottleneck_rate(combined, paths.capacity)
+        return rate
+
+    @cache
+    def alltoall_network_per_gpu() -> float:
+        flow = alltoall_network()
+        if not flow:
+            return float(network) / g
+        per_nic, _ = bottleneck_rate(flow, paths.capacity)
+        return per_nic * rail_count / g
+
     plan = CommunicatorPlan(
         node_prefixes=prefixes,
         template_prefix=prefixes[0],
@@ -397,9 +465,11 @@ def analyse_communicator(
         shift_flow=shift_flow,
         alltoall_flow=alltoall_flow,
         alltoall_pair_count=pair_count,
+        alltoall_gpu_count=min(g, _MAX_ALLTOALL_GPUS),
         injection_flow=paths.injection_flow(local) if nvlink_out else {},
         network_flow=network_flow,
         nic_pairs=nic_pairs,
+        alltoall_network=alltoall_network,
     )
     return CommunicatorBandwidths(
         node_count=m,
@@ -421,4 +491,6 @@ def analyse_communicator(
         collnet=bool(sharp and m > 1),
         architecture=gpu_spec.architecture,
         plan=plan,
+        alltoall_network_per_gpu=alltoall_network_per_gpu,
+        joint_rate=joint_rate,
     )

@@ -137,6 +137,37 @@ class NetworkRoutes:
             add_flow(flow, self._leaf_to_leaf(leaf_a, leaf_b))
         return flow
 
+    def uniform_flow(self, nic_pairs: tuple[tuple[tuple[str, str], ...], ...]) -> Flow:
+        """Every node sends equally to every other node, rail by rail (an all-to-all).
+
+        One unit = each NIC sends one byte/s, spread evenly over the other nodes' NICs of its
+        rail, and receives as much. Traffic is aggregated per leaf pair, so the cost grows with
+        leaves, not nodes squared.
+        """
+        nodes = len(nic_pairs)
+        flow: Flow = {}
+        if nodes < 2:
+            return flow
+        rails = min(len(pairs) for pairs in nic_pairs)
+        for rail in range(rails):
+            by_leaf: dict[str, int] = {}
+            for pairs in nic_pairs:
+                gpu, nic = pairs[rail]
+                leaf = self.leaf_of(nic)
+                by_leaf[leaf] = by_leaf.get(leaf, 0) + 1
+                add_flow(flow, {(nic, leaf): 1.0, (leaf, nic): 1.0})
+                add_flow(flow, self.gpu_to_nic(gpu, nic))
+                add_flow(flow, self.gpu_to_nic(nic, gpu))
+            for leaf_a, count_a in by_leaf.items():
+                for leaf_b, count_b in by_leaf.items():
+                    if leaf_a != leaf_b:
+                        add_flow(
+                            flow,
+                            self._leaf_to_leaf(leaf_a, leaf_b),
+                            count_a * count_b / (nodes - 1),
+                        )
+        return flow
+
     def gpu_to_nic(self, src: str, dst: str) -> Flow:
         """PCIe hops from a GPU to a NIC, or from a NIC to a GPU."""
         parents = _pcie_bfs(self.fabric, src)

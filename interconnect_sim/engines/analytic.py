@@ -18,10 +18,12 @@ from interconnect_sim.calibration.model import Calibration, load_calibration
 from interconnect_sim.collectives.algorithms import applicable, cost
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
 from interconnect_sim.collectives.ops import CollectiveOp
-from interconnect_sim.engines.records import CollectiveEstimate
+from interconnect_sim.engines.records import CallRecord, CollectiveEstimate, ReplayResult
+from interconnect_sim.engines.scheduling import Communicators, group_label
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
+from interconnect_sim.workload.trace import TraceCall
 
 __all__ = ["AnalyticEngine"]
 
@@ -64,9 +66,76 @@ class AnalyticEngine:
             fabric, self.catalog, node_count=node_count, gpus_per_node=gpus_per_node
         )
 
+    def replay(self, fabric: Fabric, calls: Sequence[TraceCall]) -> ReplayResult:
+        """Time a trace call by call, honouring start times and dependencies, without contention.
+
+        Each call takes its idle-fabric time; concurrent calls do not slow each other (use the
+        discrete-event engine for that). Same output as
+        :meth:`~interconnect_sim.engines.discrete_event.DiscreteEventEngine.replay`.
+        """
+        communicators = Communicators(fabric, self.catalog)
+        by_id = {call.id: call for call in calls}
+        ends: dict[str, float] = {}
+        records: dict[str, CallRecord] = {}
+
+        def finish(call: TraceCall) -> float:
+            if call.id in ends:
+                return ends[call.id]
+            ready = max((finish(by_id[dep]) for dep in call.after), default=call.start_s or 0.0)
+            start = ready + call.compute_s
+            bw = communicators.bandwidths(call)
+            est = self.estimate(
+                fabric,
+                call.op,
+                [call.size_bytes],
+                algorithm=call.algorithm,
+                protocol=call.protocol,
+                bandwidths=bw,
+            )
+            ends[call.id] = start + float(est.time_s[0])
+            ranks = communicators.ranks(call)
+            records[call.id] = CallRecord(
+                id=call.id,
+                op=call.op.value,
+                size_bytes=call.size_bytes,
+                rank_count=len(ranks),
+                group=group_label(call, ranks),
+                start_s=start,
+                end_s=ends[call.id],
+                algorithm=est.algorithm[0],
+                protocol=est.protocol[0],
+            )
+            return ends[call.id]
+
+        for call in calls:
+            finish(call)
+        ordered = tuple(records[call.id] for call in calls)
+        return ReplayResult(
+            engine=self.name, calls=ordered, makespan_s=max(r.end_s for r in ordered)
+        )
+
+    def choose(
+        self,
+        op: CollectiveOp,
+        bw: CommunicatorBandwidths,
+        size_bytes: float,
+        algorithm: str | None,
+        protocol: str | None,
+    ) -> tuple[str, str]:
+        """The (algorithm, protocol) the tuner picks at one size, as NCCL would."""
+        est = self.estimate(
+            None,
+            op,
+            [size_bytes],
+            algorithm=algorithm,
+            protocol=protocol,
+            bandwidths=bw,
+        )
+        return est.algorithm[0], est.protocol[0]
+
     def estimate(
         self,
-        fabric: Fabric,
+        fabric: Fabric | None,
         op: CollectiveOp,
         sizes_bytes: ArrayLike,
         *,
@@ -107,8 +176,12 @@ class AnalyticEngine:
         ):
             if value is not None and value not in names:
                 raise ScenarioError(f"unknown {what} {value!r}; one of {', '.join(names)}")
+        if bandwidths is None and fabric is None:
+            raise ScenarioError("estimate needs a fabric or its analysed bandwidths")
         bw = bandwidths or self.bandwidths(
-            fabric, node_count=node_count, gpus_per_node=gpus_per_node
+            fabric,  # type: ignore[arg-type]
+            node_count=node_count,
+            gpus_per_node=gpus_per_node,
         )
         if bw.rank_count < 2:
             raise ScenarioError("a collective needs at least 2 ranks")

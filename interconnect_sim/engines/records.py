@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from interconnect_sim.collectives.ops import CollectiveOp, busbw_factor
 
-__all__ = ["CollectiveEstimate"]
+__all__ = ["CallRecord", "CollectiveEstimate", "LinkLoad", "ReplayResult"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,3 +66,73 @@ class CollectiveEstimate:
                 strict=True,
             )
         ]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallRecord:
+    """When one traced call ran."""
+
+    id: str
+    op: str
+    size_bytes: float
+    rank_count: int
+    group: str
+    start_s: float
+    end_s: float
+    algorithm: str
+    protocol: str
+
+    @property
+    def duration_s(self) -> float:
+        """End minus start, seconds."""
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkLoad:
+    """Average utilisation of one directed link over the whole replay."""
+
+    src: str
+    dst: str
+    utilisation: float
+    busy_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayResult:
+    """What a replay produced: per-call times, link loads and engine statistics."""
+
+    engine: str
+    calls: tuple[CallRecord, ...]
+    makespan_s: float
+    links: tuple[LinkLoad, ...] = ()
+    intervals: tuple[Any, ...] = ()
+    edges: tuple[tuple[str, str], ...] = ()
+    events: int = 0
+    rate_computations: int = 0
+
+    def to_json(self, top_links: int = 10) -> dict[str, Any]:
+        """``makespan_s``, ``calls`` and the most loaded ``links``."""
+        return {
+            "engine": self.engine,
+            "makespan_s": self.makespan_s,
+            "calls": [
+                {
+                    "id": c.id,
+                    "op": c.op,
+                    "bytes": c.size_bytes,
+                    "ranks": c.rank_count,
+                    "group": c.group,
+                    "start_s": c.start_s,
+                    "end_s": c.end_s,
+                    "duration_s": c.duration_s,
+                    "algo": c.algorithm,
+                    "proto": c.protocol,
+                }
+                for c in self.calls
+            ],
+            "links": [
+                {"src": link.src, "dst": link.dst, "utilisation": link.utilisation}
+                for link in self.links[:top_links]
+            ],
+        }
