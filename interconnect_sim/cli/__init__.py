@@ -15,6 +15,7 @@ from interconnect_sim.cli.collective_commands import (
 )
 from interconnect_sim.cli.common import PROG, Parser
 from interconnect_sim.cli.fabric_commands import add_fabric_commands, run_fabric_command
+from interconnect_sim.cli.replay_commands import add_replay_command, run_replay_command
 from interconnect_sim.cli.validation_commands import (
     add_validation_commands,
     run_validation_command,
@@ -30,6 +31,7 @@ def _build_parser() -> Parser:
     add_fabric_commands(commands)
     add_collective_command(commands)
     add_validation_commands(commands)
+    add_replay_command(commands)
     return parser
 
 
@@ -41,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_fabric_command(args)
         if args.command == "collective":
             return run_collective_command(args)
+        if args.command == "replay":
+            return run_replay_command(args)
         return run_validation_command(args)
     except InterconnectSimError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

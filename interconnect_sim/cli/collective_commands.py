@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,6 +16,7 @@ from interconnect_sim.cli.common import add_fabric_options, message_size, positi
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
 from interconnect_sim.collectives.ops import CollectiveOp, parse_op
 from interconnect_sim.engines.analytic import AnalyticEngine
+from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.engines.records import CollectiveEstimate
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.report.files import write_atomically
@@ -67,6 +69,12 @@ def add_collective_command(commands: argparse._SubParsersAction) -> None:  # typ
         metavar="FILE",
         help="calibration file from `interconnect-sim calibrate`",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("analytic", "des", "both"),
+        default="analytic",
+        help="analytic (default), des (discrete-event), or both side by side",
+    )
     parser.add_argument("--csv", type=Path, metavar="FILE", help="also write the rows as CSV")
     parser.add_argument("--json", action="store_true", help="print the rows as a JSON list")
 
@@ -83,19 +91,26 @@ def _sizes(args: argparse.Namespace) -> NDArray[np.float64]:
     return result
 
 
-def _table(estimate: CollectiveEstimate, header: str) -> str:
+def _table(
+    estimate: CollectiveEstimate, header: str, rows: list[dict[str, Any]], *, both: bool
+) -> str:
+    extra = f" {'des time':>10} {'des/ana':>8}" if both else ""
+    extra_units = f" {'(us)':>10} {'':>8}" if both else ""
     lines = [
         header,
         "#",
         f"# {'size':>12} {'count':>12} {'type':>6} {'time':>10} {'algbw':>8} {'busbw':>8}"
-        f"  {'algo':<9}{'proto':<7}bottleneck",
-        f"# {'(B)':>12} {'(elements)':>12} {'':>6} {'(us)':>10} {'(GB/s)':>8} {'(GB/s)':>8}",
+        f"{extra}  {'algo':<9}{'proto':<7}bottleneck",
+        f"# {'(B)':>12} {'(elements)':>12} {'':>6} {'(us)':>10} {'(GB/s)':>8} {'(GB/s)':>8}"
+        f"{extra_units}",
     ]
-    for row in estimate.rows():
+    del estimate
+    for row in rows:
+        both_cells = f" {row['des_time_us']:>10.2f} {row['des_vs_analytic']:>+8.2%}" if both else ""
         lines.append(
             f"  {row['bytes']:>12d} {row['bytes'] // _TYPE_BYTES:>12d} {'float':>6} "
-            f"{row['time_us']:>10.2f} {row['algbw_GBps']:>8.2f} {row['busbw_GBps']:>8.2f}  "
-            f"{row['algo']:<9}{row['proto'].upper():<7}{row['bottleneck']}"
+            f"{row['time_us']:>10.2f} {row['algbw_GBps']:>8.2f} {row['busbw_GBps']:>8.2f}"
+            f"{both_cells}  {row['algo']:<9}{row['proto'].upper():<7}{row['bottleneck']}"
         )
     return "\n".join(lines)
 
@@ -118,26 +133,45 @@ def run_collective_command(args: argparse.Namespace) -> int:
     if args.csv is not None and not args.csv.parent.exists():
         raise ScenarioError(f"--csv: folder {str(args.csv.parent)!r} does not exist")
     fabric = build_fabric(catalog, fabric_request_from_args(args))
-    engine = AnalyticEngine(catalog, load_calibration(args.calibration))
-    estimate = engine.estimate(
-        fabric,
-        op,
-        sizes,
-        gpus_per_node=args.gpus_per_node,
-        algorithm=args.algo.lower() if args.algo else None,
-        protocol=args.proto.lower() if args.proto else None,
+    calibration = load_calibration(args.calibration)
+    engine: AnalyticEngine | DiscreteEventEngine = (
+        DiscreteEventEngine(catalog, calibration)
+        if args.engine == "des"
+        else AnalyticEngine(catalog, calibration)
     )
+    options = {
+        "gpus_per_node": args.gpus_per_node,
+        "algorithm": args.algo.lower() if args.algo else None,
+        "protocol": args.proto.lower() if args.proto else None,
+    }
+    estimate = engine.estimate(fabric, op, sizes, **options)
     rows = estimate.rows()
+    if args.engine == "both":
+        des = DiscreteEventEngine(catalog, calibration).estimate(
+            fabric,
+            op,
+            sizes,
+            **options,
+        )
+        for row, des_row in zip(rows, des.rows(), strict=True):
+            row["des_time_us"] = des_row["time_us"]
+            row["des_busbw_GBps"] = des_row["busbw_GBps"]
+            row["des_vs_analytic"] = des_row["time_us"] / row["time_us"] - 1.0
     if args.csv is not None:
         _write_csv(args.csv, rows)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    engines = (
+        "analytic and discrete-event engines"
+        if args.engine == "both"
+        else (f"{estimate.engine} engine")
+    )
     header = (
         f"# {op.value} on {fabric.name}: {estimate.rank_count} ranks "
-        f"({estimate.node_count} node(s) x {estimate.gpus_per_node} GPUs), analytic engine"
+        f"({estimate.node_count} node(s) x {estimate.gpus_per_node} GPUs), {engines}"
     )
     if op is CollectiveOp.ALL_GATHER or op is CollectiveOp.REDUCE_SCATTER:
         header += "\n# size = whole gathered buffer (n x per-rank), as nccl-tests prints it"
-    print(_table(estimate, header))
+    print(_table(estimate, header, rows, both=args.engine == "both"))
     return 0

@@ -107,9 +107,12 @@ class NetworkRoutes:
         for gpu in gpus:
             distance = _distances(_pcie_bfs(self.fabric, gpu))
             taken = {nic for _, nic in chosen}
+            # Among equally near NICs prefer the one at the GPU's own position (GPU i <-> NIC i
+            # when counts match), so GPUs of one PCIe switch do not pile onto one NIC.
+            home = all_gpus.index(gpu) * per_gpu
             ranked = sorted(
                 (n for n in nics if n not in taken),
-                key=lambda n: (distance.get(n, 99), nics.index(n)),
+                key=lambda n: (distance.get(n, 99), abs(nics.index(n) - home), nics.index(n)),
             )
             chosen.extend((gpu, nic) for nic in ranked[:per_gpu])
         return chosen
