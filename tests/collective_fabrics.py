@@ -15,12 +15,12 @@ def star_fabric(catalog: Catalog, links_per_gpu: list[int]) -> Fabric:
     The switch has no multicast, so NVLS does not apply; every ring hop is GPU-switch-GPU.
     """
     fabric = Fabric("star")
-    fabric.add_device("sw", kind="nvswitch", node=0, multicast=False, sharp=False)
+    fabric.add_device("n0/sw", kind="nvswitch", node=0, multicast=False, sharp=False)
     link = catalog.link("nvlink-4")
     for i, count in enumerate(links_per_gpu):
         gpu = f"n0/gpu{i}"
         fabric.add_device(gpu, kind="gpu", spec="h100-sxm5-80gb", node=0, local_rank=i, rank=i)
-        fabric.add_duplex_link(gpu, "sw", link, link_count=count)
+        fabric.add_duplex_link(gpu, "n0/sw", link, link_count=count)
     fabric.graph.graph.update(system="star", node_count=1, gpus_per_node=len(links_per_gpu))
     fabric.validate()
     return fabric

@@ -42,12 +42,18 @@ class EdgeIndex:
         self, flow: Flow, template_prefix: str, prefixes: Iterable[str]
     ) -> tuple[list[int], list[float]]:
         cut = len(template_prefix)
-        suffixes = [(u[cut:], v[cut:], w) for (u, v), w in flow.items()]
+
+        def split(node: str) -> tuple[bool, str]:
+            local = node.startswith(template_prefix)
+            return local, node[cut:] if local else node
+
+        parts = [(*split(u), *split(v), w) for (u, v), w in flow.items()]
         edges: list[int] = []
         weights: list[float] = []
         for prefix in prefixes:
-            for su, sv, weight in suffixes:
-                edges.append(self.index[(prefix + su, prefix + sv)])
+            for u_local, u, v_local, v, weight in parts:
+                edge = (prefix + u if u_local else u, prefix + v if v_local else v)
+                edges.append(self.index[edge])
                 weights.append(weight)
         return edges, weights
 

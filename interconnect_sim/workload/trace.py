@@ -72,7 +72,8 @@ class TraceCall:
 
     def to_json(self) -> dict[str, Any]:
         """The call as a trace line."""
-        data: dict[str, Any] = {"id": self.id, "op": self.op.value, "bytes": self.size_bytes}
+        size = int(self.size_bytes) if float(self.size_bytes).is_integer() else self.size_bytes
+        data: dict[str, Any] = {"id": self.id, "op": self.op.value, "bytes": size}
         if self.ranks is not None:
             data["ranks"] = list(self.ranks)
         if self.group is not None:
@@ -87,7 +88,7 @@ class TraceCall:
 
 
 def _fail(source: str, line: int, message: str) -> TraceError:
-    return TraceError(f"{source}:{line}: {message}")
+    return TraceError(f"{source}, line {line}: {message}")
 
 
 def _ranks(value: Any, source: str, line: int) -> tuple[int, ...]:
