@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	mkdir -p $(OUT)
 	$(BIN)/interconnect-sim topo dgx-h100 --scalable-units 4 --draw $(OUT)/dgx-h100-superpod-4su.png
+	$(BIN)/interconnect-sim train --scenario scenarios/llama3-70b-h100-superpod.toml
 
 test: $(STAMP)
 	$(BIN)/ruff check interconnect_sim tests benchmarks docs

@@ -307,14 +307,24 @@ def format_rate(rate_bytes_per_s: float, *, digits: int = 4) -> str:
 
 
 def format_duration(duration_s: float, *, digits: int = 4) -> str:
-    """Format seconds with the largest fitting unit among s, ms, us, ns.
+    """Format seconds with the largest fitting unit among days, h, min, s, ms, us, ns.
 
     Examples
     --------
     >>> format_duration(2.5e-6)
     '2.5 us'
+    >>> format_duration(5400)
+    '1.5 h'
     """
-    steps = [(1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns")]
+    steps = [
+        (86400.0, "days"),
+        (3600.0, "h"),
+        (60.0, "min"),
+        (1.0, "s"),
+        (1e-3, "ms"),
+        (1e-6, "us"),
+        (1e-9, "ns"),
+    ]
     return _format_scaled(duration_s, steps, digits)
 
 

@@ -59,11 +59,17 @@ class AnalyticEngine:
         self.calibration = calibration if calibration is not None else load_calibration()
 
     def bandwidths(
-        self, fabric: Fabric, *, node_count: int | None = None, gpus_per_node: int | None = None
+        self,
+        fabric: Fabric,
+        *,
+        node_count: int | None = None,
+        gpus_per_node: int | None = None,
+        gpus: Sequence[str] | None = None,
     ) -> CommunicatorBandwidths:
-        """The graph-derived bandwidths the estimate uses (for reports and debugging)."""
+        """The graph-derived bandwidths of a communicator (first ``gpus_per_node`` GPUs of the
+        first ``node_count`` nodes, or explicit ``gpus``)."""
         return analyse_communicator(
-            fabric, self.catalog, node_count=node_count, gpus_per_node=gpus_per_node
+            fabric, self.catalog, node_count=node_count, gpus_per_node=gpus_per_node, gpus=gpus
         )
 
     def replay(self, fabric: Fabric, calls: Sequence[TraceCall]) -> ReplayResult:

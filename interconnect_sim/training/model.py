@@ -1,0 +1,230 @@
+"""Transformer architectures: dense, GQA, mixture-of-experts and latent attention (MLA).
+
+Presets live in ``training/data/models/<id>.toml`` with their sources; custom models are TOML
+files in the same schema (``docs/training.md``). Parameter counts are computed from the
+dimensions and checked against the published counts in the tests.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from interconnect_sim.errors import SpecError
+
+__all__ = ["MODELS_DIR", "LatentAttention", "MoE", "ModelConfig", "list_models", "load_model"]
+
+MODELS_DIR = Path(__file__).parent / "data" / "models"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoE:
+    """Mixture-of-experts FFN: routed experts, top-k routing, shared experts."""
+
+    experts: int
+    top_k: int
+    expert_ffn: int
+    shared_experts: int = 0
+    dense_layers: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LatentAttention:
+    """DeepSeek-style multi-head latent attention projections."""
+
+    q_lora_rank: int
+    kv_lora_rank: int
+    qk_nope_head_dim: int
+    qk_rope_head_dim: int
+    v_head_dim: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelConfig:
+    """A decoder-only transformer.
+
+    Attributes
+    ----------
+    layers, hidden, heads, kv_heads, ffn, vocab : int
+        Dimensions; ``kv_heads < heads`` is grouped-query attention.
+    mlp : {"swiglu", "gelu"}
+        SwiGLU has three FFN matrices, GELU two.
+    seq_len : int
+        Pre-training sequence length (the default for ``train``).
+    head_dim : int
+        Per-head size (default hidden / heads).
+    """
+
+    id: str
+    name: str
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int
+    ffn: int
+    vocab: int
+    seq_len: int
+    mlp: str = "swiglu"
+    head_dim: int = 0
+    tied_embeddings: bool = False
+    moe: MoE | None = None
+    mla: LatentAttention | None = None
+    published_parameters: float | None = None
+    sources: tuple[dict[str, str], ...] = ()
+
+    @property
+    def dim_head(self) -> int:
+        """Per-head dimension."""
+        return self.head_dim or self.hidden // self.heads
+
+    @property
+    def mlp_matrices(self) -> int:
+        """FFN weight matrices: 3 for SwiGLU, 2 for GELU."""
+        return 3 if self.mlp == "swiglu" else 2
+
+    def attention_parameters(self) -> float:
+        """Weights of one attention block (projections only)."""
+        h = self.hidden
+        if self.mla is not None:
+            a = self.mla
+            qk = a.qk_nope_head_dim + a.qk_rope_head_dim
+            return float(
+                h * a.q_lora_rank
+                + a.q_lora_rank * self.heads * qk
+                + h * (a.kv_lora_rank + a.qk_rope_head_dim)
+                + a.kv_lora_rank * self.heads * (a.qk_nope_head_dim + a.v_head_dim)
+                + self.heads * a.v_head_dim * h
+            )
+        d = self.dim_head
+        return float(h * self.heads * d + 2 * h * self.kv_heads * d + self.heads * d * h)
+
+    def is_moe_layer(self, layer: int) -> bool:
+        """Whether ``layer`` (0-based) has a mixture-of-experts FFN."""
+        return self.moe is not None and layer >= self.moe.dense_layers
+
+    def moe_layer_count(self) -> int:
+        """Layers with a mixture-of-experts FFN."""
+        return 0 if self.moe is None else self.layers - self.moe.dense_layers
+
+    def ffn_parameters(self, *, active: bool = False) -> float:
+        """FFN weights summed over layers (``active``: only the experts a token uses)."""
+        h, m = self.hidden, self.mlp_matrices
+        dense = (self.layers - self.moe_layer_count()) * m * h * self.ffn
+        if self.moe is None:
+            return float(dense)
+        e = self.moe
+        experts = e.top_k if active else e.experts
+        per_moe_layer = (experts + e.shared_experts) * m * h * e.expert_ffn + h * e.experts
+        return float(dense + self.moe_layer_count() * per_moe_layer)
+
+    def parameters(self, *, active: bool = False) -> float:
+        """Total (or per-token active) parameters, embeddings included."""
+        embeddings = self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+        norms = self.layers * 2 * self.hidden + self.hidden
+        return (
+            self.layers * self.attention_parameters()
+            + self.ffn_parameters(active=active)
+            + embeddings
+            + norms
+        )
+
+
+_REQUIRED = ("id", "name", "layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq_len")
+_OPTIONAL = {
+    "mlp",
+    "head_dim",
+    "tied_embeddings",
+    "published_parameters",
+    "notes",
+    "sources",
+    "moe",
+    "mla",
+    "inferred",
+}
+
+
+_MAY_BE_ZERO = {"shared_experts", "dense_layers"}
+
+
+def _int(data: dict[str, Any], key: str, path: Path) -> int:
+    value = data[key]
+    lowest = 0 if key in _MAY_BE_ZERO else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+        what = "a non-negative" if lowest == 0 else "a positive"
+        raise SpecError(f"{path}: {key} must be {what} integer, got {value!r}")
+    return value
+
+
+def _table(data: dict[str, Any], cls: Any, path: Path, where: str) -> Any:
+    fields = set(cls.__dataclass_fields__)
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise SpecError(f"{path}: [{where}] unknown key(s) {unknown}; allowed {sorted(fields)}")
+    try:
+        return cls(**{k: _int(data, k, path) for k in data})
+    except TypeError as exc:
+        raise SpecError(f"{path}: [{where}] {exc}") from None
+
+
+def load_model_file(path: Path) -> ModelConfig:
+    """Read a model TOML file strictly (unknown keys and bad values name file and key)."""
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read model file: {exc}") from None
+    missing = [k for k in _REQUIRED if k not in data]
+    unknown = sorted(set(data) - set(_REQUIRED) - _OPTIONAL)
+    if missing or unknown:
+        raise SpecError(f"{path}: missing key(s) {missing}, unknown key(s) {unknown}")
+    mlp = data.get("mlp", "swiglu")
+    if mlp not in ("swiglu", "gelu"):
+        raise SpecError(f"{path}: mlp must be swiglu or gelu, got {mlp!r}")
+    published = data.get("published_parameters")
+    try:
+        published_value = float(published) if published is not None else None
+    except ValueError:
+        raise SpecError(f"{path}: published_parameters {published!r} is not a number") from None
+    ints = {k: _int(data, k, path) for k in _REQUIRED if k not in ("id", "name")}
+    if ints["heads"] % ints["kv_heads"]:
+        raise SpecError(f"{path}: heads ({ints['heads']}) must be a multiple of kv_heads")
+    return ModelConfig(
+        id=str(data["id"]),
+        name=str(data["name"]),
+        mlp=mlp,
+        head_dim=_int(data, "head_dim", path) if "head_dim" in data else 0,
+        tied_embeddings=bool(data.get("tied_embeddings", False)),
+        moe=_table(data["moe"], MoE, path, "moe") if "moe" in data else None,
+        mla=_table(data["mla"], LatentAttention, path, "mla") if "mla" in data else None,
+        published_parameters=published_value,
+        sources=tuple(data.get("sources", ())),
+        **ints,
+    )
+
+
+def list_models() -> list[str]:
+    """Preset model ids."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
+
+
+def load_model(name_or_path: str) -> ModelConfig:
+    """A preset by id, or a custom model TOML file by path.
+
+    Raises
+    ------
+    SpecError
+        Unknown preset (naming the known ones) or a malformed file.
+    """
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml":
+        if not candidate.exists():
+            raise SpecError(f"model file {name_or_path!r} does not exist")
+        return load_model_file(candidate)
+    path = MODELS_DIR / f"{name_or_path}.toml"
+    if not path.exists():
+        raise SpecError(
+            f"unknown model {name_or_path!r}; presets: {', '.join(list_models())} "
+            "(or give a .toml file)"
+        )
+    return load_model_file(path)

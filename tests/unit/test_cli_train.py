@@ -1,0 +1,153 @@
+"""train and validate-training commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_cli import run
+
+SCENARIO = Path(__file__).parents[2] / "scenarios" / "llama3-70b-h100-superpod.toml"
+LLAMA_64 = [
+    "train",
+    "--model",
+    "llama3-70b",
+    "--system",
+    "dgx-h100",
+    "--nodes",
+    "8",
+    "--tp",
+    "4",
+    "--pp",
+    "4",
+    "--cp",
+    "2",
+    "--vpp",
+    "5",
+    "--precision",
+    "fp8",
+    "--global-batch",
+    "128",
+    "--tp-overlap",
+]
+
+
+def test_train_json_has_the_documented_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, *LLAMA_64, "--tokens", "15T", "--json")
+    assert code == 0
+    data = json.loads(out)
+    keys = {
+        "step_time_s",
+        "tokens_per_s",
+        "tflops_per_gpu",
+        "mfu_pct",
+        "time_to_train_days",
+        "memory_per_gpu_bytes",
+        "breakdown_s",
+    }
+    assert keys <= set(data)
+    assert data["time_to_train_days"] == pytest.approx(15e12 / data["tokens_per_s"] / 86400)
+    assert {
+        "compute",
+        "bubble",
+        "exposed_tp",
+        "exposed_pp",
+        "exposed_dp",
+        "exposed_cp",
+        "exposed_ep",
+    } <= set(data["breakdown_s"])
+
+
+def test_train_from_a_scenario_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "train", "--scenario", str(SCENARIO))
+    assert code == 0
+    assert "time to train 15T tokens" in out
+    assert "collectives that limit it" in out
+
+
+def test_train_des_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, *LLAMA_64, "--engine", "des", "--json")
+    assert code == 0
+    assert json.loads(out)["step_time_s"] > 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [
+            "train",
+            "--model",
+            "llama3-70b",
+            "--system",
+            "dgx-h100",
+            "--nodes",
+            "1",
+            "--tp",
+            "1",
+            "--pp",
+            "1",
+        ],  # does not fit in 80 GB
+        [
+            "train",
+            "--model",
+            "llama9",
+            "--system",
+            "dgx-h100",
+            "--nodes",
+            "1",
+            "--tp",
+            "8",
+            "--pp",
+            "1",
+        ],
+        [*LLAMA_64, "--tokens", "lots"],
+        [
+            "train",
+            "--model",
+            "llama3-8b",
+            "--system",
+            "dgx-h100",
+            "--nodes",
+            "1",
+            "--tp",
+            "3",
+            "--pp",
+            "1",
+        ],
+        ["train", "--model", "llama3-8b", "--system", "dgx-h100"],
+    ],
+)
+def test_train_user_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_memory_error_states_need_and_capacity(capsys: pytest.CaptureFixture[str]) -> None:
+    _, _, err = run(
+        capsys,
+        "train",
+        "--model",
+        "llama3-70b",
+        "--system",
+        "dgx-h100",
+        "--nodes",
+        "1",
+        "--tp",
+        "1",
+        "--pp",
+        "1",
+    )
+    assert "needs" in err
+    assert "has 80 GB" in err
+
+
+def test_validate_training_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "validate-training", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert {"row_id", "predicted", "measured", "metric", "abs_pct_error"} <= set(data["rows"][0])
+    assert {"n", "median_abs_pct_error", "max_abs_pct_error"} <= set(data["overall"])
+    assert data["unmapped"][0]["reason"]
