@@ -110,7 +110,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         "validate-training",
         help="score the step model against published training runs",
         description="Maps each row (schema of time_to_train.csv) to a model, a parallel "
-        "layout and a preset fabric, predicts it, and reports the absolute %% error of the "
+        "layout and a preset fabric, predicts it, and reports the absolute % error of the "
         "quantity the row gives (TFLOP/s per GPU under the row's own FLOP convention, step "
         "time, or tokens/s). Rows that cannot be mapped are listed with the reason.",
     )
