@@ -80,18 +80,26 @@ class _Terms:
         )
 
     def joint(
-        self, pattern: str, k_intra: float, k_net: float, intra: float, net: float
+        self,
+        pattern: str,
+        k_intra: float,
+        k_net: float,
+        intra: float,
+        net: float,
+        net_text: str | None = None,
     ) -> tuple[float, str]:
         """Rate of a pattern whose intra part alone allows ``intra`` and network part ``net``;
-        links both parts cross (PCIe uplinks in PCIe boxes) are shared."""
+        links both parts cross (PCIe uplinks in PCIe boxes) are shared. ``net_text`` names the
+        network limit when it is not the rail ring's."""
+        net_text = net_text or self.net_text
         if self.m == 1:
             return intra, self.intra_text
         if self.g == 1:
-            return net, self.net_text
+            return net, net_text
         rate = self.bw.joint_rate(pattern, k_intra, k_net)
         if rate < min(intra, net) * (1 - 1e-9):
             return rate, "shared PCIe: intra-node traffic and NIC traffic cross the same links"
-        return (net, self.net_text) if net <= intra else (intra, self.intra_text)
+        return (net, net_text) if net <= intra else (intra, self.intra_text)
 
     def ring_busbw(self, *, chain: bool = False) -> tuple[float, str]:
         intra = self.bw.chain_intra_bytes_per_s * self.e_intra if chain else self.intra
@@ -208,7 +216,12 @@ def _p2p(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
         k_net = t.e_net * n / (n - g) if m > 1 else 0.0
         intra = k_intra * bw.alltoall_intra_bytes_per_s if g > 1 else math.inf
         net = k_net * bw.alltoall_network_per_gpu() if m > 1 else math.inf
-        algbw, text = t.joint("alltoall", k_intra, k_net, intra, net)
+        net_text = (
+            f"network all-to-all ({bw.transport}): {bw.alltoall_network_bottleneck()}"
+            if m > 1
+            else None
+        )
+        algbw, text = t.joint("alltoall", k_intra, k_net, intra, net, net_text)
     else:  # sendrecv: rank i sends to rank i+1, all at once
         intra = bw.shift_intra_bytes_per_s * t.e_intra if g > 1 else math.inf
         net = bw.network_per_gpu_bytes_per_s * t.e_net if m > 1 else math.inf

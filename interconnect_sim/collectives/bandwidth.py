@@ -135,6 +135,8 @@ class CommunicatorBandwidths:
     alltoall_network_per_gpu : callable
         Per-GPU rate of an all-to-all's inter-node traffic (uniform node-to-node pattern, so an
         oversubscribed spine shows); computed on first call.
+    alltoall_network_bottleneck : callable
+        Human description of the link that limits ``alltoall_network_per_gpu``.
     joint_rate : callable
         ``joint_rate(pattern, k_intra, k_net)``: the rate of a pattern (``ring``, ``chain``,
         ``shift``, ``alltoall``) whose intra-node part runs at ``k_intra`` x its graph rate and
@@ -173,6 +175,7 @@ class CommunicatorBandwidths:
     architecture: str
     plan: CommunicatorPlan = field(repr=False, compare=False)
     alltoall_network_per_gpu: Callable[[], float] = field(repr=False, compare=False)
+    alltoall_network_bottleneck: Callable[[], str] = field(repr=False, compare=False)
     joint_rate: Callable[[str, float, float], float] = field(repr=False, compare=False)
 
     @property
@@ -449,12 +452,18 @@ def analyse_communicator(
         return rate
 
     @cache
-    def alltoall_network_per_gpu() -> float:
+    def alltoall_network_rate() -> tuple[float, str]:
         flow = alltoall_network()
         if not flow:
-            return float(network) / g
-        per_nic, _ = bottleneck_rate(flow, paths.capacity)
-        return per_nic * rail_count / g
+            return float(network) / g, describe_edge(fabric, net_limit)
+        per_nic, limit = bottleneck_rate(flow, paths.capacity)
+        return per_nic * rail_count / g, describe_edge(fabric, limit)
+
+    def alltoall_network_per_gpu() -> float:
+        return alltoall_network_rate()[0]
+
+    def alltoall_network_bottleneck() -> str:
+        return alltoall_network_rate()[1]
 
     plan = CommunicatorPlan(
         node_prefixes=prefixes,
@@ -492,5 +501,6 @@ def analyse_communicator(
         architecture=gpu_spec.architecture,
         plan=plan,
         alltoall_network_per_gpu=alltoall_network_per_gpu,
+        alltoall_network_bottleneck=alltoall_network_bottleneck,
         joint_rate=joint_rate,
     )

@@ -103,6 +103,9 @@ def test_uniform_all_to_all_over_a_tapered_spine_matches_the_leaf_uplink_bound(
         n = 128
         expected = BIG * (n - 1) / n / (bound * efficiency)
         assert est.time_s[0] == pytest.approx(expected, rel=0.002)
+        # and the report names the tapered leaf uplink, not the NIC port
+        assert "leaf" in est.bottleneck[0].split("->")[0]
+        assert "spine" in est.bottleneck[0]
 
 
 def test_ring_allreduce_and_alltoall_on_shared_nics_finish_when_the_link_has_carried_both(
