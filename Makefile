@@ -20,14 +20,14 @@ run: $(STAMP)
 	$(BIN)/interconnect-sim train --scenario scenarios/llama3-70b-h100-superpod.toml
 
 test: $(STAMP)
-	$(BIN)/ruff check interconnect_sim tests benchmarks docs
-	$(BIN)/ruff format --check interconnect_sim tests benchmarks docs
+	$(BIN)/ruff check interconnect_sim tests benchmarks docs notebooks
+	$(BIN)/ruff format --check interconnect_sim tests benchmarks docs notebooks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check interconnect_sim tests benchmarks docs
-	$(BIN)/ruff format --check interconnect_sim tests benchmarks docs
+	$(BIN)/ruff check interconnect_sim tests benchmarks docs notebooks
+	$(BIN)/ruff format --check interconnect_sim tests benchmarks docs notebooks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

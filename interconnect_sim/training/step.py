@@ -335,7 +335,7 @@ def estimate_step(
     tokens_per_s = p.tokens_per_step / step
     achieved = tokens_per_s * model_flops / p.world_size
     limiting = sorted(((k, v_) for k, v_ in exposed.items() if v_ > 0), key=lambda kv_: -kv_[1])
-    warnings = list(timer.warnings)
+    warnings = list(dict.fromkeys(timer.warnings))  # one per group kind, not per call
     if memory.total_bytes > gpu.memory_bytes:
         warnings.append(
             f"memory model says {memory.total_bytes / 1e9:.1f} GB per GPU, more "
