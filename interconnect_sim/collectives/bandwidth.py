@@ -25,8 +25,8 @@ reads a per-system table: a what-if fabric changes these numbers through the gra
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import ChainMap, defaultdict
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -200,7 +200,7 @@ def _intra_rings(
     paths: HopPaths, gpus: list[str], *, closed: bool = True
 ) -> tuple[list[tuple[float, Flow]], Edge | None, set[str]]:
     graph = paths.fabric.graph
-    capacity = dict(paths.capacity)
+    capacity: MutableMapping[Edge, float] = ChainMap({}, paths.capacity)  # writes stay local
     flows = [paths.ring_flow(order, closed=closed) for order in _candidate_orders(paths, gpus)]
     flow_tiers = [{graph.edges[e][TIER] for e in flow} for flow in flows]
     channels: list[tuple[float, Flow]] = []
@@ -255,7 +255,7 @@ def _network(
     rail_count = min(len(p) for p in pairs)
     if rail_count == 0:
         raise TopologyError(f"{fabric.name}: the communicator's nodes have no NICs")
-    capacity = {(u, v): float(d[BANDWIDTH]) for u, v, d in graph.edges(data=True)}
+    capacity = HopPaths.of(fabric).capacity
     nodes = len(gpus_by_node)
     flow: Flow = {}
     if nodes == 1:
@@ -284,12 +284,17 @@ def _port_rate(fabric: Fabric, nic: str) -> float:
 
 
 def _set_port_rates(fabric: Fabric, catalog: Catalog) -> None:
+    fabric.derived("nic_port_rates", lambda: _write_port_rates(fabric, catalog))
+
+
+def _write_port_rates(fabric: Fabric, catalog: Catalog) -> bool:
     graph = fabric.graph
     for nic in fabric.nodes_of_kind("nic"):
         if "port_rate_bytes_per_s" not in graph.nodes[nic]:
             spec = catalog.nic(str(graph.nodes[nic]["spec"]))
             rate = catalog.link(spec.port_link).data_rate_per_direction_bytes_per_s
             graph.nodes[nic]["port_rate_bytes_per_s"] = rate * spec.port_count
+    return True
 
 
 # -- communicator --------------------------------------------------------------------------------
@@ -302,9 +307,6 @@ def _group_by_node(
     gpus_per_node: int | None,
 ) -> list[list[str]]:
     graph = fabric.graph
-    by_node: dict[int, list[str]] = defaultdict(list)
-    for gpu in fabric.gpus:
-        by_node[int(graph.nodes[gpu]["node"])].append(gpu)
     if gpus is not None:
         chosen: dict[int, list[str]] = defaultdict(list)
         for gpu in gpus:
@@ -319,6 +321,9 @@ def _group_by_node(
                 f"(got local ranks {sorted(local)})"
             )
         return groups
+    by_node: dict[int, list[str]] = defaultdict(list)
+    for gpu in fabric.gpus:
+        by_node[int(graph.nodes[gpu]["node"])].append(gpu)
     available = sorted(by_node)
     m = len(available) if node_count is None else node_count
     if not 1 <= m <= len(available):
@@ -360,7 +365,7 @@ def analyse_communicator(
     gpus_by_node = _group_by_node(fabric, gpus, node_count, gpus_per_node)
     m, g = len(gpus_by_node), len(gpus_by_node[0])
     local = gpus_by_node[0]
-    paths = HopPaths(fabric)
+    paths = HopPaths.of(fabric)
     gpu_spec = catalog.gpu(str(graph.nodes[local[0]]["spec"]))
     nvlink_out = sum(
         d[BANDWIDTH] for _, _, d in graph.out_edges(local[0], data=True) if d[TIER] == "nvlink"
@@ -389,12 +394,14 @@ def analyse_communicator(
     network_flow: Flow = {}
     nic_pairs: tuple[tuple[tuple[str, str], ...], ...] = ()
     routes: NetworkRoutes | None = None
-    has_nics = any(
-        graph.nodes[n]["node"] == graph.nodes[local[0]]["node"] for n in fabric.nodes_of_kind("nic")
+    nodes_with_nics: frozenset[int] = fabric.derived(
+        "nodes_with_nics",
+        lambda: frozenset(int(graph.nodes[n]["node"]) for n in fabric.nodes_of_kind("nic")),
     )
+    has_nics = int(graph.nodes[local[0]]["node"]) in nodes_with_nics
     if has_nics:
         _set_port_rates(fabric, catalog)
-        routes = NetworkRoutes(fabric)
+        routes = NetworkRoutes.of(fabric)
         network, rail_count, net_limit, network_flow, nic_pairs = _network(
             fabric, routes, gpus_by_node
         )

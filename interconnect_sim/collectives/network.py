@@ -72,7 +72,12 @@ def _distances(parents: dict[str, str | None]) -> dict[str, int]:
 
 
 class NetworkRoutes:
-    """NIC choice and cached NIC-to-NIC routes on one fabric."""
+    """NIC choice and cached NIC-to-NIC routes on one fabric (:meth:`of` shares one per fabric)."""
+
+    @classmethod
+    def of(cls, fabric: Fabric) -> NetworkRoutes:
+        """The shared instance for ``fabric``."""
+        return fabric.derived("network_routes", lambda: cls(fabric))
 
     def __init__(self, fabric: Fabric) -> None:
         self.fabric = fabric

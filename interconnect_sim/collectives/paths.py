@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from functools import cache
 
 import networkx as nx
@@ -36,7 +37,7 @@ def add_flow(total: Flow, part: Flow | tuple[tuple[Edge, float], ...], scale: fl
         total[edge] = total.get(edge, 0.0) + scale * weight
 
 
-def bottleneck_rate(flow: Flow, capacity: dict[Edge, float]) -> tuple[float, Edge | None]:
+def bottleneck_rate(flow: Flow, capacity: Mapping[Edge, float]) -> tuple[float, Edge | None]:
     """Largest rate at which ``flow`` fits in ``capacity``, and the edge that limits it."""
     best, limiting = math.inf, None
     for edge, load in flow.items():
@@ -60,7 +61,16 @@ def describe_edge(fabric: Fabric, edge: Edge | None, label: str = "link") -> str
 
 
 class HopPaths:
-    """Cached hop flows on one fabric."""
+    """Cached hop flows on one fabric.
+
+    Use :meth:`of` to get the fabric's shared instance: every communicator analysed on a fabric
+    reuses its capacities and the hops already routed.
+    """
+
+    @classmethod
+    def of(cls, fabric: Fabric) -> HopPaths:
+        """The shared instance for ``fabric``."""
+        return fabric.derived("hop_paths", lambda: cls(fabric))
 
     def __init__(self, fabric: Fabric) -> None:
         self.fabric = fabric
@@ -71,7 +81,7 @@ class HopPaths:
         ).subgraph(nvlink_nodes)
         self.capacity = {(u, v): float(d[BANDWIDTH]) for u, v, d in graph.edges(data=True)}
 
-    @cache  # noqa: B019 - one HopPaths per analysis, dropped with it
+    @cache  # noqa: B019 - one HopPaths per fabric, kept and dropped with it
     def hop(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
         """Edges one unit of ``src -> dst`` traffic crosses, with the fraction on each."""
         flow: Flow = defaultdict(float)

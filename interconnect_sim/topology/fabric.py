@@ -9,14 +9,16 @@ rate, one direction), plus ``latency_s``, ``link_spec`` (catalog id) and ``tier`
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import networkx as nx
 
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.specs.model import LinkSpec
+
+_Derived = TypeVar("_Derived")
 
 __all__ = [
     "BANDWIDTH",
@@ -101,6 +103,24 @@ class Fabric:
         self.name = name
         self.graph: nx.DiGraph = graph if graph is not None else nx.DiGraph()
         self.graph.graph.setdefault("p2p", True)
+        self._derived: dict[str, Any] = {}
+        self._derived_stamp: tuple[int, bool] | None = None
+
+    def derived(self, key: str, build: Callable[[], _Derived]) -> _Derived:
+        """Data computed from the graph (capacities, routes), built once per fabric.
+
+        Analyses of many communicators on one fabric share it. It is dropped when a device or
+        link is added or the node count or P2P flag change. Edit a built fabric's graph only on
+        a :meth:`copy` (as the what-if functions do), which starts with nothing derived.
+        """
+        stamp = (self.graph.number_of_nodes(), self.p2p)
+        if stamp != self._derived_stamp:
+            self._derived.clear()
+            self._derived_stamp = stamp
+        if key not in self._derived:
+            self._derived[key] = build()
+        value: _Derived = self._derived[key]
+        return value
 
     # -- construction -----------------------------------------------------------------------
 
@@ -145,6 +165,7 @@ class Fabric:
         lanes = spec.lanes_per_direction if lane_count is None else lane_count
         per_link = spec.rate_for_lanes_bytes_per_s(lanes)
         latency = latency_s if latency_s is not None else (spec.latency_s or 0.0)
+        self._derived.clear()
         for src, dst in ((a, b), (b, a)):
             if self.graph.has_edge(src, dst):
                 raise TopologyError(f"link {src!r} -> {dst!r} added twice; use link_count")
@@ -170,7 +191,10 @@ class Fabric:
 
     def nodes_of_kind(self, kind: str) -> list[str]:
         """Node ids of one kind, in insertion order."""
-        return [n for n, k in self.graph.nodes(data="kind") if k == kind]
+        ids: tuple[str, ...] = self.derived(
+            f"kind:{kind}", lambda: tuple(n for n, k in self.graph.nodes(data="kind") if k == kind)
+        )
+        return list(ids)
 
     @property
     def gpus(self) -> list[str]:
