@@ -66,3 +66,24 @@ def test_unknown_kind_and_duplicate_links_are_rejected(catalog: Catalog) -> None
         fabric.add_duplex_link("g0", "g1", catalog.link("nvlink-4"))
     with pytest.raises(TopologyError, match="does not exist"):
         fabric.add_duplex_link("g0", "nope", catalog.link("nvlink-4"))
+
+
+def test_derived_data_is_rebuilt_after_the_fabric_changes(catalog: Catalog) -> None:
+    fabric = _pair(catalog)
+    edge_count = lambda: fabric.graph.number_of_edges()  # noqa: E731 - the builder under test
+    assert fabric.derived("edges", edge_count) == 2
+    fabric.add_device("g2", kind="gpu")
+    assert fabric.derived("edges", edge_count) == 2
+    fabric.add_duplex_link("g1", "g2", catalog.link("nvlink-4"))  # same node count
+    assert fabric.derived("edges", edge_count) == 4  # not the stale 2
+    assert fabric.nodes_of_kind("gpu") == ["g0", "g1", "g2"]
+
+
+def test_a_copy_and_a_p2p_change_start_without_derived_data(catalog: Catalog) -> None:
+    from interconnect_sim.topology.whatif import with_p2p
+
+    fabric = _pair(catalog)
+    assert fabric.derived("p2p", lambda: fabric.p2p) is True
+    copy = with_p2p(fabric, False)
+    assert copy.derived("p2p", lambda: copy.p2p) is False
+    assert fabric.derived("p2p", lambda: fabric.p2p) is True

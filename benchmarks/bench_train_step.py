@@ -1,0 +1,95 @@
+"""Training-step estimate at scale: Llama 3 70B (tp 8, pp 8, vpp 5) on DGX H100 fat trees.
+
+Run: ``.venv/bin/python benchmarks/bench_train_step.py [--max-nodes N] [--engines analytic,des]``.
+Each (size, engine) runs in its own process so peak memory (max RSS) is its own. Prints a table;
+not a test. Times are wall-clock on this machine; the last column is the total relative to the
+first row (8 nodes, analytic engine). With the DES every TP, PP and DP group of a kind is
+replayed at once, so the DES cost grows with the number of groups.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+NODE_COUNTS = [8, 64, 512, 2048]
+
+
+def one(nodes: int, engine: str) -> dict[str, float | str]:
+    from interconnect_sim.calibration.model import load_calibration
+    from interconnect_sim.engines.analytic import AnalyticEngine
+    from interconnect_sim.specs import load_catalog
+    from interconnect_sim.topology import FabricRequest, build_fabric
+    from interconnect_sim.training.compute import load_compute_calibration
+    from interconnect_sim.training.model import load_model
+    from interconnect_sim.training.parallel import ParallelConfig
+    from interconnect_sim.training.step import estimate_step
+
+    start = time.perf_counter()
+    catalog = load_catalog()
+    fabric = build_fabric(catalog, FabricRequest(system="dgx-h100", node_count=nodes))
+    built = time.perf_counter()
+    gpus = nodes * 8
+    parallel = ParallelConfig(
+        tp=8, pp=8, dp=gpus // 64, vpp=5, micro_batch=1, global_batch=2048, seq_len=8192
+    )
+    step = estimate_step(
+        load_model("llama3-70b"),
+        parallel,
+        fabric,
+        catalog,
+        load_compute_calibration(),
+        engine=engine,
+        analytic=AnalyticEngine(catalog, load_calibration()),
+    )
+    done = time.perf_counter()
+    return {
+        "nodes": nodes,
+        "gpus": gpus,
+        "engine": engine,
+        "build_s": built - start,
+        "estimate_s": done - built,
+        "total_s": done - start,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "step_s": step.step_time_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-nodes", type=int, default=NODE_COUNTS[-1])
+    parser.add_argument("--engines", default="analytic,des")
+    parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(int(args.one[0]), args.one[1])))
+        return
+    rows = []
+    for nodes in [n for n in NODE_COUNTS if n <= args.max_nodes]:
+        for engine in args.engines.split(","):
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", str(nodes), engine],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            rows.append(json.loads(out))
+    base = rows[0]["total_s"]
+    print(
+        f"{'nodes':>6}{'GPUs':>7}{'engine':>10}{'build s':>9}{'estimate s':>12}{'total s':>9}"
+        f"{'peak MiB':>10}{'step s':>8}{'x first':>9}"
+    )
+    for r in rows:
+        print(
+            f"{r['nodes']:>6}{r['gpus']:>7}{r['engine']:>10}{r['build_s']:>9.2f}"
+            f"{r['estimate_s']:>12.2f}{r['total_s']:>9.2f}{r['peak_mib']:>10.0f}"
+            f"{r['step_s']:>8.2f}{r['total_s'] / base:>9.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
