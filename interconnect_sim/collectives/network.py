@@ -103,14 +103,14 @@ class NetworkRoutes:
         chosen: list[tuple[str, str]] = []
         if len(nics) < len(all_gpus):
             for nic in nics:
-                distance = _distances(_pcie_bfs(self.fabric, nic, reverse=True))
+                distance = self._distance_from(nic, reverse=True)
                 owner = min(all_gpus, key=lambda g: (distance.get(g, 99), all_gpus.index(g)))
                 if owner in gpus:
                     chosen.append((owner, nic))
             return chosen or [(gpus[0], nics[0])]
         per_gpu = len(nics) // len(all_gpus)
         for gpu in gpus:
-            distance = _distances(_pcie_bfs(self.fabric, gpu))
+            distance = self._distance_from(gpu)
             taken = {nic for _, nic in chosen}
             # Among equally near NICs prefer the one at the GPU's own position (GPU i <-> NIC i
             # when counts match), so GPUs of one PCIe switch do not pile onto one NIC.
@@ -122,6 +122,14 @@ class NetworkRoutes:
             chosen.extend((gpu, nic) for nic in ranked[:per_gpu])
         return chosen
 
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _parents(self, source: str, *, reverse: bool = False) -> dict[str, str | None]:
+        return _pcie_bfs(self.fabric, source, reverse=reverse)
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _distance_from(self, source: str, *, reverse: bool = False) -> dict[str, int]:
+        return _distances(self._parents(source, reverse=reverse))
+
     def leaf_of(self, nic: str) -> str:
         """The leaf switch a NIC is cabled to."""
         for neighbour in self.fabric.graph.successors(nic):
@@ -129,7 +137,7 @@ class NetworkRoutes:
                 return str(neighbour)
         raise TopologyError(f"{nic} is not cabled to a leaf switch")
 
-    @cache  # noqa: B019 - one NetworkRoutes per analysis
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
     def _leaf_to_leaf(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
         routes = [list(p) for p in nx.all_shortest_paths(self._switches, src, dst)]
         flow: Flow = {}
@@ -176,12 +184,13 @@ class NetworkRoutes:
                         )
         return flow
 
-    def gpu_to_nic(self, src: str, dst: str) -> Flow:
-        """PCIe hops from a GPU to a NIC, or from a NIC to a GPU."""
-        parents = _pcie_bfs(self.fabric, src)
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def gpu_to_nic(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
+        """PCIe hops from a GPU to a NIC, or from a NIC to a GPU, as (edge, crossings)."""
+        parents = self._parents(src)
         if dst not in parents:
             raise TopologyError(f"no PCIe path from {src} to {dst}")
         path = [dst]
         while (parent := parents[path[-1]]) is not None:
             path.append(parent)
-        return dict.fromkeys(itertools.pairwise(reversed(path)), 1.0)
+        return tuple((edge, 1.0) for edge in itertools.pairwise(reversed(path)))

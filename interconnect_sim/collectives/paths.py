@@ -15,8 +15,6 @@ from collections import defaultdict
 from collections.abc import Mapping
 from functools import cache
 
-import networkx as nx
-
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_SPEC, TIER, Fabric
 from interconnect_sim.topology.routing import gpu_path
 from interconnect_sim.units import format_rate
@@ -28,6 +26,7 @@ Flow = dict[Edge, float]
 """Crossings per directed edge of one unit of traffic (fractional when split over paths)."""
 
 _NEGLIGIBLE = 1e-6
+_NVLINK_KINDS = frozenset({"gpu", "nvswitch"})
 
 
 def add_flow(total: Flow, part: Flow | tuple[tuple[Edge, float], ...], scale: float = 1.0) -> None:
@@ -75,10 +74,14 @@ class HopPaths:
     def __init__(self, fabric: Fabric) -> None:
         self.fabric = fabric
         graph = fabric.graph
-        nvlink_nodes = [n for n, k in graph.nodes(data="kind") if k in ("gpu", "nvswitch")]
-        self._nvlink = graph.edge_subgraph(
-            [(u, v) for u, v, t in graph.edges(data=TIER) if t == "nvlink"]
-        ).subgraph(nvlink_nodes)
+        kinds = dict(graph.nodes(data="kind"))
+        # NVLink successors of every GPU and NVSwitch (a plain dict: searches on graph views
+        # cost O(fabric) per call on a 16k-GPU fabric)
+        self._nvlink: dict[str, list[str]] = {}
+        for u, v, tier in graph.edges(data=TIER):
+            if tier == "nvlink" and kinds[u] in _NVLINK_KINDS and kinds[v] in _NVLINK_KINDS:
+                self._nvlink.setdefault(u, []).append(v)
+        self._is_gpu = {n for n, k in kinds.items() if k == "gpu"}
         self.capacity = {(u, v): float(d[BANDWIDTH]) for u, v, d in graph.edges(data=True)}
 
     @cache  # noqa: B019 - one HopPaths per fabric, kept and dropped with it
@@ -98,16 +101,33 @@ class HopPaths:
         return tuple(flow.items())
 
     def _nvlink_paths(self, src: str, dst: str) -> list[list[str]]:
-        graph = self._nvlink
-        if src not in graph or dst not in graph:
+        """All shortest NVLink paths ``src -> dst`` that pass through no other GPU."""
+        if src not in self._nvlink:
             return []
-        view = nx.subgraph_view(
-            graph, filter_node=lambda n: n in (src, dst) or graph.nodes[n]["kind"] != "gpu"
-        )
-        try:
-            return [list(p) for p in nx.all_shortest_paths(view, src, dst)]
-        except nx.NetworkXNoPath:
+        parents: dict[str, list[str]] = {src: []}
+        frontier = [src]
+        while frontier and dst not in parents:
+            layer: dict[str, list[str]] = {}
+            for node in frontier:
+                if node != src and node in self._is_gpu:
+                    continue  # GPUs do not forward NVLink traffic
+                for successor in self._nvlink.get(node, ()):
+                    if successor in parents or (successor in self._is_gpu and successor != dst):
+                        continue
+                    layer.setdefault(successor, []).append(node)
+            parents.update(layer)
+            frontier = list(layer)
+        if dst not in parents:
             return []
+        paths: list[list[str]] = []
+        stack: list[tuple[str, list[str]]] = [(dst, [dst])]
+        while stack:
+            node, suffix = stack.pop()
+            if node == src:
+                paths.append(suffix[::-1])
+            for parent in parents[node]:
+                stack.append((parent, [*suffix, parent]))
+        return paths
 
     def _bottleneck(self, path: list[str]) -> float:
         return min(self.capacity[e] for e in itertools.pairwise(path))
