@@ -93,8 +93,10 @@ def max_min_rates(
         frozen_edges = saturated[edges] & live
         newly = np.zeros(count, dtype=bool)
         newly[owner[frozen_edges]] = True
-        for flow in np.flatnonzero(newly & active):
-            crossing = edges[(owner == flow) & saturated[edges]]
-            bottleneck[flow] = int(crossing[0]) if crossing.size else -1
+        # each newly frozen flow's bottleneck: its first saturated link (entries are grouped by
+        # owner in flow order, so np.unique's first index per owner is that link)
+        hits = np.flatnonzero(saturated[edges] & newly[owner])
+        frozen_flows, first = np.unique(owner[hits], return_index=True)
+        bottleneck[frozen_flows] = edges[hits[first]]
         active &= ~newly
     return rates, bottleneck
