@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import time
+
+from isolated import run_case
 
 SIZES = [8, 64, 512, 1024, 4096, 16384]
 
@@ -54,13 +54,7 @@ def main() -> None:
         return
     rows = []
     for gpus in [g for g in SIZES if g <= args.max_gpus]:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", str(gpus)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        rows.append(json.loads(out))
+        rows.append(run_case(__file__, str(gpus)))
     base = rows[0]["total_s"]
     print(
         f"{'GPUs':>7}{'build s':>10}{'simulate s':>12}{'total s':>10}{'peak MiB':>10}"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import time
+
+from isolated import run_case
 
 NODE_COUNTS = [8, 64, 512, 2048]
 
@@ -71,13 +71,7 @@ def main() -> None:
     rows = []
     for nodes in [n for n in NODE_COUNTS if n <= args.max_nodes]:
         for engine in args.engines.split(","):
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", str(nodes), engine],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            rows.append(json.loads(out))
+            rows.append(run_case(__file__, str(nodes), engine))
     base = rows[0]["total_s"]
     print(
         f"{'nodes':>6}{'GPUs':>7}{'engine':>10}{'build s':>9}{'estimate s':>12}{'total s':>9}"

@@ -248,7 +248,7 @@ def _alltoall(paths: HopPaths, gpus: list[str]) -> tuple[float, Flow, int]:
 
 
 def _network(
-    fabric: Fabric, routes: NetworkRoutes, gpus_by_node: list[list[str]]
+    fabric: Fabric, catalog: Catalog, routes: NetworkRoutes, gpus_by_node: list[list[str]]
 ) -> tuple[float, int, Edge | None, Flow, tuple[tuple[tuple[str, str], ...], ...]]:
     graph = fabric.graph
     pairs = [routes.nic_pairs(gpus, graph.nodes[gpus[0]]["node"]) for gpus in gpus_by_node]
@@ -260,7 +260,7 @@ def _network(
     flow: Flow = {}
     if nodes == 1:
         rates = [
-            min(capacity[(gpu, attach_point(fabric, nic))], _port_rate(fabric, nic))
+            min(capacity[(gpu, attach_point(fabric, nic))], _port_rate(fabric, catalog, nic))
             for gpu, nic in pairs[0]
         ]
         return float(sum(rates)), rail_count, None, flow, tuple(tuple(p) for p in pairs)
@@ -275,26 +275,14 @@ def _network(
     return per_rail * rail_count, rail_count, limit, flow, tuple(tuple(p) for p in pairs)
 
 
-def _port_rate(fabric: Fabric, nic: str) -> float:
+def _port_rate(fabric: Fabric, catalog: Catalog, nic: str) -> float:
+    """A NIC's network rate: its cabled links, or (single node, nothing cabled) its ports."""
     graph = fabric.graph
     network = [d[BANDWIDTH] for _, _, d in graph.out_edges(nic, data=True) if d[TIER] == "network"]
     if network:
         return float(sum(network))
-    return float(graph.nodes[nic]["port_rate_bytes_per_s"])
-
-
-def _set_port_rates(fabric: Fabric, catalog: Catalog) -> None:
-    fabric.derived("nic_port_rates", lambda: _write_port_rates(fabric, catalog))
-
-
-def _write_port_rates(fabric: Fabric, catalog: Catalog) -> bool:
-    graph = fabric.graph
-    for nic in fabric.nodes_of_kind("nic"):
-        if "port_rate_bytes_per_s" not in graph.nodes[nic]:
-            spec = catalog.nic(str(graph.nodes[nic]["spec"]))
-            rate = catalog.link(spec.port_link).data_rate_per_direction_bytes_per_s
-            graph.nodes[nic]["port_rate_bytes_per_s"] = rate * spec.port_count
-    return True
+    spec = catalog.nic(str(graph.nodes[nic]["spec"]))
+    return catalog.link(spec.port_link).data_rate_per_direction_bytes_per_s * spec.port_count
 
 
 # -- communicator --------------------------------------------------------------------------------
@@ -394,16 +382,11 @@ def analyse_communicator(
     network_flow: Flow = {}
     nic_pairs: tuple[tuple[tuple[str, str], ...], ...] = ()
     routes: NetworkRoutes | None = None
-    nodes_with_nics: frozenset[int] = fabric.derived(
-        "nodes_with_nics",
-        lambda: frozenset(int(graph.nodes[n]["node"]) for n in fabric.nodes_of_kind("nic")),
-    )
-    has_nics = int(graph.nodes[local[0]]["node"]) in nodes_with_nics
-    if has_nics:
-        _set_port_rates(fabric, catalog)
-        routes = NetworkRoutes.of(fabric)
+    node_routes = NetworkRoutes.of(fabric)
+    if node_routes.has_nics(int(graph.nodes[local[0]]["node"])):
+        routes = node_routes
         network, rail_count, net_limit, network_flow, nic_pairs = _network(
-            fabric, routes, gpus_by_node
+            fabric, catalog, routes, gpus_by_node
         )
         transport = str(catalog.nic(str(graph.nodes[nic_pairs[0][0][1]]["spec"])).transport)
         sharp = transport == "infiniband" and any(

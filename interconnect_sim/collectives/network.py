@@ -94,6 +94,10 @@ class NetworkRoutes:
         self._switches.add_nodes_from(switches)
         self._switches.add_edges_from(graph.subgraph(switches).edges)
 
+    def has_nics(self, node: int) -> bool:
+        """Whether system ``node`` has NICs."""
+        return bool(self._nics.get(node))
+
     def nic_pairs(self, gpus: list[str], node: int) -> list[tuple[str, str]]:
         """(GPU, NIC) pairs the communicator's GPUs on ``node`` use."""
         nics = self._nics.get(node, [])
