@@ -29,6 +29,7 @@ __all__ = [
     "PROTOCOLS",
     "TRANSPORTS",
     "Calibration",
+    "ChannelRules",
     "load_calibration",
 ]
 
@@ -42,6 +43,39 @@ DEFAULT_CALIBRATION = Path(__file__).parent / "data" / "nccl-tests.toml"
 
 _US = 1e-6
 _GBPS = 1e9
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelRules:
+    """NCCL's channel-count rules for point-to-point traffic across nodes (``[nccl.p2p]`` and
+    ``[nccl.channels]`` of the constants file; see
+    :mod:`interconnect_sim.collectives.p2p_channels`).
+
+    Attributes
+    ----------
+    per_channel_net_bytes_per_s : float
+        Network bandwidth NCCL expects one p2p channel to carry (``P2P_PER_CHANNEL_NET_BW``).
+    peers_per_batch : int
+        Peers one channel serves per round (``NCCL_MAX_DEV_WORK_P2P_PER_BATCH``).
+    local_non_nvlink_channels : int
+        Channels per local peer reached without NVLink.
+    postset_duplication : int
+        Factor applied to the searched rings (``ncclTopoPostset``).
+    compute_doubling_arch : tuple of str
+        Architecture classes that double channels again on multi-node communicators ...
+    compute_doubling_min_bytes_per_s : float
+        ... when the ring's per-channel speed exceeds this ...
+    compute_doubling_below : int
+        ... and the channel count is below this.
+    """
+
+    per_channel_net_bytes_per_s: float
+    peers_per_batch: int
+    local_non_nvlink_channels: int
+    postset_duplication: int
+    compute_doubling_arch: tuple[str, ...]
+    compute_doubling_min_bytes_per_s: float
+    compute_doubling_below: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +109,8 @@ class Calibration:
         likewise keeps per-architecture tree caps).
     nvls_fit_efficiency : float
         Fitted multiplier of NVLS's NVLink term.
+    channels : ChannelRules
+        NCCL's p2p channel rules (constants, not fitted).
     fit : dict
         What the fit used (rows, systems, held-out systems, errors).
     """
@@ -92,6 +128,7 @@ class Calibration:
     intra_latency_s: dict[str, float]
     tree_efficiency: dict[str, float]
     nvls_fit_efficiency: float
+    channels: ChannelRules
     fit: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
@@ -148,6 +185,49 @@ def _read(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SpecError(f"{path}: cannot read calibration: {exc}") from None
+
+
+def _positive_int(table: dict[str, Any], key: str, where: str, path: Path) -> int:
+    value = table.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"{path}: {where}.{key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _channel_rules(nccl: dict[str, Any], path: Path) -> ChannelRules:
+    p2p = _table(nccl, "p2p", path)
+    channels = _table(nccl, "channels", path)
+    rates = _numbers(
+        {"per_channel_net_GBps": p2p.get("per_channel_net_GBps")},
+        ("per_channel_net_GBps",),
+        "nccl.p2p",
+        path,
+        scale=_GBPS,
+    )
+    doubling = _numbers(
+        {"compute_doubling_min_GBps": channels.get("compute_doubling_min_GBps")},
+        ("compute_doubling_min_GBps",),
+        "nccl.channels",
+        path,
+        scale=_GBPS,
+    )
+    arch = channels.get("compute_doubling_arch")
+    if not isinstance(arch, list) or not set(arch) <= set(ARCH_CLASSES):
+        raise SpecError(
+            f"{path}: nccl.channels.compute_doubling_arch must list classes among "
+            f"{', '.join(ARCH_CLASSES)}, got {arch!r}"
+        )
+    return ChannelRules(
+        per_channel_net_bytes_per_s=rates["per_channel_net_GBps"],
+        peers_per_batch=_positive_int(p2p, "peers_per_batch", "nccl.p2p", path),
+        local_non_nvlink_channels=_positive_int(p2p, "local_non_nvlink_channels", "nccl.p2p", path),
+        postset_duplication=_positive_int(channels, "postset_duplication", "nccl.channels", path),
+        compute_doubling_arch=tuple(arch),
+        compute_doubling_min_bytes_per_s=doubling["compute_doubling_min_GBps"],
+        compute_doubling_below=_positive_int(
+            channels, "compute_doubling_below", "nccl.channels", path
+        ),
+    )
 
 
 def load_calibration(path: Path | None = None) -> Calibration:
@@ -229,6 +309,7 @@ def load_calibration(path: Path | None = None) -> Calibration:
             _table(fitted, "tree_efficiency", path), ARCH_CLASSES, "fitted.tree_efficiency", path
         ),
         nvls_fit_efficiency=float(fitted["nvls_efficiency"]),
+        channels=_channel_rules(nccl, constants_path),
         fit=dict(data.get("fit", {})),
         path=path,
     )

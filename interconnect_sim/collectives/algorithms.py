@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from interconnect_sim.calibration.model import Calibration
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
 from interconnect_sim.collectives.ops import CollectiveOp
+from interconnect_sim.collectives.p2p_channels import net_channels_per_peer
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.units import format_rate
 
@@ -226,9 +227,24 @@ def _p2p(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
         intra = bw.shift_intra_bytes_per_s * t.e_intra if g > 1 else math.inf
         net = bw.network_per_gpu_bytes_per_s * t.e_net if m > 1 else math.inf
         algbw, text = t.joint("shift", t.e_intra, t.e_net, intra, net)
+        if m > 1:
+            algbw, text = _p2p_channel_limit(t, algbw, text)
     if proto == "ll":
         algbw = min(algbw * t.cal.ll_bandwidth_factor, _ll_cap(bw, t.cal))
     return AlgorithmCost("p2p", proto, latency, algbw, text)
+
+
+def _p2p_channel_limit(t: _Terms, algbw: float, text: str) -> tuple[float, str]:
+    """A send to another node runs on NCCL's per-peer channels, about 14 GB/s each."""
+    channels = net_channels_per_peer(t.bw, t.cal)
+    per_channel = t.cal.channels.per_channel_net_bytes_per_s
+    limit = channels * per_channel * t.e_net
+    if limit >= algbw:
+        return algbw, text
+    return limit, (
+        f"p2p channels: {channels} per network peer x {format_rate(per_channel)} "
+        f"(NCCL fits {t.n} ranks into one round of its channels)"
+    )
 
 
 def applicable(

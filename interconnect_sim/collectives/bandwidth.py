@@ -151,6 +151,11 @@ class CommunicatorBandwidths:
         In-network reduction on the leaf switches (SHARP) available to IB NICs.
     architecture : str
         GPU architecture (NCCL's protocol caps depend on it).
+    p2p_pairs : bool
+        Point-to-point calls run on a 2-rank NCCL communicator per peer pair (PyTorch's
+        unbatched ``isend``/``irecv``, e.g. Transformer Engine's context-parallel ring) rather
+        than on this communicator (nccl-tests, ``batch_isend_irecv``); NCCL sizes per-peer
+        channels by the communicator's rank count.
     plan : CommunicatorPlan
         The routed patterns behind these numbers.
     """
@@ -173,6 +178,7 @@ class CommunicatorBandwidths:
     nvls: bool
     collnet: bool
     architecture: str
+    p2p_pairs: bool = False
     plan: CommunicatorPlan = field(repr=False, compare=False)
     alltoall_network_per_gpu: Callable[[], float] = field(repr=False, compare=False)
     alltoall_network_bottleneck: Callable[[], str] = field(repr=False, compare=False)

@@ -14,12 +14,14 @@ the flows share raw link capacity by max-min fairness. Latency comes from the sa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from interconnect_sim.calibration.model import Calibration
 from interconnect_sim.collectives.algorithms import _tree_factor, cost
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, CommunicatorPlan
 from interconnect_sim.collectives.ops import CollectiveOp
+from interconnect_sim.collectives.p2p_channels import net_channels_per_peer
 from interconnect_sim.collectives.paths import Flow, add_flow
 
 __all__ = ["Decomposition", "FlowSpec", "decompose"]
@@ -31,12 +33,15 @@ class FlowSpec:
 
     ``template`` flows are routed on the communicator's first node and repeat on every node;
     ``global_flow`` is already routed over the whole fabric (network rings, all-to-all).
+    ``rate_cap_bytes_per_s`` bounds the flow's rate whatever the links allow (NCCL's per-peer
+    channels for a send across nodes).
     """
 
     label: str
     template: Flow
     global_flow: Flow
     volume_bytes: float
+    rate_cap_bytes_per_s: float = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,5 +153,11 @@ def decompose(
     else:  # sendrecv: the intra-node shift and the one hop per node boundary, in lock-step
         template = _scaled(plan.shift_flow, 1.0 / (e_intra * p)) if g > 1 else {}
         global_flow = _scaled(plan.network_flow, g / (rails * e_net * p)) if m > 1 else {}
-        flows.append(FlowSpec("sendrecv", template, global_flow, size_bytes))
+        # NCCL's per-peer channels cap a send to another node below the NIC on big communicators
+        cap = (
+            net_channels_per_peer(bw, cal) * cal.channels.per_channel_net_bytes_per_s * e_net * p
+            if m > 1
+            else math.inf
+        )
+        flows.append(FlowSpec("sendrecv", template, global_flow, size_bytes, cap))
     return Decomposition(algorithm, protocol, analytic.latency_s, tuple(flows), plan)

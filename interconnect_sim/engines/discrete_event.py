@@ -200,7 +200,7 @@ class DiscreteEventEngine:
         network = FlowNetwork(env, index, record=record_links)
         done = {call.id: env.event() for call in calls}
         records: dict[str, CallRecord] = {}
-        caches: dict[tuple[int, ...], dict[Any, Any]] = {}
+        caches: dict[tuple[int | bool, ...], dict[Any, Any]] = {}
         total = len(calls)
 
         def run(call: TraceCall) -> Any:
@@ -216,7 +216,7 @@ class DiscreteEventEngine:
             algo, proto = self.analytic.choose(
                 call.op, bw, call.size_bytes, call.algorithm, call.protocol
             )
-            cache = caches.setdefault(tuple(sorted(ranks)), {})
+            cache = caches.setdefault((*sorted(ranks), bw.p2p_pairs), {})
             latency, flows = self._flows(index, call.op, bw, algo, proto, call.size_bytes, cache)
             yield env.timeout(latency)
             yield env.all_of([network.start(label, inc, vol, call.id) for label, inc, vol in flows])

@@ -69,7 +69,7 @@ class EdgeIndex:
         idx = np.asarray(edges, dtype=np.int64)
         unique, inverse = np.unique(idx, return_inverse=True)
         summed = np.bincount(inverse, weights=np.asarray(weights, dtype=float))
-        return Incidence(unique.astype(np.int64), summed.astype(float))
+        return Incidence(unique.astype(np.int64), summed.astype(float), spec.rate_cap_bytes_per_s)
 
 
 @dataclass(slots=True, eq=False)

@@ -14,6 +14,7 @@ flows x links.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,16 +27,35 @@ _EPS = 1e-12
 
 @dataclass(frozen=True, slots=True)
 class Incidence:
-    """Links a flow crosses: ``edges[i]`` is crossed ``weights[i]`` times per byte."""
+    """Links a flow crosses: ``edges[i]`` is crossed ``weights[i]`` times per byte; the flow
+    never runs faster than ``rate_cap`` (bytes/s of progress) whatever the links allow."""
 
     edges: NDArray[np.int64]
     weights: NDArray[np.float64]
+    rate_cap: float = math.inf
 
     def __post_init__(self) -> None:
         if self.edges.shape != self.weights.shape:
             raise ValueError("edges and weights must have the same shape")
         if np.any(self.weights < 0):
             raise ValueError("incidence weights must be non-negative")
+        if not self.rate_cap > 0:
+            raise ValueError("a rate cap must be positive")
+
+
+def _with_caps(
+    capacity: NDArray[np.float64], flows: list[Incidence]
+) -> tuple[NDArray[np.float64], list[Incidence]]:
+    """A flow's rate cap as a private link of that capacity crossed once per byte."""
+    capped = [i for i, f in enumerate(flows) if math.isfinite(f.rate_cap) and f.edges.size]
+    if not capped:
+        return capacity, flows
+    extended = np.concatenate([capacity, [flows[i].rate_cap for i in capped]])
+    flows = list(flows)
+    for k, i in enumerate(capped):
+        flow = flows[i]
+        flows[i] = Incidence(np.append(flow.edges, capacity.size + k), np.append(flow.weights, 1.0))
+    return extended, flows
 
 
 def max_min_rates(
@@ -55,7 +75,7 @@ def max_min_rates(
     rates : ndarray
         Rate of each flow (bytes/s of progress).
     bottleneck : ndarray
-        For each flow, the link that froze it (-1 if unconstrained).
+        For each flow, the link that froze it (-1 if unconstrained, -2 if its own rate cap).
 
     Examples
     --------
@@ -65,6 +85,8 @@ def max_min_rates(
     >>> rates.tolist()
     [5.0, 5.0]
     """
+    link_count = capacity.size
+    capacity, flows = _with_caps(capacity, flows)
     count = len(flows)
     rates = np.zeros(count)
     bottleneck = np.full(count, -1, dtype=np.int64)
@@ -99,4 +121,5 @@ def max_min_rates(
         frozen_flows, first = np.unique(owner[hits], return_index=True)
         bottleneck[frozen_flows] = edges[hits[first]]
         active &= ~newly
+    bottleneck[bottleneck >= link_count] = -2
     return rates, bottleneck

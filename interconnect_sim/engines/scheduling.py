@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
 from interconnect_sim.errors import TraceError
 from interconnect_sim.specs.catalog import Catalog
@@ -47,4 +49,5 @@ class Communicators:
                 )
             except Exception as exc:
                 raise TraceError(f"trace line {call.line} (id {call.id!r}): {exc}") from None
-        return self._cache[ranks]
+        bw = self._cache[ranks]
+        return replace(bw, p2p_pairs=True) if call.p2p_comm == "pairs" else bw

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from interconnect_sim.collectives.ops import CollectiveOp
@@ -93,6 +93,12 @@ class StepEstimate:
         }
 
 
+_PAIRWISE_P2P = frozenset({"cp"})
+"""Group kinds whose sends run on PyTorch's 2-rank per-pair communicators: Transformer Engine's
+context-parallel ring uses unbatched ``isend``/``irecv`` unless ``NVTE_BATCH_MHA_P2P_COMM`` is set
+or CP = 2 (Megatron's pipeline sends are batched on the pipeline group)."""
+
+
 class CollectiveTimer:
     """Times the collectives of one group kind on a fabric, with either engine."""
 
@@ -141,7 +147,8 @@ class CollectiveTimer:
         analyses = self._shared.setdefault("bandwidths", {})
         if ranks not in analyses:
             analyses[ranks] = self.analytic.bandwidths(self.fabric, gpus=gpus)
-        return analyses[ranks]
+        bw = analyses[ranks]
+        return replace(bw, p2p_pairs=True) if kind in _PAIRWISE_P2P else bw
 
     def time(self, kind: str, op: CollectiveOp, size_bytes: float) -> float:
         """Seconds for one collective of this group kind (slowest group under the DES)."""
@@ -154,9 +161,15 @@ class CollectiveTimer:
                 est = self.analytic.estimate(None, op, [size_bytes], bandwidths=bw)
                 self._cache[key] = float(est.time_s[0])
             else:
+                p2p_comm = "pairs" if kind in _PAIRWISE_P2P else "group"
                 calls = [
                     TraceCall(
-                        id=f"{kind}{i}", op=op, size_bytes=size_bytes, ranks=tuple(g), start_s=0.0
+                        id=f"{kind}{i}",
+                        op=op,
+                        size_bytes=size_bytes,
+                        ranks=tuple(g),
+                        start_s=0.0,
+                        p2p_comm=p2p_comm if op is CollectiveOp.SENDRECV else "group",
                     )
                     for i, g in enumerate(self._groups(kind))
                 ]

@@ -27,7 +27,20 @@ from interconnect_sim.units import parse_size
 
 __all__ = ["TraceCall", "read_trace", "resolve_ranks", "write_trace"]
 
-_KEYS = {"id", "op", "bytes", "ranks", "group", "algo", "proto", "start_s", "after", "compute_s"}
+_KEYS = {
+    "id",
+    "op",
+    "bytes",
+    "ranks",
+    "group",
+    "algo",
+    "proto",
+    "start_s",
+    "after",
+    "compute_s",
+    "p2p_comm",
+}
+P2P_COMMS = ("group", "pairs")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +67,10 @@ class TraceCall:
         Ids of calls that must finish first.
     compute_s : float
         Gap after the last dependency (or after ``start_s``), e.g. compute between collectives.
+    p2p_comm : str
+        For ``sendrecv``: ``group`` (one NCCL communicator of all the ranks, as nccl-tests and
+        ``batch_isend_irecv``) or ``pairs`` (a 2-rank communicator per peer pair, as PyTorch's
+        unbatched ``isend``/``irecv``); NCCL gives a send fewer channels on big communicators.
     line : int
         Line of the trace file (for messages).
     """
@@ -68,6 +85,7 @@ class TraceCall:
     start_s: float | None = None
     after: tuple[str, ...] = ()
     compute_s: float = 0.0
+    p2p_comm: str = "group"
     line: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -84,6 +102,8 @@ class TraceCall:
             data["after"] = list(self.after)
         if self.compute_s:
             data["compute_s"] = self.compute_s
+        if self.p2p_comm != "group":
+            data["p2p_comm"] = self.p2p_comm
         return data
 
 
@@ -159,6 +179,11 @@ def _call(data: Any, source: str, line: int) -> TraceCall:
         raise _fail(source, line, "after must be a list of call ids")
     if "start_s" in data and after:
         raise _fail(source, line, "give either start_s or after, not both")
+    p2p_comm = data.get("p2p_comm", "group")
+    if p2p_comm not in P2P_COMMS:
+        raise _fail(source, line, f"p2p_comm {p2p_comm!r} must be one of {', '.join(P2P_COMMS)}")
+    if "p2p_comm" in data and op is not CollectiveOp.SENDRECV:
+        raise _fail(source, line, f"p2p_comm applies to sendrecv only, not {op.value}")
     return TraceCall(
         id=data["id"],
         op=op,
@@ -170,6 +195,7 @@ def _call(data: Any, source: str, line: int) -> TraceCall:
         start_s=_number(data, "start_s", source, line),
         after=tuple(after),
         compute_s=_number(data, "compute_s", source, line) or 0.0,
+        p2p_comm=p2p_comm,
         line=line,
     )
 

@@ -107,3 +107,32 @@ def test_every_byte_sent_is_delivered(
     for i, flow in enumerate(flows):
         alone, _ = max_min_rates(capacity, [flow])
         assert finished[i] - starts[i] >= volumes[i] / alone[0] * (1 - 1e-6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(networks(), st.data())
+def test_a_rate_cap_is_respected_and_the_slowest_other_flow_never_loses(
+    net: tuple[np.ndarray, list[Incidence]], data: st.DataObject
+) -> None:
+    capacity, flows = net
+    free, _ = max_min_rates(capacity, flows)
+    i = data.draw(st.integers(0, len(flows) - 1))
+    cap = data.draw(st.floats(0.01, 0.99)) * float(free[i])
+    capped = list(flows)
+    capped[i] = Incidence(flows[i].edges, flows[i].weights, rate_cap=cap)
+    rates, bottleneck = max_min_rates(capacity, capped)
+    assert abs(rates[i] - cap) <= 1e-9 * cap
+    assert bottleneck[i] == -2
+    assert np.all(_load(capacity, capped, rates) <= capacity * (1 + 1e-9))
+    others = [j for j in range(len(flows)) if j != i]
+    if others:  # one flow may lose to another that gained, but the slowest of them never does
+        assert min(rates[others]) >= min(free[others]) * (1 - 1e-9)
+
+
+def test_a_capped_flow_leaves_the_rest_of_a_shared_link() -> None:
+    one = np.array([0])
+    capped = Incidence(one, np.array([1.0]), rate_cap=3.0)
+    free = Incidence(one, np.array([1.0]))
+    rates, bottleneck = max_min_rates(np.array([10.0]), [capped, free])
+    assert rates.tolist() == [3.0, 7.0]
+    assert bottleneck.tolist() == [-2, 0]

@@ -62,6 +62,14 @@ def test_valid_trace_round_trips(tmp_path: Path) -> None:
             None,
         ),
         ("{not json", "not valid JSON"),
+        (
+            '{"id": "x", "op": "sendrecv", "bytes": 1, "group": "world", "p2p_comm": "pair"}',
+            "p2p_comm 'pair' must be one of group, pairs",
+        ),
+        (
+            '{"id": "x", "op": "all_reduce", "bytes": 1, "group": "world", "p2p_comm": "pairs"}',
+            "sendrecv only",
+        ),
     ],
 )
 def test_bad_lines_name_the_line(tmp_path: Path, line: str, message: str | None) -> None:

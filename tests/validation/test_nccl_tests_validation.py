@@ -30,7 +30,6 @@ KNOWN_MISSES = {
     ("rtx2080ti-pcie-8x", "all_reduce"): "host-staged (P2P off) ops differ by op; one efficiency",
     ("rtx2080ti-pcie-8x", "broadcast"): "host-staged (P2P off) ops differ by op; one efficiency",
     ("rtx2080ti-pcie-8x", "reduce"): "host-staged (P2P off) ops differ by op; one efficiency",
-    ("dgx-h100", "sendrecv"): "held-out cluster of unknown fabric; 25 GB/s on a 50 GB/s NIC",
 }
 
 
@@ -77,8 +76,7 @@ def test_known_misses_are_still_reported_and_still_missed() -> None:
 def test_held_out_systems_are_scored_separately_and_generalise() -> None:
     held = SCORE.groups[SCORE.groups["fit_role"] == "holdout"]
     assert {"dgx-a100", "dgx-b200", "dgx-h100"} <= set(held["system"])
-    good = held[held["op"] != "sendrecv"]
-    assert (good["median_abs_pct_error_busbw"] <= 10.0).all()
+    assert (held["median_abs_pct_error_busbw"].dropna() <= 10.0).all()
 
 
 def test_every_shipped_row_names_its_source() -> None:
