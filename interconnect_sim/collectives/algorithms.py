@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from interconnect_sim.calibration.model import Calibration
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
 from interconnect_sim.collectives.ops import CollectiveOp
-from interconnect_sim.collectives.p2p_channels import net_channels_per_peer
+from interconnect_sim.collectives.p2p_channels import net_channels_per_peer, p2p_network_rate
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.units import format_rate
 
@@ -236,14 +236,14 @@ def _p2p(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
 
 def _p2p_channel_limit(t: _Terms, algbw: float, text: str) -> tuple[float, str]:
     """A send to another node runs on NCCL's per-peer channels, about 14 GB/s each."""
-    channels = net_channels_per_peer(t.bw, t.cal)
-    per_channel = t.cal.channels.per_channel_net_bytes_per_s
-    limit = channels * per_channel * t.e_net
+    limit = p2p_network_rate(t.bw, t.cal) * t.e_net
     if limit >= algbw:
         return algbw, text
+    ranks = 2 if t.bw.p2p_pairs else t.n
     return limit, (
-        f"p2p channels: {channels} per network peer x {format_rate(per_channel)} "
-        f"(NCCL fits {t.n} ranks into one round of its channels)"
+        f"p2p channels: {net_channels_per_peer(t.bw, t.cal)} per network peer x "
+        f"{format_rate(t.cal.channels.per_channel_net_bytes_per_s)} "
+        f"(NCCL fits {ranks} ranks into one round of its channels)"
     )
 
 

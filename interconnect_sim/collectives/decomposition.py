@@ -21,7 +21,7 @@ from interconnect_sim.calibration.model import Calibration
 from interconnect_sim.collectives.algorithms import _tree_factor, cost
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, CommunicatorPlan
 from interconnect_sim.collectives.ops import CollectiveOp
-from interconnect_sim.collectives.p2p_channels import net_channels_per_peer
+from interconnect_sim.collectives.p2p_channels import p2p_network_rate
 from interconnect_sim.collectives.paths import Flow, add_flow
 
 __all__ = ["Decomposition", "FlowSpec", "decompose"]
@@ -154,10 +154,6 @@ def decompose(
         template = _scaled(plan.shift_flow, 1.0 / (e_intra * p)) if g > 1 else {}
         global_flow = _scaled(plan.network_flow, g / (rails * e_net * p)) if m > 1 else {}
         # NCCL's per-peer channels cap a send to another node below the NIC on big communicators
-        cap = (
-            net_channels_per_peer(bw, cal) * cal.channels.per_channel_net_bytes_per_s * e_net * p
-            if m > 1
-            else math.inf
-        )
+        cap = p2p_network_rate(bw, cal) * e_net * p if m > 1 else math.inf
         flows.append(FlowSpec("sendrecv", template, global_flow, size_bytes, cap))
     return Decomposition(algorithm, protocol, analytic.latency_s, tuple(flows), plan)

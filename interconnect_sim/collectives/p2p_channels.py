@@ -71,7 +71,7 @@ def net_channels_per_peer(bw: CommunicatorBandwidths, cal: Calibration) -> int:
     wanted = max(
         nics_near_gpu, math.ceil(nics_near_gpu * nic_rate / rules.per_channel_net_bytes_per_s)
     )
-    if bw.gpus_per_node > 1 and bw.intra_tier != "nvlink":
+    if bw.gpus_per_node > 1 and not bw.p2p_pairs and bw.intra_tier != "nvlink":
         wanted = min(wanted, rules.local_non_nvlink_channels)
     per_peer = _pow2_up(wanted)
     pool = _pow2_up(collective_channel_count(bw, cal))
