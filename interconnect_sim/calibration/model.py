@@ -164,13 +164,17 @@ def _triple(value: Any, where: str, path: Path) -> list[float]:
     return [float(v) for v in value]
 
 
-def _numbers(
-    table: dict[str, Any], keys: tuple[str, ...], where: str, path: Path, scale: float = 1.0
-) -> dict[str, float]:
+def _exact_keys(table: dict[str, Any], keys: tuple[str, ...], where: str, path: Path) -> None:
     missing = [k for k in keys if k not in table]
     unknown = sorted(set(table) - set(keys))
     if missing or unknown:
         raise SpecError(f"{path}: {where}: missing {missing}, unknown {unknown}")
+
+
+def _numbers(
+    table: dict[str, Any], keys: tuple[str, ...], where: str, path: Path, scale: float = 1.0
+) -> dict[str, float]:
+    _exact_keys(table, keys, where, path)
     out = {}
     for key in keys:
         value = table[key]
@@ -187,45 +191,56 @@ def _read(path: Path) -> dict[str, Any]:
         raise SpecError(f"{path}: cannot read calibration: {exc}") from None
 
 
-def _positive_int(table: dict[str, Any], key: str, where: str, path: Path) -> int:
-    value = table.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SpecError(f"{path}: {where}.{key} must be a positive integer, got {value!r}")
+_P2P_KEYS = ("per_channel_net_GBps", "peers_per_batch", "local_non_nvlink_channels")
+_CHANNEL_KEYS = (
+    "postset_duplication",
+    "compute_doubling_arch",
+    "compute_doubling_min_GBps",
+    "compute_doubling_below",
+)
+
+
+def _positive(table: dict[str, Any], key: str, where: str, path: Path, *, integer: bool) -> Any:
+    """``table[key]`` if it is a positive number (a positive integer with ``integer``)."""
+    value = table[key]
+    allowed = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, allowed) or value <= 0:
+        noun = "a positive integer" if integer else "a positive number"
+        raise SpecError(f"{path}: {where}.{key} must be {noun}, got {value!r}")
     return value
 
 
 def _channel_rules(nccl: dict[str, Any], path: Path) -> ChannelRules:
     p2p = _table(nccl, "p2p", path)
     channels = _table(nccl, "channels", path)
-    rates = _numbers(
-        {"per_channel_net_GBps": p2p.get("per_channel_net_GBps")},
-        ("per_channel_net_GBps",),
-        "nccl.p2p",
-        path,
-        scale=_GBPS,
-    )
-    doubling = _numbers(
-        {"compute_doubling_min_GBps": channels.get("compute_doubling_min_GBps")},
-        ("compute_doubling_min_GBps",),
-        "nccl.channels",
-        path,
-        scale=_GBPS,
-    )
-    arch = channels.get("compute_doubling_arch")
+    _exact_keys(p2p, _P2P_KEYS, "nccl.p2p", path)
+    _exact_keys(channels, _CHANNEL_KEYS, "nccl.channels", path)
+    arch = channels["compute_doubling_arch"]
     if not isinstance(arch, list) or not set(arch) <= set(ARCH_CLASSES):
         raise SpecError(
             f"{path}: nccl.channels.compute_doubling_arch must list classes among "
             f"{', '.join(ARCH_CLASSES)}, got {arch!r}"
         )
+    p2p_at, channels_at = "nccl.p2p", "nccl.channels"
     return ChannelRules(
-        per_channel_net_bytes_per_s=rates["per_channel_net_GBps"],
-        peers_per_batch=_positive_int(p2p, "peers_per_batch", "nccl.p2p", path),
-        local_non_nvlink_channels=_positive_int(p2p, "local_non_nvlink_channels", "nccl.p2p", path),
-        postset_duplication=_positive_int(channels, "postset_duplication", "nccl.channels", path),
+        per_channel_net_bytes_per_s=_positive(
+            p2p, "per_channel_net_GBps", p2p_at, path, integer=False
+        )
+        * _GBPS,
+        peers_per_batch=_positive(p2p, "peers_per_batch", p2p_at, path, integer=True),
+        local_non_nvlink_channels=_positive(
+            p2p, "local_non_nvlink_channels", p2p_at, path, integer=True
+        ),
+        postset_duplication=_positive(
+            channels, "postset_duplication", channels_at, path, integer=True
+        ),
         compute_doubling_arch=tuple(arch),
-        compute_doubling_min_bytes_per_s=doubling["compute_doubling_min_GBps"],
-        compute_doubling_below=_positive_int(
-            channels, "compute_doubling_below", "nccl.channels", path
+        compute_doubling_min_bytes_per_s=_positive(
+            channels, "compute_doubling_min_GBps", channels_at, path, integer=False
+        )
+        * _GBPS,
+        compute_doubling_below=_positive(
+            channels, "compute_doubling_below", channels_at, path, integer=True
         ),
     )
 

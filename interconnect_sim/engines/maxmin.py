@@ -6,8 +6,9 @@ times per byte of progress (its *incidence*, possibly fractional when it is spli
 paths, and scaled by 1 / efficiency). Link ``e`` is feasible when
 ``sum_f rate_f * incidence[f, e] <= capacity[e]``.
 
-Progressive filling raises every unfrozen flow's rate together until some link saturates, freezes
-the flows crossing it, and repeats: at most one round per flow. Incidences are stored sparsely
+Progressive filling raises every unfrozen flow's rate together until some link saturates or some
+flow reaches its own rate cap, freezes the flows concerned, and repeats: at most one round per
+flow. Incidences are stored sparsely
 (edge indices and weights per flow), so the work is proportional to the non-zeros, not to
 flows x links.
 """
@@ -43,21 +44,6 @@ class Incidence:
             raise ValueError("a rate cap must be positive")
 
 
-def _with_caps(
-    capacity: NDArray[np.float64], flows: list[Incidence]
-) -> tuple[NDArray[np.float64], list[Incidence]]:
-    """A flow's rate cap as a private link of that capacity crossed once per byte."""
-    capped = [i for i, f in enumerate(flows) if math.isfinite(f.rate_cap) and f.edges.size]
-    if not capped:
-        return capacity, flows
-    extended = np.concatenate([capacity, [flows[i].rate_cap for i in capped]])
-    flows = list(flows)
-    for k, i in enumerate(capped):
-        flow = flows[i]
-        flows[i] = Incidence(np.append(flow.edges, capacity.size + k), np.append(flow.weights, 1.0))
-    return extended, flows
-
-
 def max_min_rates(
     capacity: NDArray[np.float64], flows: list[Incidence]
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
@@ -68,7 +54,7 @@ def max_min_rates(
     capacity : ndarray
         Capacity of each link (bytes/s, one direction), shape (links,).
     flows : list of Incidence
-        One incidence per flow; a flow with no edges is unconstrained (rate ``inf``).
+        One incidence per flow; a flow with no edges runs at its rate cap (``inf`` if none).
 
     Returns
     -------
@@ -85,41 +71,41 @@ def max_min_rates(
     >>> rates.tolist()
     [5.0, 5.0]
     """
-    link_count = capacity.size
-    capacity, flows = _with_caps(capacity, flows)
     count = len(flows)
     rates = np.zeros(count)
     bottleneck = np.full(count, -1, dtype=np.int64)
     if count == 0:
         return rates, bottleneck
+    caps = np.array([f.rate_cap for f in flows])
     lengths = np.array([f.edges.size for f in flows])
     owner = np.repeat(np.arange(count), lengths)
     edges = np.concatenate([f.edges for f in flows]) if lengths.sum() else np.zeros(0, np.int64)
     weights = np.concatenate([f.weights for f in flows]) if lengths.sum() else np.zeros(0)
     active = lengths > 0
-    rates[~active] = np.inf
+    rates[~active] = caps[~active]
     residual = capacity.astype(float).copy()
     while active.any():
         live = active[owner] & (weights > 0)
         demand = np.bincount(edges[live], weights=weights[live], minlength=capacity.size)
         loaded = demand > _EPS
-        if not loaded.any():
-            rates[active] = np.inf
-            break
         headroom = np.full(capacity.size, np.inf)
         headroom[loaded] = residual[loaded] / demand[loaded]
-        step = float(headroom.min())
+        cap_room = np.where(active, caps - rates, np.inf)
+        step = float(min(headroom.min(), cap_room.min()))
+        if not math.isfinite(step):
+            rates[active] = np.inf
+            break
         rates[active] += step
         residual -= step * demand
+        capped = active & (cap_room <= step * (1 + 1e-9) + _EPS)
         saturated = loaded & (headroom <= step * (1 + 1e-9) + _EPS)
-        frozen_edges = saturated[edges] & live
-        newly = np.zeros(count, dtype=bool)
-        newly[owner[frozen_edges]] = True
-        # each newly frozen flow's bottleneck: its first saturated link (entries are grouped by
-        # owner in flow order, so np.unique's first index per owner is that link)
-        hits = np.flatnonzero(saturated[edges] & newly[owner])
+        newly = capped.copy()
+        newly[owner[saturated[edges] & live]] = True
+        # each newly link-frozen flow's bottleneck: its first saturated link (entries are grouped
+        # by owner in flow order, so np.unique's first index per owner is that link)
+        hits = np.flatnonzero(saturated[edges] & (newly & ~capped)[owner])
         frozen_flows, first = np.unique(owner[hits], return_index=True)
         bottleneck[frozen_flows] = edges[hits[first]]
+        bottleneck[capped] = -2
         active &= ~newly
-    bottleneck[bottleneck >= link_count] = -2
     return rates, bottleneck

@@ -23,6 +23,7 @@ from interconnect_sim.collectives.p2p_channels import (
 )
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
+from interconnect_sim.errors import SpecError
 from interconnect_sim.specs import Catalog
 from interconnect_sim.topology import Fabric
 from interconnect_sim.workload.trace import read_trace
@@ -121,3 +122,30 @@ def test_a_trace_says_which_communicator_sends_run_on(
     # 32 ranks on one rail: the group communicator leaves one channel (4 x 4 rounds > pool 4),
     # the pairs keep four, enough for the NIC
     assert duration["group"] > 3 * duration["pairs"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "peers_per_batch = 8",
+            "peers_per_batch = 0",
+            "nccl.p2p.peers_per_batch must be a positive",
+        ),
+        ("per_channel_net_GBps = 14.0", 'per_channel_net_GBps = "14"', "per_channel_net_GBps"),
+        ("compute_doubling_below = 16", "compute_doubling_below = 16\ncolour = 1", "'colour'"),
+        ('["hopper", "blackwell"]', '["hoper"]', "compute_doubling_arch must list"),
+    ],
+)
+def test_bad_channel_rules_name_the_file_and_key(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    shipped = Path(load_calibration().path or "").parent
+    for source in shipped.glob("*.toml"):
+        (tmp_path / source.name).write_text(source.read_text())
+    constants = tmp_path / "nccl-2.30.toml"
+    assert old in constants.read_text()
+    constants.write_text(constants.read_text().replace(old, new))
+    with pytest.raises(SpecError, match=message) as error:
+        load_calibration(tmp_path / "nccl-tests.toml")
+    assert "nccl-2.30.toml" in str(error.value)
