@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from interconnect_sim.calibration.model import Calibration
-from interconnect_sim.report.files import write_atomically
+from interconnect_sim.files import write_atomically
 
 __all__ = ["write_calibration"]
 

@@ -6,7 +6,9 @@ and exit with status 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from interconnect_sim.cli.collective_commands import (
@@ -37,8 +39,15 @@ def _build_parser() -> Parser:
     return parser
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """Turn SIGTERM into SystemExit so ``finally`` blocks remove temporary files."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``interconnect-sim`` console script."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = _build_parser().parse_args(argv)
     try:
         if args.command in ("systems", "specs", "topo"):

@@ -19,7 +19,7 @@ from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.engines.records import CollectiveEstimate
 from interconnect_sim.errors import ScenarioError
-from interconnect_sim.report.files import write_atomically
+from interconnect_sim.files import write_atomically
 from interconnect_sim.specs import load_catalog
 from interconnect_sim.topology.presets import build_fabric
 

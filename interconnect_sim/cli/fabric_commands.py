@@ -8,6 +8,7 @@ from pathlib import Path
 
 from interconnect_sim.cli.common import add_fabric_options
 from interconnect_sim.errors import ScenarioError
+from interconnect_sim.files import check_output_file
 from interconnect_sim.report.text import format_fabric_summary
 from interconnect_sim.specs import load_catalog
 from interconnect_sim.topology.analysis import summarize_fabric
@@ -16,6 +17,9 @@ from interconnect_sim.topology.presets import FabricRequest, build_fabric, list_
 from interconnect_sim.topology.whatif import with_links_disabled, without_device, without_link
 
 __all__ = ["add_fabric_commands", "fabric_request_from_args", "run_fabric_command"]
+
+DRAWING_SUFFIXES = (".png", ".svg", ".pdf")
+"""Formats ``--draw`` writes, chosen by the file's suffix."""
 
 
 def add_fabric_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -55,7 +59,9 @@ def add_fabric_commands(commands: argparse._SubParsersAction) -> None:  # type: 
         help="remove a switch or NIC, e.g. n0/nvsw1 or spine3 (repeatable)",
     )
     topo.add_argument("--json", action="store_true", help="print one JSON object")
-    topo.add_argument("--draw", type=Path, metavar="FILE.png", help="write a drawing")
+    topo.add_argument(
+        "--draw", type=Path, metavar="FILE.png", help="write a drawing (.png, .svg or .pdf)"
+    )
 
 
 def fabric_request_from_args(args: argparse.Namespace) -> FabricRequest:
@@ -123,14 +129,14 @@ def _apply_failures(fabric: Fabric, args: argparse.Namespace) -> Fabric:
 
 
 def _cmd_topo(args: argparse.Namespace) -> int:
+    if args.draw is not None:
+        check_output_file(args.draw, "--draw", suffixes=DRAWING_SUFFIXES)
     catalog = load_catalog()
     fabric = _apply_failures(build_fabric(catalog, fabric_request_from_args(args)), args)
     summary = summarize_fabric(fabric, catalog)
     if args.draw is not None:
         from interconnect_sim.report.drawing import save_fabric_drawing
 
-        if not args.draw.parent.exists():
-            raise ScenarioError(f"--draw: folder {str(args.draw.parent)!r} does not exist")
         save_fabric_drawing(fabric, args.draw)
     if args.json:
         print(json.dumps(summary.to_json(), indent=2))

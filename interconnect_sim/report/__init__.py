@@ -1,6 +1,5 @@
-"""Outputs people look at: text tables, drawings, files written atomically."""
+"""Outputs people look at: text tables, drawings, plots."""
 
-from interconnect_sim.report.files import write_atomically
 from interconnect_sim.report.text import format_fabric_summary
 
-__all__ = ["format_fabric_summary", "write_atomically"]
+__all__ = ["format_fabric_summary"]

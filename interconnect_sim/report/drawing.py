@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
-from interconnect_sim.report.files import write_atomically
+from interconnect_sim.files import write_atomically
 from interconnect_sim.topology.fabric import BANDWIDTH, TIER, Fabric
 from interconnect_sim.units import format_rate
 

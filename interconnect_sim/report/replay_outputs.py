@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
 from interconnect_sim.engines.records import ReplayResult
-from interconnect_sim.report.files import write_atomically
+from interconnect_sim.files import write_atomically
 
 __all__ = ["plot_link_heatmap", "plot_timeline", "write_calls_csv", "write_links_csv"]
 

@@ -81,7 +81,7 @@ def write_compute_calibration(
     path: Path, calibration: ComputeCalibration, fit: dict[str, Any]
 ) -> None:
     """Write a fitted compute calibration (the format :func:`load_compute_calibration` reads)."""
-    from interconnect_sim.report.files import write_atomically
+    from interconnect_sim.files import write_atomically
 
     lines = [
         "# Written by `interconnect-sim validate-training --fit`; re-run it to reproduce.",

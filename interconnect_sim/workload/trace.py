@@ -22,7 +22,7 @@ from typing import Any
 
 from interconnect_sim.collectives.ops import CollectiveOp, parse_op
 from interconnect_sim.errors import InterconnectSimError, TraceError
-from interconnect_sim.report.files import write_atomically
+from interconnect_sim.files import write_atomically
 from interconnect_sim.units import parse_size
 
 __all__ = ["TraceCall", "read_trace", "resolve_ranks", "write_trace"]
