@@ -213,7 +213,8 @@ def _p2p(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
         latency += t.inter_step("ring", proto)
     if op is CollectiveOp.ALLTOALL:
         # Per byte of the call, (g-1)/n goes to local peers and (n-g)/n over the network.
-        k_intra = t.e_intra * n / (g - 1) if g > 1 else 0.0
+        e_intra = t.cal.intra_efficiency[bw.alltoall_intra_tier]
+        k_intra = e_intra * n / (g - 1) if g > 1 else 0.0
         k_net = t.e_net * n / (n - g) if m > 1 else 0.0
         intra = k_intra * bw.alltoall_intra_bytes_per_s if g > 1 else math.inf
         net = k_net * bw.alltoall_network_per_gpu() if m > 1 else math.inf
@@ -224,9 +225,11 @@ def _p2p(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
         )
         algbw, text = t.joint("alltoall", k_intra, k_net, intra, net, net_text)
     else:  # sendrecv: rank i sends to rank i+1, all at once
-        intra = bw.shift_intra_bytes_per_s * t.e_intra if g > 1 else math.inf
+        # The shift's efficiency follows its own route's tier, not the rings' (bandwidth.py).
+        e_intra = t.cal.intra_efficiency[bw.shift_intra_tier]
+        intra = bw.shift_intra_bytes_per_s * e_intra if g > 1 else math.inf
         net = bw.network_per_gpu_bytes_per_s * t.e_net if m > 1 else math.inf
-        algbw, text = t.joint("shift", t.e_intra, t.e_net, intra, net)
+        algbw, text = t.joint("shift", e_intra, t.e_net, intra, net)
         if m > 1:
             algbw, text = _p2p_channel_limit(t, algbw, text)
     if proto == "ll":

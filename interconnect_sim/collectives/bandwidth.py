@@ -120,6 +120,11 @@ class CommunicatorBandwidths:
         Human description of the link limiting the first ring.
     shift_intra_bytes_per_s : float
         Per-rank rate of a rank-order ring shift (sendrecv) inside a node.
+    shift_intra_tier, alltoall_intra_tier : str
+        Tier of the shift's and the all-to-all's own routes, by the rule of ``intra_tier``: their
+        fitted efficiency follows the links they cross, not the rings' (on a DGX-1 the shift
+        crosses PCIe and the inter-socket link whatever the NVLink width, while the rings move
+        from PCIe to NVLink as lanes are added).
     alltoall_intra_bytes_per_s : float
         Per-GPU send rate when every GPU of a node sends to every other at once.
     nvlink_per_gpu_bytes_per_s : float
@@ -178,6 +183,8 @@ class CommunicatorBandwidths:
     nvls: bool
     collnet: bool
     architecture: str
+    shift_intra_tier: str = ""
+    alltoall_intra_tier: str = ""
     p2p_pairs: bool = False
     plan: CommunicatorPlan = field(repr=False, compare=False)
     alltoall_network_per_gpu: Callable[[], float] = field(repr=False, compare=False)
@@ -329,6 +336,14 @@ def _group_by_node(
     return [by_node[node][:g] for node in available[:m]]
 
 
+def _tier_of(tiers: set[str], p2p: bool) -> str:
+    """``nvlink`` for a pattern routed over NVLink only, ``pcie`` otherwise, ``host`` without
+    peer-to-peer: which fitted intra-node efficiency applies to it."""
+    if not p2p:
+        return "host"
+    return "nvlink" if "nvlink" in tiers and tiers <= {"nvlink"} else "pcie"
+
+
 def analyse_communicator(
     fabric: Fabric,
     catalog: Catalog,
@@ -377,11 +392,15 @@ def analyse_communicator(
         shift_flow = paths.ring_flow(tuple(local))
         shift, _ = bottleneck_rate(shift_flow, paths.capacity)
         alltoall, alltoall_flow, pair_count = _alltoall(paths, local)
-    intra_tier = "nvlink" if "nvlink" in tiers and tiers <= {"nvlink"} else "pcie"
+    intra_tier = _tier_of(tiers, fabric.p2p)
     if g == 1:
         intra_tier = "nvlink" if nvlink_out else "pcie"
     if not fabric.p2p:
         intra_tier = "host"
+    shift_tier = _tier_of({graph.edges[e][TIER] for e in shift_flow}, fabric.p2p) if g > 1 else ""
+    alltoall_tier = (
+        _tier_of({graph.edges[e][TIER] for e in alltoall_flow}, fabric.p2p) if g > 1 else ""
+    )
 
     transport = "none"
     network, rail_count, net_limit, sharp = 0.0, 0, None, False
@@ -495,6 +514,8 @@ def analyse_communicator(
         nvls=bool(nvls),
         collnet=bool(sharp and m > 1),
         architecture=gpu_spec.architecture,
+        shift_intra_tier=shift_tier or intra_tier,
+        alltoall_intra_tier=alltoall_tier or intra_tier,
         plan=plan,
         alltoall_network_per_gpu=alltoall_network_per_gpu,
         alltoall_network_bottleneck=alltoall_network_bottleneck,

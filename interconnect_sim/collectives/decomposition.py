@@ -146,12 +146,14 @@ def decompose(
         template, global_flow = {}, {}
         if g > 1:
             peers = plan.alltoall_gpu_count - 1
-            template = _scaled(plan.alltoall_flow, (g - 1) / n / (peers * e_intra * p))
+            e_a2a = cal.intra_efficiency[bw.alltoall_intra_tier]
+            template = _scaled(plan.alltoall_flow, (g - 1) / n / (peers * e_a2a * p))
         if m > 1:
             global_flow = _scaled(plan.alltoall_network(), (n - g) / n * g / (rails * e_net * p))
         flows.append(FlowSpec("alltoall", template, global_flow, size_bytes))
     else:  # sendrecv: the intra-node shift and the one hop per node boundary, in lock-step
-        template = _scaled(plan.shift_flow, 1.0 / (e_intra * p)) if g > 1 else {}
+        e_shift = cal.intra_efficiency[bw.shift_intra_tier]
+        template = _scaled(plan.shift_flow, 1.0 / (e_shift * p)) if g > 1 else {}
         global_flow = _scaled(plan.network_flow, g / (rails * e_net * p)) if m > 1 else {}
         # NCCL's per-peer channels cap a send to another node below the NIC on big communicators
         cap = p2p_network_rate(bw, cal) * e_net * p if m > 1 else math.inf
