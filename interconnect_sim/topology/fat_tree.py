@@ -14,8 +14,12 @@ oversubscription, so the DGX SuperPOD reference tables can *check* them rather t
   ``leaves <= k``.
 * **Three levels** (``shared``): pods of ``k/2`` leaves, each with ``up`` spines (one link from
   every leaf of the pod to every spine of the pod); spine ``j`` of every pod belongs to plane ``j``,
-  and each plane has ``ceil(leaves / k)`` core switches, each spine spreading its uplinks evenly
-  over the cores of its plane.
+  and each plane has ``ceil(leaves / k_core)`` core switches. The spines of a plane deal their
+  uplinks to its cores round-robin, so every core gets ``floor`` or ``ceil(leaves / cores)`` links
+  and every spine of a full pod reaches every core of its plane. That needs no more cores per
+  plane than a spine has uplinks: at most ``k_core x k/2`` leaves (2,048 with 64-port switches),
+  beyond which a three-level fat tree of these switches cannot be built (checked before any
+  node is built, by :func:`check_network_fits`).
 * **Per-rail spine groups** (DGX A100 SuperPOD): rail ``r``'s leaves connect to spine group ``r``
   of ``spine_group_size`` switches; each spine connects one link to every core of its core group.
 """
@@ -31,7 +35,7 @@ from interconnect_sim.specs.model import SwitchSpec, SystemSpec
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.node import NodeOptions, NodePorts, add_system, slower_link
 
-__all__ = ["FatTreeDesign", "build_multi_node", "leaf_port_split"]
+__all__ = ["FatTreeDesign", "build_multi_node", "check_network_fits", "leaf_port_split"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,12 +134,14 @@ def build_multi_node(
     if node_count < 1:
         raise TopologyError(f"node_count must be at least 1, got {node_count}")
     fabric = Fabric(name or f"{system.id} x {node_count}")
-    nodes = [
-        add_system(fabric, catalog, system, index=i, options=options) for i in range(node_count)
+    nodes = [add_system(fabric, catalog, system, index=0, options=options)]
+    if node_count > 1:
+        _check_fits(catalog, system, nodes[0], node_count, design)
+    nodes += [
+        add_system(fabric, catalog, system, index=i, options=options)
+        for i in range(1, node_count)
     ]
     if node_count > 1:
-        if not nodes[0].nics:
-            raise TopologyError(f"{system.id} has no NICs to join {node_count} nodes")
         _add_network(fabric, catalog, nodes, design)
     fabric.graph.graph.update(
         system=system.id,
@@ -145,6 +151,76 @@ def build_multi_node(
     )
     fabric.validate()
     return fabric
+
+
+def check_network_fits(
+    catalog: Catalog,
+    system: SystemSpec,
+    node_count: int,
+    design: FatTreeDesign,
+    *,
+    options: NodeOptions | None = None,
+) -> None:
+    """Check, before building anything, that ``node_count`` systems fit the design's levels.
+
+    Builds one system (to learn its NICs and rails) and counts the leaves; a request the
+    levels cannot hold fails here in milliseconds instead of after the whole fabric is built.
+
+    Raises
+    ------
+    TopologyError
+        No NICs, leaves beyond one spine layer with two levels forced, or beyond what a
+        three-level fat tree of the design's switches can hold.
+    """
+    if node_count > 1:
+        first = add_system(Fabric("check"), catalog, system, index=0, options=options)
+        _check_fits(catalog, system, first, node_count, design)
+
+
+def _leaf_count(node: NodePorts, node_count: int, per_su: int, down: int) -> int:
+    """Leaves :func:`_add_leaves` creates: per SU and rail, ``ceil(NICs on the rail / down)``."""
+    per_rail: dict[int, int] = {}
+    for rail in node.nic_rails:
+        per_rail[rail] = per_rail.get(rail, 0) + 1
+    full, rest = divmod(node_count, per_su)
+    return sum(
+        count * math.ceil(members * nics / down)
+        for members, count in ((per_su, full), (rest, 1 if rest else 0))
+        for nics in per_rail.values()
+    )
+
+
+def _check_fits(
+    catalog: Catalog, system: SystemSpec, node: NodePorts, node_count: int, design: FatTreeDesign
+) -> None:
+    if not node.nics:
+        raise TopologyError(f"{system.id} has no NICs to join {node_count} nodes")
+    if design.spine_layout != "shared" or design.nodes_per_scalable_unit < 1:
+        return
+    leaf = catalog.switch(design.leaf_switch)
+    spine = catalog.switch(design.spine_switch)
+    core = catalog.switch(design.core_switch)
+    down, _ = leaf_port_split(leaf.port_count, design.oversubscription)
+    leaves = _leaf_count(node, node_count, design.nodes_per_scalable_unit, down)
+    if design.levels == 2 and leaves > spine.port_count:
+        raise TopologyError(
+            f"{node_count} x {system.id} need {leaves} leaves, more than one layer of "
+            f"{spine.port_count}-port spines ({spine.id}) can hold; use three levels"
+        )
+    most = core.port_count * (spine.port_count // 2)
+    if leaves > most and design.levels != 2:
+        low, high = 1, node_count  # the most nodes whose leaves fit (leaves grow with nodes)
+        while low < high:
+            mid = (low + high + 1) // 2
+            fits = _leaf_count(node, mid, design.nodes_per_scalable_unit, down) <= most
+            low, high = (mid, high) if fits else (low, mid - 1)
+        raise TopologyError(
+            f"{node_count} x {system.id} need {leaves} leaves; a three-level fat tree of "
+            f"{spine.port_count}-port spines and {core.port_count}-port cores holds at most "
+            f"{most} ({low} nodes at {design.oversubscription:g}:1): every spine must "
+            "reach every core of its plane. Use a higher-radix switch (--switch) or more "
+            "oversubscription"
+        )
 
 
 def _add_network(
@@ -271,6 +347,12 @@ def _add_three_level(
     for j, plane in enumerate(planes):
         for core in plane:
             _add_switch(fabric, core, "core", core_spec, plane=j)
+    if cores_per_plane > leaves_per_pod and pod_count > 1:
+        raise TopologyError(
+            f"{len(leaves)} leaves need {cores_per_plane} cores per plane, more than a "
+            f"{radix}-port spine's {leaves_per_pod} uplinks reach"
+        )
+    pointers = [0] * up  # next core of each plane: uplinks are dealt round-robin over pods
     for pod in range(pod_count):
         members = leaves[pod * leaves_per_pod : (pod + 1) * leaves_per_pod]
         for j in range(up):
@@ -278,11 +360,15 @@ def _add_three_level(
             _add_switch(fabric, spine, "spine", spine_spec, pod=pod, plane=j)
             for leaf in members:
                 fabric.add_duplex_link(leaf.node_id, spine, link)
-            # Uplinks mirror the populated downlinks (non-blocking spine), spread over the plane.
-            for c, core in enumerate(planes[j]):
-                share = len(members) // cores_per_plane + (c < len(members) % cores_per_plane)
-                if share:
-                    fabric.add_duplex_link(spine, core, core_link, link_count=share)
+            # Uplinks mirror the populated downlinks (non-blocking spine), dealt over the plane
+            # from where the previous pod stopped, so no core gets more than its share.
+            counts: dict[str, int] = {}
+            for _ in members:
+                core = planes[j][pointers[j]]
+                counts[core] = counts.get(core, 0) + 1
+                pointers[j] = (pointers[j] + 1) % cores_per_plane
+            for core, count in counts.items():
+                fabric.add_duplex_link(spine, core, core_link, link_count=count)
 
 
 def _add_rail_groups(

@@ -1,0 +1,302 @@
+"""Fuzzing campaign: many mutated inputs per format through the CLI's ``main``, in-process.
+
+Run: ``.venv/bin/python benchmarks/fuzz_campaign.py [--count 1000] [--formats trace,...]``.
+Not part of ``make test`` (the property tests run a few dozen cases per format there). Prints,
+per format, how many runs succeeded, ended in a clean one-line error, or broke the promise
+(traceback, hang, several lines, non-finite output), and the distinct failure signatures with
+one reproducer each (written under ``--keep`` when given).
+
+Each run has a wall-clock limit (``--timeout``, default 20 s: a hang) and the process a memory
+limit (``--memory-gib``, default 3: a MemoryError instead of swapping the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import io
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+
+from interconnect_sim.calibration.model import DEFAULT_CALIBRATION  # noqa: E402
+from interconnect_sim.training.model import MODELS_DIR  # noqa: E402
+from interconnect_sim.validation.measurements import SHIPPED_MEASUREMENTS  # noqa: E402
+from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS  # noqa: E402
+from tests.fuzzing import classify, mutate, run_main  # noqa: E402
+
+TRACE = ROOT / "scenarios" / "traces" / "tp-dp-overlap.jsonl"
+SCENARIO = ROOT / "scenarios" / "llama3-70b-h100-superpod.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """A file format: its seed files, how a mutated file is run, the names an error must use."""
+
+    name: str
+    kind: str  # mutator: jsonl, csv, toml
+    seeds: list[bytes]
+    argv: Callable[[Path, random.Random], list[str]]
+    suffix: str
+
+
+def _measurement_seed() -> bytes:
+    frame = pd.read_csv(SHIPPED_MEASUREMENTS, dtype=str, keep_default_na=False)
+    picked = frame[
+        (frame["system"] == "dgx-h100") & (frame["nodes"] == "1") & (frame["op"] == "all_reduce")
+    ].head(6)
+    picked = pd.concat([picked, frame[frame["fit_role"] == "holdout"].head(3)])
+    picked = picked.drop(columns=["source_note", "source_url", "measured_system"])
+    out = io.StringIO()
+    picked.to_csv(out, index=False)
+    return out.getvalue().encode()
+
+
+def _training_seed() -> bytes:
+    frame = pd.read_csv(SHIPPED_TRAINING_RUNS, dtype=str, keep_default_na=False)
+    picked = frame[frame["row_id"].isin(["1", "25", "49", "60"])].copy()
+    for column in picked.columns:
+        picked[column] = picked[column].str.replace(",", ";")
+    out = io.StringIO()
+    picked.to_csv(out, index=False)
+    return out.getvalue().encode()
+
+
+def _calibration_seed(folder: Path) -> bytes:
+    text = DEFAULT_CALIBRATION.read_text()
+    return text.replace('constants = "nccl-2.30"', 'constants = "consts"').encode()
+
+
+def _calibration_argv(path: Path, rng: random.Random) -> list[str]:
+    constants = path.parent / "consts.toml"
+    if not constants.exists():
+        shutil.copy(DEFAULT_CALIBRATION.parent / "nccl-2.30.toml", constants)
+    return [
+        "collective",
+        "--system",
+        rng.choice(["dgx-h100", "dgx1-v100"]),
+        "--nodes",
+        "2",
+        "--op",
+        rng.choice(["all_reduce", "sendrecv", "all_gather"]),
+        "--min-bytes",
+        "1K",
+        "--max-bytes",
+        "1G",
+        "--step-factor",
+        "32",
+        "--calibration",
+        str(path),
+    ]
+
+
+def _formats(folder: Path) -> list[Format]:
+    moe = (MODELS_DIR / "mixtral-8x7b.toml").read_bytes()
+    return [
+        Format(
+            "trace",
+            "jsonl",
+            [TRACE.read_bytes()],
+            lambda p, rng: [
+                "replay",
+                str(p),
+                "--system",
+                "dgx-h100",
+                "--nodes",
+                "2",
+                "--engine",
+                rng.choice(["des", "analytic"]),
+                *(["--json"] if rng.random() < 0.5 else []),
+            ],
+            ".jsonl",
+        ),
+        Format(
+            "measurements",
+            "csv",
+            [_measurement_seed()],
+            lambda p, rng: ["validate", "--measurements", str(p)],
+            ".csv",
+        ),
+        Format(
+            "training-runs",
+            "csv",
+            [_training_seed()],
+            lambda p, rng: ["validate-training", "--runs", str(p)],
+            ".csv",
+        ),
+        Format("calibration", "toml", [_calibration_seed(folder)], _calibration_argv, ".toml"),
+        Format(
+            "model",
+            "toml",
+            [(MODELS_DIR / "llama3-8b.toml").read_bytes(), moe],
+            lambda p, rng: [
+                "train",
+                "--model",
+                str(p),
+                "--system",
+                "dgx-h100",
+                "--nodes",
+                "2",
+                "--tp",
+                "8",
+                "--pp",
+                "1",
+                "--ep",
+                rng.choice(["1", "2"]),
+                "--tokens",
+                "1T",
+                "--mtbf-node",
+                "50000 h",
+                *(["--json"] if rng.random() < 0.5 else []),
+            ],
+            ".toml",
+        ),
+        Format(
+            "scenario",
+            "toml",
+            [SCENARIO.read_bytes()],
+            lambda p, rng: ["train", "--scenario", str(p)],
+            ".toml",
+        ),
+    ]
+
+
+_OPTION_CASES: list[list[str]] = [
+    case.split()
+    for case in (
+        "topo dgx-h100 --nodes 2",
+        "topo dgx-h100 --scalable-units 1",
+        "collective --system dgx-h100 --nodes 2 --op all_reduce",
+        "collective --system dgx1-v100 --nodes 2 --op sendrecv --nvlink-lanes 1",
+        "collective --system dgx-h100 --op all_gather --step-factor 4",
+        "train --model llama3-8b --system dgx-h100 --nodes 2 --tp 8 --pp 1",
+        "train --model llama3-8b --system dgx-h100 --nodes 1 --tp 8 --pp 1 --tokens 1T",
+    )
+]
+_OPTION_CASES[-1] += ["--mtbf-node", "50000 h"]
+
+_NASTY_OPTION_VALUES = [
+    "0",
+    "-1",
+    "1.5",
+    "nan",
+    "inf",
+    "1e300",
+    "100000",
+    "50000",
+    "9000",
+    "1000",
+    "1.000001",
+    "\u0663",
+    "",
+    "x",
+    "1" + "0" * 400,
+    "1e400T",
+    "0 h",
+    "inf h",
+    "1e400 h",
+    "1e300 TB",
+]
+
+
+def _option_argv(rng: random.Random) -> tuple[list[str], list[str]]:
+    argv = list(rng.choice(_OPTION_CASES))
+    extra = {
+        "topo": ["--oversubscription", "--nic-count", "--nvlink-lanes", "--levels"],
+        "collective": ["--min-bytes", "--max-bytes", "--step-factor", "--gpus-per-node"],
+        "train": ["--seq", "--global-batch", "--micro-batch", "--tokens", "--mtbf-node", "--dp"],
+    }[argv[0]]
+    options = [i for i, a in enumerate(argv) if a.startswith("--") and i + 1 < len(argv)]
+    if options and rng.random() < 0.5:
+        index = rng.choice(options) + 1
+        argv[index] = rng.choice(_NASTY_OPTION_VALUES)
+        return argv, [argv[index - 1]]
+    option = rng.choice(extra)
+    return [*argv, option, rng.choice(_NASTY_OPTION_VALUES)], [option]
+
+
+def _report(
+    name: str, counter: collections.Counter[str], examples: dict[str, str], slowest: float
+) -> None:
+    """Print one format's counts and failure signatures (as soon as the format is done)."""
+    broken = sum(v for k, v in counter.items() if k not in ("ok", "user error"))
+    print(
+        f"{name:<15}{sum(counter.values()):>6}{counter['ok']:>6}{counter['user error']:>10}"
+        f"{broken:>8}{slowest:>11.1f}"
+    )
+    for signature, count in counter.most_common():
+        if signature not in ("ok", "user error"):
+            print(f"    {count:>5}  {signature}\n           {examples[signature]}")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=1000, help="mutated inputs per format")
+    parser.add_argument("--formats", default="", help="comma-separated subset (default all)")
+    parser.add_argument("--timeout", type=float, default=20.0, help="seconds before a hang")
+    parser.add_argument("--memory-gib", type=float, default=3.0)
+    parser.add_argument("--seed", type=int, default=10)
+    parser.add_argument("--keep", type=Path, help="folder for one reproducer per signature")
+    args = parser.parse_args()
+    limit = int(args.memory_gib * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    folder = Path(tempfile.mkdtemp(prefix="fuzz-"))
+    formats = _formats(folder)
+    wanted = set(args.formats.split(",")) - {""}
+    start = time.perf_counter()
+    print(f"# fuzzing campaign: {args.count} inputs per format, seed {args.seed}")
+    print(f"{'format':<15}{'runs':>6}{'ok':>6}{'user err':>10}{'broken':>8}{'slowest s':>11}")
+    for fmt in formats:
+        if wanted and fmt.name not in wanted:
+            continue
+        rng = random.Random(f"{args.seed}-{fmt.name}")
+        counter: collections.Counter[str] = collections.Counter()
+        examples: dict[str, str] = {}
+        slowest = 0.0
+        for case in range(args.count):
+            data = mutate(rng.choice(fmt.seeds), fmt.kind, rng, rounds=rng.choice([1, 1, 2, 3]))
+            path = folder / f"{fmt.name}-{case}{fmt.suffix}"
+            path.write_bytes(data)
+            outcome = run_main(fmt.argv(path, rng), timeout_s=args.timeout)
+            slowest = max(slowest, outcome.seconds)
+            signature = classify(outcome, str(path), str(path.parent / "consts.toml"))
+            counter[signature] += 1
+            if signature not in examples:
+                examples[signature] = " ".join(outcome.argv)
+                if args.keep is not None and signature not in ("ok", "user error"):
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(path, args.keep / path.name)
+            path.unlink()
+        _report(fmt.name, counter, examples, slowest)
+    if not wanted or "options" in wanted:
+        rng = random.Random(f"{args.seed}-options")
+        counter = collections.Counter()
+        examples = {}
+        slowest = 0.0
+        for _ in range(args.count):
+            argv, names = _option_argv(rng)
+            outcome = run_main(argv, timeout_s=args.timeout)
+            slowest = max(slowest, outcome.seconds)
+            signature = classify(outcome, *names)
+            counter[signature] += 1
+            examples.setdefault(signature, repr(argv))
+        _report("options", counter, examples, slowest)
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"# {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
