@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from interconnect_sim.calibration.model import load_calibration
-from interconnect_sim.cli.common import add_fabric_options, message_size, positive_int
+from interconnect_sim.cli.common import (
+    add_fabric_options,
+    announce_work,
+    message_size,
+    positive_int,
+)
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
 from interconnect_sim.collectives.ops import CollectiveOp, parse_op
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.engines.records import CollectiveEstimate
 from interconnect_sim.errors import ScenarioError
-from interconnect_sim.files import write_atomically
+from interconnect_sim.files import check_output_file, write_atomically
+from interconnect_sim.limits import check_message_size, check_size_count
 from interconnect_sim.specs import load_catalog
 from interconnect_sim.topology.presets import build_fabric
 
@@ -80,10 +87,18 @@ def add_collective_command(commands: argparse._SubParsersAction) -> None:  # typ
 
 
 def _sizes(args: argparse.Namespace) -> NDArray[np.float64]:
-    if args.min_bytes <= 0 or args.max_bytes < args.min_bytes:
-        raise ScenarioError("--min-bytes must be positive and not above --max-bytes")
-    if not args.step_factor > 1.0:
-        raise ScenarioError(f"--step-factor must be above 1, got {args.step_factor}")
+    for option, value in (("--min-bytes", args.min_bytes), ("--max-bytes", args.max_bytes)):
+        check_message_size(value, f"{option} {value:g}")
+    if args.max_bytes < args.min_bytes:
+        raise ScenarioError("--min-bytes must not be above --max-bytes")
+    if not (args.step_factor > 1.0 and math.isfinite(args.step_factor)):
+        raise ScenarioError(
+            f"--step-factor must be a finite number above 1, got {args.step_factor}"
+        )
+    count = 1 + math.floor(
+        math.log(args.max_bytes * (1 + 1e-12) / args.min_bytes) / math.log(args.step_factor)
+    )
+    check_size_count(count, f"--step-factor {args.step_factor} from --min-bytes to --max-bytes")
     sizes = [args.min_bytes]
     while sizes[-1] * args.step_factor <= args.max_bytes * (1 + 1e-12):
         sizes.append(sizes[-1] * args.step_factor)
@@ -127,13 +142,16 @@ def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
 
 def run_collective_command(args: argparse.Namespace) -> int:
     """Run ``collective``."""
+    if args.csv is not None:
+        check_output_file(args.csv, "--csv")
     catalog = load_catalog()
     op = parse_op(args.op)
     sizes = _sizes(args)
-    if args.csv is not None and not args.csv.parent.exists():
-        raise ScenarioError(f"--csv: folder {str(args.csv.parent)!r} does not exist")
-    fabric = build_fabric(catalog, fabric_request_from_args(args))
     calibration = load_calibration(args.calibration)
+    request = fabric_request_from_args(args)
+    des_sizes = sizes.size if args.engine in ("des", "both") else 0
+    announce_work(catalog, request, sizes=sizes.size, des_sizes=des_sizes)
+    fabric = build_fabric(catalog, request)
     engine: AnalyticEngine | DiscreteEventEngine = (
         DiscreteEventEngine(catalog, calibration)
         if args.engine == "des"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import NoReturn
 
 from interconnect_sim.errors import UnitError
+from interconnect_sim.limits import LIMITS, estimate
+from interconnect_sim.specs.catalog import Catalog
+from interconnect_sim.topology.presets import FabricRequest, fabric_size
 from interconnect_sim.units import parse_nccl_tests_size
 
 PROG = "interconnect-sim"
@@ -18,14 +22,41 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def announce_work(
+    catalog: Catalog, request: FabricRequest, *, sizes: int = 0, des_sizes: int = 0, calls: int = 0
+) -> None:
+    """Print to stderr what a long run will cost (time and memory), before it starts.
+
+    Silent for requests estimated under :attr:`~interconnect_sim.limits.Limits.announce_s`, and
+    for fabrics above the accepted size (building them fails at once with the limit).
+    """
+    nodes, per_node = fabric_size(catalog, request)
+    gpus = nodes * per_node
+    if gpus > LIMITS.max_gpus:
+        return
+    cost = estimate(gpus=gpus, sizes=sizes, des_sizes=des_sizes, calls=calls)
+    if cost.seconds >= LIMITS.announce_s:
+        print(
+            f"{PROG}: {gpus:,} GPUs: {cost.describe()} expected on 2 cores "
+            "(estimate, docs/limits.md)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+_LARGEST_COUNT = 10**9
+"""No count the commands take (nodes, lanes, parallel degrees, batch, sequence) comes near it;
+above it, arithmetic in float64 would lose whole units."""
+
+
 def positive_int(text: str) -> int:
-    """A whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    """A whole number from 1 to 10^9 (ASCII digits)."""
+    stripped = text.strip()
+    if not (stripped.isascii() and stripped.lstrip("+").isdigit()) or len(stripped) > 12:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 10^9")
+    value = int(stripped)
+    if not 1 <= value <= _LARGEST_COUNT:
+        raise argparse.ArgumentTypeError(f"{text!r} must be from 1 to 10^9")
     return value
 
 

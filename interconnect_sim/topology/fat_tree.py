@@ -138,8 +138,7 @@ def build_multi_node(
     if node_count > 1:
         _check_fits(catalog, system, nodes[0], node_count, design)
     nodes += [
-        add_system(fabric, catalog, system, index=i, options=options)
-        for i in range(1, node_count)
+        add_system(fabric, catalog, system, index=i, options=options) for i in range(1, node_count)
     ]
     if node_count > 1:
         _add_network(fabric, catalog, nodes, design)
@@ -160,8 +159,10 @@ def check_network_fits(
     design: FatTreeDesign,
     *,
     options: NodeOptions | None = None,
+    label: str = "",
 ) -> None:
-    """Check, before building anything, that ``node_count`` systems fit the design's levels.
+    """Check, before building anything, that ``node_count`` systems fit the design's levels
+    (``label`` names the request in messages; default ``"<nodes> x <system>"``).
 
     Builds one system (to learn its NICs and rails) and counts the leaves; a request the
     levels cannot hold fails here in milliseconds instead of after the whole fabric is built.
@@ -174,7 +175,7 @@ def check_network_fits(
     """
     if node_count > 1:
         first = add_system(Fabric("check"), catalog, system, index=0, options=options)
-        _check_fits(catalog, system, first, node_count, design)
+        _check_fits(catalog, system, first, node_count, design, label)
 
 
 def _leaf_count(node: NodePorts, node_count: int, per_su: int, down: int) -> int:
@@ -191,8 +192,14 @@ def _leaf_count(node: NodePorts, node_count: int, per_su: int, down: int) -> int
 
 
 def _check_fits(
-    catalog: Catalog, system: SystemSpec, node: NodePorts, node_count: int, design: FatTreeDesign
+    catalog: Catalog,
+    system: SystemSpec,
+    node: NodePorts,
+    node_count: int,
+    design: FatTreeDesign,
+    label: str = "",
 ) -> None:
+    label = label or f"{node_count} x {system.id}"
     if not node.nics:
         raise TopologyError(f"{system.id} has no NICs to join {node_count} nodes")
     if design.spine_layout != "shared" or design.nodes_per_scalable_unit < 1:
@@ -204,7 +211,7 @@ def _check_fits(
     leaves = _leaf_count(node, node_count, design.nodes_per_scalable_unit, down)
     if design.levels == 2 and leaves > spine.port_count:
         raise TopologyError(
-            f"{node_count} x {system.id} need {leaves} leaves, more than one layer of "
+            f"{label} need {leaves} leaves, more than one layer of "
             f"{spine.port_count}-port spines ({spine.id}) can hold; use three levels"
         )
     most = core.port_count * (spine.port_count // 2)
@@ -215,7 +222,7 @@ def _check_fits(
             fits = _leaf_count(node, mid, design.nodes_per_scalable_unit, down) <= most
             low, high = (mid, high) if fits else (low, mid - 1)
         raise TopologyError(
-            f"{node_count} x {system.id} need {leaves} leaves; a three-level fat tree of "
+            f"{label} need {leaves} leaves; a three-level fat tree of "
             f"{spine.port_count}-port spines and {core.port_count}-port cores holds at most "
             f"{most} ({low} nodes at {design.oversubscription:g}:1): every spine must "
             "reach every core of its plane. Use a higher-radix switch (--switch) or more "

@@ -11,14 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from interconnect_sim.errors import ScenarioError, TopologyError
+from interconnect_sim.limits import check_fabric_size
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.specs.model import SwitchSpec, SystemSpec
 from interconnect_sim.topology.fabric import Fabric
-from interconnect_sim.topology.fat_tree import FatTreeDesign, build_multi_node, leaf_port_split
+from interconnect_sim.topology.fat_tree import (
+    FatTreeDesign,
+    build_multi_node,
+    check_network_fits,
+    leaf_port_split,
+)
 from interconnect_sim.topology.node import NodeOptions
 from interconnect_sim.topology.whatif import with_p2p
 
-__all__ = ["FabricRequest", "build_fabric", "default_design", "list_presets"]
+__all__ = ["FabricRequest", "build_fabric", "default_design", "fabric_size", "list_presets"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,23 +133,36 @@ def _node_count(catalog: Catalog, system: SystemSpec, request: FabricRequest) ->
     return request.scalable_units * pod.nodes_per_scalable_unit
 
 
+def _system(catalog: Catalog, request: FabricRequest) -> SystemSpec:
+    try:
+        return catalog.system(request.system)
+    except Exception as exc:
+        raise ScenarioError(str(exc)) from None
+
+
+def fabric_size(catalog: Catalog, request: FabricRequest) -> tuple[int, int]:
+    """``(nodes, GPUs per node)`` of the fabric ``request`` describes, without building it."""
+    system = _system(catalog, request)
+    return _node_count(catalog, system, request), system.gpu_count
+
+
 def build_fabric(catalog: Catalog, request: FabricRequest) -> Fabric:
     """Build and validate the fabric described by ``request``.
+
+    The size is checked against :data:`~interconnect_sim.limits.LIMITS` and the network design
+    against its levels before anything is built.
 
     Raises
     ------
     ScenarioError
-        Unknown preset, contradictory options.
+        Unknown preset, contradictory options, a fabric above the accepted size.
     TopologyError
         A design that cannot be built (too few ports, a knob outside its range).
     """
-    try:
-        system = catalog.system(request.system)
-    except Exception as exc:
-        raise ScenarioError(str(exc)) from None
+    system = _system(catalog, request)
     node_count = _node_count(catalog, system, request)
-    if node_count < 1:
-        raise ScenarioError(f"node count must be at least 1, got {node_count}")
+    if isinstance(node_count, bool) or not isinstance(node_count, int) or node_count < 1:
+        raise ScenarioError(f"node count must be a whole number of at least 1, got {node_count!r}")
     options = NodeOptions(
         nic=request.nic,
         nic_count=request.nic_count,
@@ -152,6 +171,11 @@ def build_fabric(catalog: Catalog, request: FabricRequest) -> Fabric:
     if request.nic is not None:
         catalog.nic(request.nic)
     design = default_design(catalog, system, request)
+    label = f"{node_count} x {system.id}" + (
+        f" ({request.scalable_units} scalable units)" if request.scalable_units else ""
+    )
+    check_network_fits(catalog, system, node_count, design, options=options, label=label)
+    check_fabric_size(node_count, system.gpu_count, label)
     name = system.id if node_count == 1 else f"{system.id} x {node_count}"
     fabric = build_multi_node(catalog, system, node_count, design, options=options, name=name)
     p2p = system.p2p if request.p2p is None else request.p2p
