@@ -19,8 +19,8 @@ from interconnect_sim.collectives.algorithms import applicable, cost
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.records import CallRecord, CollectiveEstimate, ReplayResult
-from interconnect_sim.engines.scheduling import Communicators, group_label
-from interconnect_sim.errors import ScenarioError
+from interconnect_sim.engines.scheduling import Communicators, group_label, prepare_calls
+from interconnect_sim.errors import InterconnectSimError, ScenarioError, TraceError
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.workload.trace import TraceCall
@@ -80,24 +80,22 @@ class AnalyticEngine:
         :meth:`~interconnect_sim.engines.discrete_event.DiscreteEventEngine.replay`.
         """
         communicators = Communicators(fabric, self.catalog)
-        by_id = {call.id: call for call in calls}
         ends: dict[str, float] = {}
         records: dict[str, CallRecord] = {}
-
-        def finish(call: TraceCall) -> float:
-            if call.id in ends:
-                return ends[call.id]
-            ready = max((finish(by_id[dep]) for dep in call.after), default=call.start_s or 0.0)
+        for call in prepare_calls(calls, communicators):  # dependencies first, no recursion
+            ready = max((ends[dep] for dep in call.after), default=call.start_s or 0.0)
             start = ready + call.compute_s
-            bw = communicators.bandwidths(call)
-            est = self.estimate(
-                fabric,
-                call.op,
-                [call.size_bytes],
-                algorithm=call.algorithm,
-                protocol=call.protocol,
-                bandwidths=bw,
-            )
+            try:
+                est = self.estimate(
+                    fabric,
+                    call.op,
+                    [call.size_bytes],
+                    algorithm=call.algorithm,
+                    protocol=call.protocol,
+                    bandwidths=communicators.bandwidths(call),
+                )
+            except InterconnectSimError as exc:
+                raise TraceError(f"{call.where()}: {exc}") from None
             ends[call.id] = start + float(est.time_s[0])
             ranks = communicators.ranks(call)
             records[call.id] = CallRecord(
@@ -111,10 +109,6 @@ class AnalyticEngine:
                 algorithm=est.algorithm[0],
                 protocol=est.protocol[0],
             )
-            return ends[call.id]
-
-        for call in calls:
-            finish(call)
         ordered = tuple(records[call.id] for call in calls)
         return ReplayResult(
             engine=self.name, calls=ordered, makespan_s=max(r.end_s for r in ordered)

@@ -30,7 +30,8 @@ from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.flownet import EdgeIndex, FlowNetwork
 from interconnect_sim.engines.maxmin import Incidence
 from interconnect_sim.engines.records import CallRecord, CollectiveEstimate, LinkLoad, ReplayResult
-from interconnect_sim.engines.scheduling import Communicators, group_label
+from interconnect_sim.engines.scheduling import Communicators, group_label, prepare_calls
+from interconnect_sim.errors import InterconnectSimError, TraceError
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.workload.trace import TraceCall
@@ -195,6 +196,18 @@ class DiscreteEventEngine:
             Keep per-interval link loads (for ``links.csv`` and heatmaps).
         """
         communicators = Communicators(fabric, self.catalog)
+        choices: dict[str, tuple[str, str]] = {}
+        for call in prepare_calls(calls, communicators):  # every call checked before any runs
+            try:
+                choices[call.id] = self.analytic.choose(
+                    call.op,
+                    communicators.bandwidths(call),
+                    call.size_bytes,
+                    call.algorithm,
+                    call.protocol,
+                )
+            except InterconnectSimError as exc:
+                raise TraceError(f"{call.where()}: {exc}") from None
         index = EdgeIndex(fabric)
         env = simpy.Environment()
         network = FlowNetwork(env, index, record=record_links)
@@ -213,9 +226,7 @@ class DiscreteEventEngine:
             start = env.now
             bw = communicators.bandwidths(call)
             ranks = communicators.ranks(call)
-            algo, proto = self.analytic.choose(
-                call.op, bw, call.size_bytes, call.algorithm, call.protocol
-            )
+            algo, proto = choices[call.id]
             cache = caches.setdefault((*sorted(ranks), bw.p2p_pairs), {})
             latency, flows = self._flows(index, call.op, bw, algo, proto, call.size_bytes, cache)
             yield env.timeout(latency)

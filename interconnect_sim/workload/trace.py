@@ -15,17 +15,25 @@ unknown ids and dependency cycles are errors too.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from interconnect_sim.calibration.model import ALGORITHMS, PROTOCOLS
 from interconnect_sim.collectives.ops import CollectiveOp, parse_op
 from interconnect_sim.errors import InterconnectSimError, TraceError
-from interconnect_sim.files import write_atomically
+from interconnect_sim.files import read_text_file, write_atomically
+from interconnect_sim.limits import (
+    LIMITS,
+    check_message_size,
+    check_time,
+    check_trace_length,
+)
 from interconnect_sim.units import parse_size
 
-__all__ = ["TraceCall", "read_trace", "resolve_ranks", "write_trace"]
+__all__ = ["TraceCall", "dependency_order", "read_trace", "resolve_ranks", "write_trace"]
 
 _KEYS = {
     "id",
@@ -41,6 +49,9 @@ _KEYS = {
     "p2p_comm",
 }
 P2P_COMMS = ("group", "pairs")
+_ALGOS = (*ALGORITHMS, "p2p")
+_RANGE = re.compile(r"\s*([0-9]{1,12})\s*-\s*([0-9]{1,12})\s*")  # ASCII digits only
+_GROUP = re.compile(r"(node|rail):([0-9]{1,12})")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +84,8 @@ class TraceCall:
         unbatched ``isend``/``irecv``); NCCL gives a send fewer channels on big communicators.
     line : int
         Line of the trace file (for messages).
+    source : str
+        The trace file (for messages); empty for calls built in code.
     """
 
     id: str
@@ -87,6 +100,15 @@ class TraceCall:
     compute_s: float = 0.0
     p2p_comm: str = "group"
     line: int = 0
+    source: str = field(default="", compare=False)
+
+    def place(self) -> str:
+        """``FILE, line N`` for messages (``trace line N`` for calls built in code)."""
+        return f"{self.source}, line {self.line}" if self.source else f"trace line {self.line}"
+
+    def where(self) -> str:
+        """``FILE, line N (id 'x')`` for messages."""
+        return f"{self.place()} (id {self.id!r})"
 
     def to_json(self) -> dict[str, Any]:
         """The call as a trace line."""
@@ -112,19 +134,23 @@ def _fail(source: str, line: int, message: str) -> TraceError:
 
 
 def _ranks(value: Any, source: str, line: int) -> tuple[int, ...]:
+    most = LIMITS.max_gpus
     if isinstance(value, str):
-        head, sep, tail = value.partition("-")
-        if sep and head.strip().isdigit() and tail.strip().isdigit():
-            low, high = int(head), int(tail)
-            if low <= high:
-                return tuple(range(low, high + 1))
-        raise _fail(source, line, f"ranks {value!r} must be a list of ints or a range 'a-b'")
+        match = _RANGE.fullmatch(value)
+        if match is None or int(match.group(1)) > int(match.group(2)):
+            raise _fail(source, line, f"ranks {value!r} must be a list of ints or a range 'a-b'")
+        low, high = int(match.group(1)), int(match.group(2))
+        if high >= most:
+            raise _fail(source, line, f"ranks {value!r} go past the largest fabric ({most:,} GPUs)")
+        return tuple(range(low, high + 1))
     if (
         not isinstance(value, list)
         or not value
         or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in value)
     ):
         raise _fail(source, line, "ranks must be a non-empty list of non-negative integers")
+    if max(value) >= most:
+        raise _fail(source, line, f"rank {max(value)} is past the largest fabric ({most:,} GPUs)")
     if len(set(value)) != len(value):
         raise _fail(source, line, "ranks contain duplicates")
     return tuple(value)
@@ -134,9 +160,41 @@ def _number(data: dict[str, Any], key: str, source: str, line: int) -> float | N
     if key not in data:
         return None
     value = data[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(source, line, f"{key} must be a non-negative number of seconds")
-    return float(value)
+    seconds = float(value) if isinstance(value, float) else float(min(value, 2**1000))
+    check_time(seconds, f"{source}, line {line}: {key}", TraceError)
+    return seconds
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
+
+
+def _size(value: Any, source: str, line: int) -> float:
+    if isinstance(value, int) and not isinstance(value, bool):
+        size_bytes = float(max(-(2**1000), min(value, 2**1000)))  # no overflow; still too big
+    elif isinstance(value, str):
+        try:
+            size_bytes = parse_size(value)
+        except InterconnectSimError as exc:
+            raise _fail(source, line, str(exc)) from None
+    else:
+        raise _fail(source, line, "bytes must be a positive integer or a size such as '1 GiB'")
+    check_message_size(size_bytes, f"{source}, line {line}: bytes {_short(value)}", TraceError)
+    return size_bytes
+
+
+def _choice(
+    data: dict[str, Any], key: str, allowed: tuple[str, ...], source: str, line: int
+) -> str | None:
+    if key not in data:
+        return None
+    value = data[key]
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise _fail(source, line, f"{key} {value!r} must be one of {', '.join(allowed)}")
+    return value.lower()
 
 
 def _call(data: Any, source: str, line: int) -> TraceCall:
@@ -150,28 +208,18 @@ def _call(data: Any, source: str, line: int) -> TraceCall:
             raise _fail(source, line, f"missing {key!r}")
     if not isinstance(data["id"], str) or not data["id"]:
         raise _fail(source, line, "id must be a non-empty string")
+    if not isinstance(data["op"], str):
+        raise _fail(source, line, f"op {data['op']!r} must be a collective's name")
     try:
-        op = parse_op(str(data["op"]))
-        size = data["bytes"]
-        size_bytes = (
-            float(size)
-            if isinstance(size, int) and not isinstance(size, bool)
-            else (parse_size(size) if isinstance(size, str) else -1.0)
-        )
+        op = parse_op(data["op"])
     except InterconnectSimError as exc:
         raise _fail(source, line, str(exc)) from None
-    if not size_bytes > 0:
-        raise _fail(source, line, "bytes must be a positive integer or a size such as '1 GiB'")
+    size_bytes = _size(data["bytes"], source, line)
     if ("ranks" in data) == ("group" in data):
         raise _fail(source, line, "give exactly one of 'ranks' and 'group'")
     group = data.get("group")
     if group is not None and not (
-        group == "world"
-        or (
-            isinstance(group, str)
-            and group.partition(":")[0] in ("node", "rail")
-            and group.partition(":")[2].isdigit()
-        )
+        group == "world" or (isinstance(group, str) and _GROUP.fullmatch(group))
     ):
         raise _fail(source, line, f"group {group!r} must be world, node:K or rail:R")
     after = data.get("after", [])
@@ -180,7 +228,7 @@ def _call(data: Any, source: str, line: int) -> TraceCall:
     if "start_s" in data and after:
         raise _fail(source, line, "give either start_s or after, not both")
     p2p_comm = data.get("p2p_comm", "group")
-    if p2p_comm not in P2P_COMMS:
+    if not isinstance(p2p_comm, str) or p2p_comm not in P2P_COMMS:
         raise _fail(source, line, f"p2p_comm {p2p_comm!r} must be one of {', '.join(P2P_COMMS)}")
     if "p2p_comm" in data and op is not CollectiveOp.SENDRECV:
         raise _fail(source, line, f"p2p_comm applies to sendrecv only, not {op.value}")
@@ -190,47 +238,76 @@ def _call(data: Any, source: str, line: int) -> TraceCall:
         size_bytes=size_bytes,
         ranks=_ranks(data["ranks"], source, line) if "ranks" in data else None,
         group=group,
-        algorithm=str(data["algo"]).lower() if "algo" in data else None,
-        protocol=str(data["proto"]).lower() if "proto" in data else None,
+        algorithm=_choice(data, "algo", _ALGOS, source, line),
+        protocol=_choice(data, "proto", PROTOCOLS, source, line),
         start_s=_number(data, "start_s", source, line),
         after=tuple(after),
         compute_s=_number(data, "compute_s", source, line) or 0.0,
         p2p_comm=p2p_comm,
         line=line,
+        source=source,
     )
 
 
-def _check_dependencies(calls: list[TraceCall], source: str) -> None:
+def dependency_order(calls: Iterable[TraceCall]) -> list[TraceCall]:
+    """The calls ordered so every call comes after the calls it waits for.
+
+    Iterative (a chain of 100,000 calls listed in reverse needs no recursion).
+
+    Raises
+    ------
+    TraceError
+        A duplicate id, an unknown id in ``after``, or a dependency cycle (naming its calls).
+    """
+    calls = list(calls)
     by_id: dict[str, TraceCall] = {}
     for call in calls:
         if call.id in by_id:
-            raise _fail(
-                source, call.line, f"id {call.id!r} also used on line {by_id[call.id].line}"
+            raise TraceError(
+                f"{call.place()}: id {call.id!r} also used on line {by_id[call.id].line}"
             )
         by_id[call.id] = call
     for call in calls:
         for dep in call.after:
             if dep not in by_id:
-                raise _fail(source, call.line, f"after names unknown id {dep!r}")
+                raise TraceError(f"{call.place()}: after names unknown id {dep!r}")
+    order: list[TraceCall] = []
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    for root in calls:
+        if state.get(root.id) == 2:
+            continue
+        path = [root.id]
+        stack = [(root, iter(root.after))]
+        state[root.id] = 1
+        while stack:
+            node, deps = stack[-1]
+            dep = next(deps, "")
+            if not dep:
+                stack.pop()
+                path.pop()
+                state[node.id] = 2
+                order.append(node)
+            elif state.get(dep) == 1:
+                cycle = " -> ".join([*path[path.index(dep) :], dep])
+                raise TraceError(f"{node.place()}: dependency cycle: {cycle}")
+            elif state.get(dep) != 2:
+                state[dep] = 1
+                path.append(dep)
+                stack.append((by_id[dep], iter(by_id[dep].after)))
+    return order
 
-    def visit(call: TraceCall, path: list[str]) -> None:
-        state[call.id] = 1
-        for dep in call.after:
-            if state.get(dep) == 1:
-                cycle = (
-                    " -> ".join([*path[path.index(dep) :], call.id, dep])
-                    if dep in path
-                    else f"{call.id} -> {dep}"
-                )
-                raise _fail(source, call.line, f"dependency cycle: {cycle}")
-            if state.get(dep) != 2:
-                visit(by_id[dep], [*path, call.id])
-        state[call.id] = 2
 
-    for call in calls:
-        if state.get(call.id) != 2:
-            visit(call, [])
+def _json(text: str, source: str, line: int) -> Any:
+    def refuse(name: str) -> Any:
+        raise _fail(source, line, f"{name} is not a number (JSON has no NaN or Infinity)")
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as exc:
+        raise _fail(source, line, f"not valid JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # 4,300+ digit integers, nesting too deep
+        reason = str(exc).split(";")[0] if isinstance(exc, ValueError) else "nested too deeply"
+        raise _fail(source, line, f"not valid JSON: {reason}") from None
 
 
 def read_trace(path: Path | str, *, lines: Iterable[str] | None = None) -> list[TraceCall]:
@@ -246,27 +323,23 @@ def read_trace(path: Path | str, *, lines: Iterable[str] | None = None) -> list[
     Raises
     ------
     TraceError
-        Naming the line: bad JSON, unknown or missing keys, unknown op, bad size, both or neither
-        of ranks/group, duplicate or unknown ids, dependency cycles.
+        Naming the file and line: not UTF-8, empty, bad JSON (NaN and Infinity included),
+        unknown or missing keys, unknown op, algorithm or protocol, a size or time that is not
+        finite or beyond the limits (:mod:`interconnect_sim.limits`), both or neither of
+        ranks/group, duplicate or unknown ids, dependency cycles, more calls than accepted.
     """
     source = str(path)
     if lines is None:
-        try:
-            lines = Path(path).read_text().splitlines()
-        except OSError as exc:
-            raise TraceError(f"{source}: cannot read trace: {exc}") from None
-    calls = []
+        lines = read_text_file(Path(path), "trace", TraceError).splitlines()
+    calls: list[TraceCall] = []
     for number, text in enumerate(lines, start=1):
         if not text.strip() or text.lstrip().startswith("#"):
             continue
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise _fail(source, number, f"not valid JSON: {exc.msg}") from None
-        calls.append(_call(data, source, number))
+        check_trace_length(len(calls) + 1, source, TraceError)
+        calls.append(_call(_json(text, source, number), source, number))
     if not calls:
         raise TraceError(f"{source}: the trace has no calls")
-    _check_dependencies(calls, source)
+    dependency_order(calls)
     return calls
 
 
@@ -286,9 +359,9 @@ def resolve_ranks(call: TraceCall, rank_count: int, gpus_per_node: int) -> tuple
     Raises
     ------
     TraceError
-        A rank or group outside the fabric, naming the call's line.
+        A rank or group outside the fabric, naming the call's file and line.
     """
-    source = f"trace line {call.line} (id {call.id!r})"
+    source = call.where()
     if call.ranks is not None:
         bad = [r for r in call.ranks if r >= rank_count]
         if bad:
