@@ -12,6 +12,7 @@ from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.cli.common import positive_int, ratio
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError, UnitError
+from interconnect_sim.files import check_output_file
 from interconnect_sim.specs import load_catalog
 from interconnect_sim.topology.presets import FabricRequest, build_fabric
 from interconnect_sim.training.compute import (
@@ -324,12 +325,12 @@ def run_training_command(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    if args.fit:
+        check_output_file(args.out, "--out")
     catalog = load_catalog()
     frame = load_training_runs(args.runs)
     compute = load_compute_calibration()
     if args.fit:
-        if not args.out.parent.exists():
-            raise ScenarioError(f"--out: folder {str(args.out.parent)!r} does not exist")
         compute, objective = fit_compute(frame, catalog, compute)
         score = score_runs(frame, catalog, compute)
         fit_rows = [r["row_id"] for r in score.rows if r["fit_role"] == "fit"]
@@ -359,11 +360,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             f"{row['measured']:>10.2f}{row['predicted']:>11.2f}{row['abs_pct_error']:>7.1f}%"
             f"  {row['fit_role']}"
         )
-    o = score.overall
+    o = {k: "-" if v is None else f"{v:.1f} %" for k, v in score.overall.items() if k != "n"}
     print(
-        f"overall: {o['n']} rows, median {o['median_abs_pct_error']:.1f} %, max "
-        f"{o['max_abs_pct_error']:.1f} % (fit rows median {o['median_abs_pct_error_fit']:.1f} %, "
-        f"held-out median {o['median_abs_pct_error_holdout']:.1f} %)"
+        f"overall: {score.overall['n']} rows, median {o['median_abs_pct_error']}, max "
+        f"{o['max_abs_pct_error']} (fit rows median {o['median_abs_pct_error_fit']}, "
+        f"held-out median {o['median_abs_pct_error_holdout']}; '-' = no such rows)"
     )
     print(f"not mapped ({len(score.unmapped)}):")
     for row in score.unmapped:

@@ -23,6 +23,7 @@ from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.validation.harness import (
     BANDWIDTH_BOUND_BYTES,
     LATENCY_BOUND_BYTES,
+    SMALLEST_BUSBW_GBPS,
     Predictor,
 )
 
@@ -180,7 +181,9 @@ def fit_calibration(
     """
     engine.calibration = neutral_start(engine.calibration)
     rows = measurements[measurements["fit_role"] == "fit"]
-    big = rows[(rows["bytes"] >= BANDWIDTH_BOUND_BYTES) & (rows["busbw_GBps"] > 0)]
+    big = rows[
+        (rows["bytes"] >= BANDWIDTH_BOUND_BYTES) & (rows["busbw_GBps"] >= SMALLEST_BUSBW_GBPS)
+    ]
     small = rows[rows["bytes"] <= LATENCY_BOUND_BYTES]
     predictor = Predictor(engine)
     predictor.predict(rows)  # builds fabrics and graph analyses once

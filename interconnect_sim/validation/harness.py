@@ -16,6 +16,7 @@ import pandas as pd
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
+from interconnect_sim.errors import InterconnectSimError, MeasurementError
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.presets import build_fabric
 from interconnect_sim.validation.measurements import fabric_request
@@ -23,6 +24,7 @@ from interconnect_sim.validation.measurements import fabric_request
 __all__ = [
     "BANDWIDTH_BOUND_BYTES",
     "LATENCY_BOUND_BYTES",
+    "SMALLEST_BUSBW_GBPS",
     "Predictor",
     "Score",
     "class_label",
@@ -31,6 +33,9 @@ __all__ = [
 
 BANDWIDTH_BOUND_BYTES = 64 * 2**20
 LATENCY_BOUND_BYTES = 64 * 2**10
+SMALLEST_BUSBW_GBPS = 0.01
+"""nccl-tests prints busbw with two decimals: a smaller measured value is 0.00 rounded (or not a
+measurement) and gives no relative error, so such rows are not scored on busbw."""
 
 
 def class_label(row: pd.Series) -> str:
@@ -91,18 +96,24 @@ class Predictor:
         ]
         for _, group in out.groupby(keys, sort=False):
             first = group.iloc[0]
-            fabric, bw = self._analysis(first)
+            try:
+                fabric, bw = self._analysis(first)
+            except InterconnectSimError as exc:
+                raise _row_error(measurements, group.index[0], exc) from None
             op = CollectiveOp(first["op"])
             # NCCL_ALGO/NCCL_PROTO do not apply to grouped point-to-point (alltoall, sendrecv).
             p2p = op in (CollectiveOp.ALLTOALL, CollectiveOp.SENDRECV)
-            estimate = self.engine.estimate(
-                fabric,
-                op,
-                group["bytes"].to_numpy(dtype=float),
-                algorithm=None if p2p else first["algo"] or None,
-                protocol=None if p2p else first["proto"] or None,
-                bandwidths=bw,
-            )
+            try:
+                estimate = self.engine.estimate(
+                    fabric,
+                    op,
+                    group["bytes"].to_numpy(dtype=float),
+                    algorithm=None if p2p else first["algo"] or None,
+                    protocol=None if p2p else first["proto"] or None,
+                    bandwidths=bw,
+                )
+            except InterconnectSimError as exc:
+                raise _row_error(measurements, group.index[0], exc) from None
             positions = [out.index.get_loc(i) for i in group.index]
             for pos, t, bus, algo, proto, neck in zip(
                 positions,
@@ -122,6 +133,12 @@ class Predictor:
             out[name] = values
         out["class"] = [class_label(row) for _, row in out.iterrows()]
         return out
+
+
+def _row_error(frame: pd.DataFrame, index: Any, exc: Exception) -> MeasurementError:
+    """``exc`` as an error naming the file and row (1-based) of the first row it concerns."""
+    source = frame.attrs.get("source", "measurements")
+    return MeasurementError(f"{source}: row {frame.index.get_loc(index) + 1}: {exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +162,9 @@ def _abs_pct(predicted: pd.Series, measured: pd.Series) -> pd.Series:
 
 
 def _errors(frame: pd.DataFrame) -> dict[str, float | int | None]:
-    big = frame[(frame["bytes"] >= BANDWIDTH_BOUND_BYTES) & (frame["busbw_GBps"] > 0)]
+    big = frame[
+        (frame["bytes"] >= BANDWIDTH_BOUND_BYTES) & (frame["busbw_GBps"] >= SMALLEST_BUSBW_GBPS)
+    ]
     small = frame[frame["bytes"] <= LATENCY_BOUND_BYTES]
     busbw = _abs_pct(big["pred_busbw_GBps"], big["busbw_GBps"])
     time = _abs_pct(small["pred_time_us"], small["time_us"])

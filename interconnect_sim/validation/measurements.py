@@ -7,14 +7,19 @@ file holds the healthy rows of the shared measurements, each with its source.
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
+from interconnect_sim.calibration.model import ALGORITHMS, PROTOCOLS
 from interconnect_sim.collectives.ops import parse_op
 from interconnect_sim.errors import InterconnectSimError, MeasurementError
+from interconnect_sim.limits import LIMITS, check_fabric_size
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.presets import FabricRequest
+from interconnect_sim.validation.csv_table import read_csv_table
 
 __all__ = [
     "COLUMNS",
@@ -76,65 +81,94 @@ def load_measurements(path: Path | None = None, catalog: Catalog | None = None) 
         Naming the file, row (1-based, after the header) and column on any bad value.
     """
     path = Path(path) if path is not None else SHIPPED_MEASUREMENTS
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise _fail(path, f"cannot read CSV: {exc}") from None
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        raise _fail(path, f"missing column(s) {missing}; required: {', '.join(REQUIRED)}")
-    unknown = sorted(set(frame.columns) - set(COLUMNS))
-    if unknown:
-        raise _fail(path, f"unknown column(s) {unknown}; allowed: {', '.join(COLUMNS)}")
+    frame = read_csv_table(
+        path, "measurement", MeasurementError, required=REQUIRED, allowed=COLUMNS
+    )
     if frame.empty:
         raise _fail(path, "has no rows")
     for column in OPTIONAL:
         if column not in frame.columns:
             frame[column] = ""
     frame["fit_role"] = frame["fit_role"].replace("", "fit")
-    for index, row in frame.iterrows():
-        _check_row(path, int(str(index)) + 1, row, catalog)
+    for number, (_, row) in enumerate(frame.iterrows(), start=1):
+        _check_row(path, number, row, catalog)
     for column in ("nodes", "gpus_per_node"):
-        frame[column] = frame[column].astype(int)
+        frame[column] = [int(value) for value in frame[column]]
     for column in ("bytes", "time_us", "busbw_GBps"):
-        frame[column] = frame[column].astype(float)
+        frame[column] = [float(value) for value in frame[column]]
     frame["op"] = [parse_op(op).value for op in frame["op"]]
     frame["algo"] = frame["algo"].str.lower()
     frame["proto"] = frame["proto"].str.lower()
+    frame.attrs["source"] = str(path)
     return frame
 
 
+_WHOLE = re.compile(r"\s*\+?[0-9]{1,12}\s*")  # ASCII digits: '²' and '٣' are not counts
+_SMALLEST_TIME_US = 0.01
+"""nccl-tests prints times in microseconds with two decimals: less is not a measured time."""
+
+
+def _shown(text: str) -> str:
+    """A cell for a message: quoted, and cut short if long (a 400-digit number)."""
+    return repr(text) if len(text) <= 30 else f"{text[:20]!r}... ({len(text)} characters)"
+
+
 def _number(
-    path: Path, line: int, row: pd.Series, column: str, *, integer: bool, positive: bool
-) -> None:
+    path: Path,
+    line: int,
+    row: pd.Series,
+    column: str,
+    *,
+    integer: bool,
+    lowest: float,
+    highest: float = math.inf,
+) -> float:
     text = str(row[column])
     try:
+        if integer and not _WHOLE.fullmatch(text):
+            raise ValueError
         value = int(text) if integer else float(text)
     except ValueError:
         kind = "a whole number" if integer else "a number"
-        raise _fail(path, f"row {line}, column {column!r}: {text!r} is not {kind}") from None
-    if positive and not value > 0:
-        raise _fail(path, f"row {line}, column {column!r}: {text!r} must be positive")
+        raise _fail(path, f"row {line}, column {column!r}: {_shown(text)} is not {kind}") from None
+    if not (math.isfinite(value) and lowest <= value <= highest):
+        shown = f"from {lowest:g} to {highest:g}" if math.isfinite(highest) else f">= {lowest:g}"
+        raise _fail(path, f"row {line}, column {column!r}: {_shown(text)} must be {shown}")
+    return value
 
 
 def _check_row(path: Path, line: int, row: pd.Series, catalog: Catalog | None) -> None:
-    _number(path, line, row, "nodes", integer=True, positive=True)
-    _number(path, line, row, "gpus_per_node", integer=True, positive=True)
-    _number(path, line, row, "bytes", integer=False, positive=True)
-    _number(path, line, row, "time_us", integer=False, positive=True)
-    _number(path, line, row, "busbw_GBps", integer=False, positive=False)
+    nodes = _number(path, line, row, "nodes", integer=True, lowest=1, highest=LIMITS.max_gpus)
+    per_node = _number(
+        path, line, row, "gpus_per_node", integer=True, lowest=1, highest=LIMITS.max_gpus
+    )
+    _number(path, line, row, "bytes", integer=False, lowest=1, highest=LIMITS.max_message_bytes)
+    _number(path, line, row, "time_us", integer=False, lowest=_SMALLEST_TIME_US)
+    _number(path, line, row, "busbw_GBps", integer=False, lowest=0)
     if row["nic_count"] != "":
-        _number(path, line, row, "nic_count", integer=True, positive=True)
+        _number(path, line, row, "nic_count", integer=True, lowest=1, highest=1024)
     if row["p2p"] not in ("", "on", "off"):
         raise _fail(path, f"row {line}, column 'p2p': {row['p2p']!r} must be on, off or empty")
     if row["fit_role"] not in ("fit", "holdout"):
         raise _fail(path, f"row {line}, column 'fit_role': must be fit or holdout")
+    for column, names in (("algo", ALGORITHMS), ("proto", PROTOCOLS)):
+        if row[column] and row[column].lower() not in names:
+            raise _fail(
+                path,
+                f"row {line}, column {column!r}: {_shown(row[column])} must be empty or one of "
+                f"{', '.join(names)}",
+            )
     try:
         parse_op(str(row["op"]))
         if catalog is not None:
-            catalog.system(str(row["system"]))
+            system = catalog.system(str(row["system"]))
             if row["nic"]:
                 catalog.nic(str(row["nic"]))
+            if per_node > system.gpu_count:
+                raise MeasurementError(
+                    f"gpus_per_node {per_node:g} is more than {system.id}'s {system.gpu_count}"
+                )
+            check_fabric_size(int(nodes), system.gpu_count, f"{int(nodes)} x {system.id}")
     except InterconnectSimError as exc:
         raise _fail(path, f"row {line}: {exc}") from None
 

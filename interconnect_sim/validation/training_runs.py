@@ -20,6 +20,7 @@ from interconnect_sim.errors import InterconnectSimError, MeasurementError
 from interconnect_sim.training.flops import Convention
 from interconnect_sim.training.model import ModelConfig, load_model
 from interconnect_sim.training.parallel import ParallelConfig, Precision, Recompute
+from interconnect_sim.validation.csv_table import read_csv_table
 
 __all__ = ["SHIPPED_TRAINING_RUNS", "MappedRun", "load_training_runs", "map_row"]
 
@@ -57,30 +58,44 @@ class MappedRun:
 def load_training_runs(path: Path | None = None) -> pd.DataFrame:
     """Read a runs CSV in the shared schema (the shipped copy by default)."""
     path = Path(path) if path is not None else SHIPPED_TRAINING_RUNS
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise MeasurementError(f"{path}: cannot read CSV: {exc}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise MeasurementError(f"{path}: missing column(s) {missing}")
-    return frame
+    return read_csv_table(path, "training-run", MeasurementError, required=REQUIRED_COLUMNS)
+
+
+_LARGEST = 1e15
+"""No count or measured value in a run (GPUs, tokens/s, layers) comes near it."""
 
 
 def _number(text: str) -> float | None:
+    """A non-negative number with an optional K/M suffix (``4K`` = 4096), or None if the cell
+    is empty or is not one (ASCII digits; values past 1e15 are not numbers of a real run)."""
     text = str(text).strip()
     if not text:
         return None
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KkM]?)", text)
+    match = re.fullmatch(r"([0-9]{1,16}(?:\.[0-9]{1,16})?)\s*([KkM]?)", text)
     if not match:
         return None
     scale = {"": 1, "K": 1024, "k": 1024, "M": 1024**2}[match.group(2)]
-    return float(match.group(1)) * scale
+    value = float(match.group(1)) * scale
+    return value if value <= _LARGEST else None
 
 
 def _int(row: pd.Series, column: str) -> int | None:
-    value = _number(row.get(column, ""))
-    return None if value is None else round(value)
+    """A whole, positive count (``2.0`` is 2), None if not given (empty, or text such as
+    "interleaved (v not stated)").
+
+    Raises
+    ------
+    MeasurementError
+        The cell holds zero or a fraction (``0.4`` layers would round to 0 and divide by zero
+        further on).
+    """
+    text = str(row.get(column, "")).strip()
+    value = _number(text)
+    if value is None:
+        return None
+    if value < 1 or not float(value).is_integer():
+        raise MeasurementError(f"{column} {text!r} is not a whole number of at least 1")
+    return int(value)
 
 
 def _system(gpu_model: str) -> str | None:
@@ -224,6 +239,8 @@ def map_row(row: pd.Series) -> MappedRun:
             break
     if not metric:
         raise MeasurementError("no TFLOP/s, step time or tokens/s to compare with")
+    if not measured > 0:
+        raise MeasurementError(f"{metric} {measured:g} is not a positive measured value")
     fit_role = "fit" if _is_fit_row(name, source) else "holdout"
     return MappedRun(
         row_id=str(row["row_id"]),
