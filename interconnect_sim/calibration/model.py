@@ -16,12 +16,15 @@ Times in the file are microseconds (``_us`` keys, as NCCL writes them) and bandw
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from interconnect_sim.errors import SpecError
+from interconnect_sim.files import read_text_file
 
 __all__ = [
     "ALGORITHMS",
@@ -43,6 +46,12 @@ DEFAULT_CALIBRATION = Path(__file__).parent / "data" / "nccl-tests.toml"
 
 _US = 1e-6
 _GBPS = 1e9
+_LATENCY_MAX_US = 1e6
+"""A latency term above one second is not a collective's; it would swamp every prediction."""
+_BANDWIDTH_MAX_GBPS = 1e6
+_COUNT_MAX = 1e6
+"""Channel counts and per-channel rates: far above any NCCL uses, below float trouble."""
+_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,14 +163,31 @@ def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     return value
 
 
-def _triple(value: Any, where: str, path: Path) -> list[float]:
-    if not (
-        isinstance(value, list)
-        and len(value) == 3
-        and all(isinstance(v, int | float) for v in value)
-    ):
-        raise SpecError(f"{path}: {where} must be [LL, LL128, Simple] numbers")
-    return [float(v) for v in value]
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _bounded(value: Any, where: str, path: Path, low: float, high: float, *, zero: bool) -> float:
+    """``value`` as a float if it is a finite number in ``[low, high]`` (``(low, high]`` unless
+    ``zero``), else a one-line error naming the file and key."""
+    inside = _is_number(value) and math.isfinite(value) and low <= value <= high
+    if not inside or (not zero and value == low):
+        interval = f"{'[' if zero else '('}{low:g}, {high:g}]"
+        got = "is missing" if value is None else f"is {value!r}"
+        raise SpecError(f"{path}: {where} {got}; it must be a number in {interval}")
+    return float(value)
+
+
+def _triple(value: Any, where: str, path: Path, high: float = _LATENCY_MAX_US) -> list[float]:
+    if not (isinstance(value, list) and len(value) == 3 and all(_is_number(v) for v in value)):
+        raise SpecError(f"{path}: {where} must be [LL, LL128, Simple] numbers, got {value!r}")
+    return [_bounded(v, where, path, 0.0, high, zero=True) for v in value]
+
+
+def _per_class(table: dict[str, Any], where: str, path: Path) -> dict[str, Any]:
+    """A table keyed by architecture class: every class of ``ARCH_CLASSES``, no other key."""
+    _exact_keys(table, ARCH_CLASSES, where, path)
+    return table
 
 
 def _exact_keys(table: dict[str, Any], keys: tuple[str, ...], where: str, path: Path) -> None:
@@ -172,23 +198,30 @@ def _exact_keys(table: dict[str, Any], keys: tuple[str, ...], where: str, path: 
 
 
 def _numbers(
-    table: dict[str, Any], keys: tuple[str, ...], where: str, path: Path, scale: float = 1.0
+    table: dict[str, Any],
+    keys: tuple[str, ...],
+    where: str,
+    path: Path,
+    scale: float = 1.0,
+    *,
+    high: float = 1.0,
+    zero: bool = False,
 ) -> dict[str, float]:
+    """Exactly ``keys``, each a finite number in ``(0, high]`` (``[0, high]`` with ``zero``):
+    efficiencies are fractions of a bandwidth, latencies non-negative."""
     _exact_keys(table, keys, where, path)
-    out = {}
-    for key in keys:
-        value = table[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise SpecError(f"{path}: {where}.{key} must be a non-negative number")
-        out[key] = float(value) * scale
-    return out
+    return {
+        key: _bounded(table[key], f"{where}.{key}", path, 0.0, high, zero=zero) * scale
+        for key in keys
+    }
 
 
 def _read(path: Path) -> dict[str, Any]:
+    text = read_text_file(path, "calibration", SpecError)
     try:
-        return tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise SpecError(f"{path}: cannot read calibration: {exc}") from None
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from None
 
 
 _P2P_KEYS = ("per_channel_net_GBps", "peers_per_batch", "local_non_nvlink_channels")
@@ -204,7 +237,12 @@ def _positive(table: dict[str, Any], key: str, where: str, path: Path, *, intege
     """``table[key]`` if it is a positive number (a positive integer with ``integer``)."""
     value = table[key]
     allowed = int if integer else int | float
-    if isinstance(value, bool) or not isinstance(value, allowed) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, allowed)
+        or not math.isfinite(value)
+        or not 0 < value <= _COUNT_MAX
+    ):
         noun = "a positive integer" if integer else "a positive number"
         raise SpecError(f"{path}: {where}.{key} must be {noun}, got {value!r}")
     return value
@@ -216,7 +254,7 @@ def _channel_rules(nccl: dict[str, Any], path: Path) -> ChannelRules:
     _exact_keys(p2p, _P2P_KEYS, "nccl.p2p", path)
     _exact_keys(channels, _CHANNEL_KEYS, "nccl.channels", path)
     arch = channels["compute_doubling_arch"]
-    if not isinstance(arch, list) or not set(arch) <= set(ARCH_CLASSES):
+    if not isinstance(arch, list) or not all(a in ARCH_CLASSES for a in arch):
         raise SpecError(
             f"{path}: nccl.channels.compute_doubling_arch must list classes among "
             f"{', '.join(ARCH_CLASSES)}, got {arch!r}"
@@ -261,42 +299,82 @@ def load_calibration(path: Path | None = None) -> Calibration:
     path = Path(path) if path is not None else DEFAULT_CALIBRATION
     data = _read(path)
     stem = data.get("constants")
-    if not isinstance(stem, str):
-        raise SpecError(f"{path}: 'constants' must name the NCCL constants file (e.g. nccl-2.30)")
+    if not isinstance(stem, str) or not _STEM.fullmatch(stem):
+        raise SpecError(
+            f"{path}: 'constants' must name the NCCL constants file next to it or shipped "
+            f"(a file stem such as nccl-2.30), got {stem!r}"
+        )
     constants_path = path.parent / f"{stem}.toml"
     if not constants_path.exists():
         constants_path = DEFAULT_CALIBRATION.parent / f"{stem}.toml"
+        if not constants_path.exists():
+            raise SpecError(
+                f"{path}: constants = {stem!r} names no file: neither "
+                f"{path.parent / (stem + '.toml')} nor a shipped constants file exists"
+            )
     constants = _read(constants_path)
     for source_path, table in ((path, data), (constants_path, constants)):
-        if not table.get("sources"):
-            raise SpecError(f"{source_path}: a calibration file needs [[sources]]")
+        sources = table.get("sources")
+        if not (
+            isinstance(sources, list) and sources and all(isinstance(x, dict) for x in sources)
+        ):
+            raise SpecError(f"{source_path}: a calibration file needs [[sources]] tables")
     nccl = _table(constants, "nccl", constants_path)
     fitted = _table(data, "fitted", path)
+    where = constants_path  # the [nccl] tables are in the constants file
     base = {}
+    base_table = _table(nccl, "base_latency_us", where)
+    _exact_keys(base_table, ALGORITHMS, "nccl.base_latency_us", where)
     for algo in ALGORITHMS:
-        values = _triple(_table(nccl, "base_latency_us", path).get(algo), f"base {algo}", path)
+        values = _triple(base_table[algo], f"nccl.base_latency_us.{algo}", where)
         for proto, value in zip(PROTOCOLS, values, strict=True):
             base[(algo, proto)] = value * _US
     hw = {}
+    hw_table = _table(nccl, "hw_latency_us", where)
+    _exact_keys(hw_table, LATENCY_CLASSES, "nccl.hw_latency_us", where)
     for klass in LATENCY_CLASSES:
-        table = _table(_table(nccl, "hw_latency_us", path), klass, path)
+        table = _table(hw_table, klass, where)
+        _exact_keys(table, ALGORITHMS, f"nccl.hw_latency_us.{klass}", where)
         for algo in ALGORITHMS:
-            values = _triple(table.get(algo), f"hw {klass}.{algo}", path)
+            values = _triple(table[algo], f"nccl.hw_latency_us.{klass}.{algo}", where)
             for proto, value in zip(PROTOCOLS, values, strict=True):
                 hw[(klass, algo, proto)] = value * _US
-    ll_max = {
-        arch: tuple(v * _GBPS for v in _triple(values, f"ll_max {arch}", path))
-        for arch, values in _table(nccl, "ll_max_bandwidth_GBps", path).items()
+    ll_table = _per_class(_table(nccl, "ll_max_bandwidth_GBps", where), "nccl.ll_max", where)
+    ll_max = {}
+    for arch, values in ll_table.items():
+        caps = _triple(values, f"nccl.ll_max_bandwidth_GBps.{arch}", where, _BANDWIDTH_MAX_GBPS)
+        if min(caps) <= 0:
+            raise SpecError(f"{where}: nccl.ll_max_bandwidth_GBps.{arch} must be positive")
+        ll_max[arch] = tuple(v * _GBPS for v in caps)
+    classes = _table(nccl, "architecture_class", where)
+    unlisted = {k: v for k, v in classes.items() if v not in ARCH_CLASSES}
+    if unlisted or not classes:
+        raise SpecError(
+            f"{where}: nccl.architecture_class maps {unlisted or 'nothing'}; each GPU "
+            f"architecture must map to one of {', '.join(ARCH_CLASSES)}"
+        )
+    nvls = _table(nccl, "nvls_efficiency", where)
+    factors = {
+        key: _bounded(nccl.get(key), f"nccl.{key}", where, 0.0, 1.0, zero=False)
+        for key in ("ll128_bandwidth_factor", "ll_bandwidth_factor")
     }
-    classes = _table(nccl, "architecture_class", path)
+    fit = data.get("fit", {})
+    if not isinstance(fit, dict):
+        raise SpecError(f"{path}: [fit] must be a table")
     return Calibration(
         base_latency_s=base,
         hw_latency_s=hw,
         ll_max_bytes_per_s=ll_max,  # type: ignore[arg-type]
-        nvls_efficiency={k: float(v) for k, v in _table(nccl, "nvls_efficiency", path).items()},
+        nvls_efficiency=_numbers(
+            _per_class(nvls, "nccl.nvls_efficiency", where),
+            ARCH_CLASSES,
+            "nccl.nvls_efficiency",
+            where,
+            zero=True,  # no NVLS before Hopper
+        ),
         architecture_class={str(k): str(v) for k, v in classes.items()},
-        ll128_bandwidth_factor=float(nccl["ll128_bandwidth_factor"]),
-        ll_bandwidth_factor=float(nccl["ll_bandwidth_factor"]),
+        ll128_bandwidth_factor=factors["ll128_bandwidth_factor"],
+        ll_bandwidth_factor=factors["ll_bandwidth_factor"],
         intra_efficiency=_numbers(
             _table(fitted, "intra_efficiency", path), INTRA_TIERS, "fitted.intra_efficiency", path
         ),
@@ -312,6 +390,8 @@ def load_calibration(path: Path | None = None) -> Calibration:
             "fitted.network_latency_us",
             path,
             scale=_US,
+            high=_LATENCY_MAX_US,
+            zero=True,
         ),
         intra_latency_s=_numbers(
             _table(fitted, "intra_latency_us", path),
@@ -319,12 +399,16 @@ def load_calibration(path: Path | None = None) -> Calibration:
             "fitted.intra_latency_us",
             path,
             scale=_US,
+            high=_LATENCY_MAX_US,
+            zero=True,
         ),
         tree_efficiency=_numbers(
             _table(fitted, "tree_efficiency", path), ARCH_CLASSES, "fitted.tree_efficiency", path
         ),
-        nvls_fit_efficiency=float(fitted["nvls_efficiency"]),
+        nvls_fit_efficiency=_bounded(
+            fitted.get("nvls_efficiency"), "fitted.nvls_efficiency", path, 0.0, 2.0, zero=False
+        ),
         channels=_channel_rules(nccl, constants_path),
-        fit=dict(data.get("fit", {})),
+        fit=dict(fit),
         path=path,
     )

@@ -7,12 +7,14 @@ dimensions and checked against the published counts in the tests.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from interconnect_sim.errors import SpecError
+from interconnect_sim.files import read_text_file
 
 __all__ = ["MODELS_DIR", "LatentAttention", "MoE", "ModelConfig", "list_models", "load_model"]
 
@@ -146,58 +148,101 @@ _OPTIONAL = {
 
 
 _MAY_BE_ZERO = {"shared_experts", "dense_layers"}
+_LARGEST_DIMENSION = 10**9
+"""No model dimension (layers, hidden, vocabulary, sequence, experts) comes near it."""
 
 
-def _int(data: dict[str, Any], key: str, path: Path) -> int:
+def _int(data: dict[str, Any], key: str, path: Path, where: str = "") -> int:
     value = data[key]
     lowest = 0 if key in _MAY_BE_ZERO else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-        what = "a non-negative" if lowest == 0 else "a positive"
-        raise SpecError(f"{path}: {key} must be {what} integer, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not lowest <= value <= _LARGEST_DIMENSION
+    ):
+        what = "a whole number from 0" if lowest == 0 else "a whole number from 1"
+        raise SpecError(f"{path}: {where}{key} must be {what} to 10^9, got {value!r}")
     return value
 
 
-def _table(data: dict[str, Any], cls: Any, path: Path, where: str) -> Any:
+def _table(data: Any, cls: Any, path: Path, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: {where} must be a table ([{where}]), got {data!r}")
     fields = set(cls.__dataclass_fields__)
     unknown = sorted(set(data) - fields)
     if unknown:
         raise SpecError(f"{path}: [{where}] unknown key(s) {unknown}; allowed {sorted(fields)}")
     try:
-        return cls(**{k: _int(data, k, path) for k in data})
+        return cls(**{k: _int(data, k, path, f"{where}.") for k in data})
     except TypeError as exc:
         raise SpecError(f"{path}: [{where}] {exc}") from None
+
+
+def _published(value: Any, path: Path) -> float | None:
+    """``published_parameters``: a number or a string such as ``"671e9"``, finite and positive."""
+    if value is None:
+        return None
+    try:
+        number = float(value) if isinstance(value, str | int | float) else math.nan
+    except (ValueError, OverflowError):
+        number = math.nan
+    if isinstance(value, bool) or not (math.isfinite(number) and number > 0):
+        raise SpecError(f"{path}: published_parameters {value!r} is not a positive number")
+    return number
+
+
+def _check_strings(data: dict[str, Any], path: Path) -> None:
+    for key in ("id", "name", "notes"):
+        if key in data and not (isinstance(data[key], str) and (data[key] or key == "notes")):
+            raise SpecError(f"{path}: {key} must be a non-empty string, got {data[key]!r}")
+    if not isinstance(data.get("tied_embeddings", False), bool):
+        raise SpecError(f"{path}: tied_embeddings must be true or false")
+    sources = data.get("sources", [])
+    if not (isinstance(sources, list) and all(isinstance(x, dict) for x in sources)):
+        raise SpecError(f"{path}: sources must be [[sources]] tables")
+
+
+def _check_moe(moe: MoE, layers: int, path: Path) -> None:
+    if moe.dense_layers >= layers:
+        raise SpecError(
+            f"{path}: moe.dense_layers ({moe.dense_layers}) must be below layers ({layers}): "
+            "an MoE model needs at least one MoE layer"
+        )
+    if moe.top_k > moe.experts:
+        raise SpecError(
+            f"{path}: moe.top_k ({moe.top_k}) cannot exceed moe.experts ({moe.experts})"
+        )
 
 
 def load_model_file(path: Path) -> ModelConfig:
     """Read a model TOML file strictly (unknown keys and bad values name file and key)."""
     try:
-        data = tomllib.loads(Path(path).read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise SpecError(f"{path}: cannot read model file: {exc}") from None
+        data = tomllib.loads(read_text_file(Path(path), "model", SpecError))
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from None
     missing = [k for k in _REQUIRED if k not in data]
     unknown = sorted(set(data) - set(_REQUIRED) - _OPTIONAL)
     if missing or unknown:
         raise SpecError(f"{path}: missing key(s) {missing}, unknown key(s) {unknown}")
+    _check_strings(data, path)
     mlp = data.get("mlp", "swiglu")
     if mlp not in ("swiglu", "gelu"):
         raise SpecError(f"{path}: mlp must be swiglu or gelu, got {mlp!r}")
-    published = data.get("published_parameters")
-    try:
-        published_value = float(published) if published is not None else None
-    except ValueError:
-        raise SpecError(f"{path}: published_parameters {published!r} is not a number") from None
     ints = {k: _int(data, k, path) for k in _REQUIRED if k not in ("id", "name")}
     if ints["heads"] % ints["kv_heads"]:
         raise SpecError(f"{path}: heads ({ints['heads']}) must be a multiple of kv_heads")
+    moe = _table(data["moe"], MoE, path, "moe") if "moe" in data else None
+    if moe is not None:
+        _check_moe(moe, ints["layers"], path)
     return ModelConfig(
-        id=str(data["id"]),
-        name=str(data["name"]),
+        id=data["id"],
+        name=data["name"],
         mlp=mlp,
         head_dim=_int(data, "head_dim", path) if "head_dim" in data else 0,
-        tied_embeddings=bool(data.get("tied_embeddings", False)),
-        moe=_table(data["moe"], MoE, path, "moe") if "moe" in data else None,
+        tied_embeddings=data.get("tied_embeddings", False),
+        moe=moe,
         mla=_table(data["mla"], LatentAttention, path, "mla") if "mla" in data else None,
-        published_parameters=published_value,
+        published_parameters=_published(data.get("published_parameters"), path),
         sources=tuple(data.get("sources", ())),
         **ints,
     )

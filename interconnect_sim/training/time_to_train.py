@@ -58,6 +58,31 @@ class TimeToTrain:
         }
 
 
+def _check_inputs(
+    tokens: float, tokens_per_s: float, gpus: int, nodes: int, goodput: Goodput | None
+) -> None:
+    """Finite positive tokens, throughput, GPUs and nodes; finite positive MTBF and checkpoint
+    interval, finite non-negative checkpoint cost and restart (an infinite MTBF or a zero
+    cost would make the optimal interval NaN or zero)."""
+    for name, value in (("tokens", tokens), ("throughput", tokens_per_s)):
+        if not (math.isfinite(value) and value > 0):
+            raise ScenarioError(f"{name} must be a positive finite number, got {value!r}")
+    if gpus < 1 or nodes < 1:
+        raise ScenarioError(f"GPUs and nodes must be at least 1, got {gpus} and {nodes}")
+    if goodput is None:
+        return
+    checks = (
+        ("--mtbf-node", goodput.mtbf_per_node_s, False),
+        ("--checkpoint-interval", goodput.checkpoint_interval_s, False),
+        ("--checkpoint-cost", goodput.checkpoint_cost_s, True),
+        ("--restart", goodput.restart_s, True),
+    )
+    for option, value, zero in checks:
+        if not (math.isfinite(value) and (value >= 0 if zero else value > 0)):
+            allowed = "zero or more" if zero else "more than zero"
+            raise ScenarioError(f"{option} must be a finite duration {allowed}, got {value!r} s")
+
+
 def time_to_train(
     tokens: float, tokens_per_s: float, gpus: int, nodes: int, goodput: Goodput | None = None
 ) -> TimeToTrain:
@@ -69,16 +94,13 @@ def time_to_train(
     >>> round(t.ideal_days, 2)
     17.36
     """
-    if tokens <= 0 or tokens_per_s <= 0:
-        raise ScenarioError("tokens and throughput must be positive")
+    _check_inputs(tokens, tokens_per_s, gpus, nodes, goodput)
     ideal_s = tokens / tokens_per_s
     result = TimeToTrain(
         tokens=tokens, ideal_days=ideal_s / _DAY, gpu_hours=ideal_s * gpus / 3600.0
     )
     if goodput is None:
         return result
-    if min(goodput.mtbf_per_node_s, goodput.checkpoint_interval_s) <= 0:
-        raise ScenarioError("MTBF and checkpoint interval must be positive")
     cluster_mtbf = goodput.mtbf_per_node_s / nodes
     fraction = (
         1.0
