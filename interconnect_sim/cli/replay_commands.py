@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from interconnect_sim.calibration.model import load_calibration
-from interconnect_sim.cli.common import add_fabric_options
+from interconnect_sim.cli.common import add_fabric_options, announce_work
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.engines.records import ReplayResult
 from interconnect_sim.errors import ScenarioError
+from interconnect_sim.files import check_output_folder, write_folder_atomically
 from interconnect_sim.specs import load_catalog
 from interconnect_sim.topology.presets import build_fabric
 from interconnect_sim.units import format_duration, format_size
@@ -117,12 +118,17 @@ def _format_results(results: list[ReplayResult], top: int) -> str:
 
 def run_replay_command(args: argparse.Namespace) -> int:
     """Run ``replay``."""
+    if args.out is not None:
+        check_output_folder(args.out, "--out")
+    if args.top_links < 0:
+        raise ScenarioError(f"--top-links must be 0 or more, got {args.top_links}")
     calls = read_trace(args.trace)
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise ScenarioError(f"--out {str(args.out)!r} exists and is not a folder")
     catalog = load_catalog()
-    fabric = build_fabric(catalog, fabric_request_from_args(args))
     calibration = load_calibration(args.calibration)
+    request = fabric_request_from_args(args)
+    des_calls = len(calls) * (1 if args.engine == "des" else 2 if args.engine == "both" else 0)
+    announce_work(catalog, request, calls=des_calls)
+    fabric = build_fabric(catalog, request)
     results: list[ReplayResult] = []
     if args.engine in ("des", "both"):
         bar = _progress_bar(len(calls))
@@ -137,7 +143,7 @@ def run_replay_command(args: argparse.Namespace) -> int:
     if args.engine in ("analytic", "both"):
         results.append(AnalyticEngine(catalog, calibration).replay(fabric, calls))
     if args.out is not None:
-        _write_outputs(args.out, results)
+        write_folder_atomically(args.out, lambda folder: _write_outputs(folder, results))
     if args.json:
         payload = results[0].to_json(args.top_links)
         if len(results) == 2:
@@ -159,7 +165,6 @@ def _write_outputs(folder: Path, results: list[ReplayResult]) -> None:
         write_links_csv,
     )
 
-    folder.mkdir(parents=True, exist_ok=True)
     write_calls_csv(folder / "calls.csv", results)
     main = results[0]
     save_figure(folder / "timeline.png", lambda ax: plot_timeline(ax, main), size=(10, 4))

@@ -15,6 +15,7 @@ from interconnect_sim.calibration.writer import write_calibration
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
+from interconnect_sim.files import check_output_file, check_output_folder, write_folder_atomically
 from interconnect_sim.specs import load_catalog
 from interconnect_sim.validation.fit import fit_calibration
 from interconnect_sim.validation.harness import Predictor, Score, score_predictions
@@ -25,6 +26,9 @@ from interconnect_sim.validation.measurements import (
 )
 
 __all__ = ["add_validation_commands", "run_validation_command"]
+
+_MAX_SWEEPS = 20
+"""Coordinate-descent passes: each narrows the search 3x, so 20 is far past any change."""
 
 
 def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -105,6 +109,8 @@ def _format_score(score: Score) -> str:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    if args.plots is not None:
+        check_output_folder(args.plots, "--plots")
     catalog = load_catalog()
     measurements = load_measurements(args.measurements, catalog)
     engine = AnalyticEngine(catalog, load_calibration(args.calibration))
@@ -112,7 +118,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     predicted = predictor.predict(measurements)
     score = score_predictions(predicted)
     if args.plots is not None:
-        _write_plots(args.plots, predicted, engine)
+        write_folder_atomically(args.plots, lambda folder: _write_plots(folder, predicted, engine))
     if args.json:
         print(json.dumps(score.to_json(), indent=2))
     else:
@@ -126,8 +132,6 @@ def _write_plots(folder: Path, predicted: pd.DataFrame, engine: AnalyticEngine) 
     from interconnect_sim.report.drawing import save_figure
     from interconnect_sim.report.plots import plot_busbw_vs_size
 
-    if not folder.exists():
-        folder.mkdir(parents=True)
     keys = ["class", "op", "nodes", "gpus_per_node", "algo", "proto"]
     for values, group in predicted.groupby(keys, sort=True):
         klass, op, nodes, gpn, algo, proto = values
@@ -164,13 +168,12 @@ def engine_fabric(engine: AnalyticEngine, row: pd.Series):  # type: ignore[no-un
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
+    if not 1 <= args.sweeps <= _MAX_SWEEPS:
+        raise ScenarioError(f"--sweeps must be from 1 to {_MAX_SWEEPS}, got {args.sweeps}")
+    check_output_file(args.out, "--out")
     catalog = load_catalog()
     path = args.measurements or SHIPPED_MEASUREMENTS
     measurements = load_measurements(path, catalog)
-    if args.sweeps < 1:
-        raise ScenarioError("--sweeps must be at least 1")
-    if not args.out.parent.exists():
-        raise ScenarioError(f"--out: folder {str(args.out.parent)!r} does not exist")
     engine = AnalyticEngine(catalog, load_calibration())
     result = fit_calibration(engine, measurements, sweeps=args.sweeps)
     score = score_predictions(Predictor(engine).predict(measurements))
