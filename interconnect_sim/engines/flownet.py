@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from interconnect_sim.collectives.decomposition import FlowSpec
 from interconnect_sim.collectives.paths import Flow
 from interconnect_sim.engines.maxmin import Incidence, max_min_rates
+from interconnect_sim.errors import TopologyError
 from interconnect_sim.topology.fabric import BANDWIDTH, Fabric
 
 __all__ = ["ActiveFlow", "EdgeIndex", "FlowNetwork", "UtilisationInterval"]
@@ -53,6 +54,13 @@ class EdgeIndex:
         for prefix in prefixes:
             for u_local, u, v_local, v, weight in parts:
                 edge = (prefix + u if u_local else u, prefix + v if v_local else v)
+                if edge not in self.index:
+                    raise TopologyError(
+                        f"{edge[0]} -> {edge[1]} is missing on {prefix.rstrip('/')}: the "
+                        f"communicator's nodes differ, but the patterns are routed on "
+                        f"{template_prefix.rstrip('/')} and repeated on every node (model a "
+                        "failure on the first node of the communicator)"
+                    )
                 edges.append(self.index[edge])
                 weights.append(weight)
         return edges, weights

@@ -224,7 +224,8 @@ def _check_fits(
         raise TopologyError(
             f"{label} need {leaves} leaves; a three-level fat tree of "
             f"{spine.port_count}-port spines and {core.port_count}-port cores holds at most "
-            f"{most} ({low} nodes at {design.oversubscription:g}:1): every spine must "
+            f"{most} ({f'{low} nodes' if low > 1 else 'not even 2 nodes'} at "
+            f"{design.oversubscription:g}:1): every spine must "
             "reach every core of its plane. Use a higher-radix switch (--switch) or more "
             "oversubscription"
         )
