@@ -34,7 +34,7 @@ from interconnect_sim.calibration.model import DEFAULT_CALIBRATION  # noqa: E402
 from interconnect_sim.training.model import MODELS_DIR  # noqa: E402
 from interconnect_sim.validation.measurements import SHIPPED_MEASUREMENTS  # noqa: E402
 from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS  # noqa: E402
-from tests.fuzzing import classify, mutate, run_main  # noqa: E402
+from tests.fuzzing import classify, mutate, run_isolated, run_main  # noqa: E402
 
 TRACE = ROOT / "scenarios" / "traces" / "tp-dp-overlap.jsonl"
 SCENARIO = ROOT / "scenarios" / "llama3-70b-h100-superpod.toml"
@@ -251,7 +251,8 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="folder for one reproducer per signature")
     args = parser.parse_args()
     limit = int(args.memory_gib * 2**30)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # options run in children, each
+    # under the same limit: a request for 100,000 nodes must not take the machine's memory
     folder = Path(tempfile.mkdtemp(prefix="fuzz-"))
     formats = _formats(folder)
     wanted = set(args.formats.split(",")) - {""}
@@ -287,7 +288,7 @@ def main() -> int:
         slowest = 0.0
         for _ in range(args.count):
             argv, names = _option_argv(rng)
-            outcome = run_main(argv, timeout_s=args.timeout)
+            outcome = run_isolated(argv, timeout_s=args.timeout, memory_bytes=limit)
             slowest = max(slowest, outcome.seconds)
             signature = classify(outcome, *names)
             counter[signature] += 1

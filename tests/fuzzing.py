@@ -21,12 +21,15 @@ a hang, a second line or a NaN in the output breaks it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import math
 import random
 import re
 import signal
+import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +49,7 @@ __all__ = [
     "assert_user_error",
     "classify",
     "mutate",
+    "run_isolated",
     "run_main",
 ]
 
@@ -239,6 +243,50 @@ def run_main(argv: Sequence[str], *, timeout_s: float | None = None) -> Outcome:
     )
 
 
+_CHILD = """
+import sys, json, resource
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from interconnect_sim.cli import main
+sys.exit(main(json.loads(sys.argv[1])))
+"""
+
+
+def run_isolated(argv: Sequence[str], *, timeout_s: float, memory_bytes: int) -> Outcome:
+    """Run the command in a fresh interpreter under a time and an address-space limit.
+
+    For requests that may exhaust memory (a failed allocation leaves an in-process run's
+    interpreter too fragmented to go on). A run past ``timeout_s`` is killed and reported as
+    ``error="hang"``; one that dies of memory as ``MemoryError``.
+    """
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, json.dumps(list(argv)), str(memory_bytes)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        return Outcome(tuple(argv), None, "", stderr, "hang", "hang", time.perf_counter() - start)
+    error = error_type = None
+    if "Traceback (most recent call last)" in done.stderr or done.returncode < 0:
+        error = done.stderr or f"killed by signal {-done.returncode}"
+        last = (done.stderr.strip().splitlines() or ["killed"])[-1]
+        error_type = "MemoryError" if "MemoryError" in last else last.split(":")[0][:60]
+    return Outcome(
+        argv=tuple(argv),
+        status=None if error else done.returncode,
+        stdout=done.stdout,
+        stderr=done.stderr,
+        error=error,
+        error_type=error_type,
+        seconds=time.perf_counter() - start,
+    )
+
+
 def _describe(outcome: Outcome) -> str:
     return (
         f"interconnect-sim {' '.join(outcome.argv)}\n-> status {outcome.status}\n"
@@ -313,7 +361,7 @@ def classify(outcome: Outcome, *names: str) -> str:
         lines = outcome.stderr.strip("\n").split("\n")
         if len(lines) != 1:
             return f"{len(lines)}-line error"
-        return f"error not naming {names[0] if names else 'the input'}"
+        return "error not naming the file or option"
     return "ok" if outcome.status == 0 else "user error"
 
 
@@ -366,7 +414,14 @@ def _mutate_lines(text: str, rng: random.Random) -> str:
 _JSON_VALUE = re.compile(r'(:\s*)("(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*|true|false|null|\[[^\]]*\])')
 
 
-def _mutate_jsonl(text: str, rng: random.Random) -> str:
+CHAIN_LENGTHS = (300, 1200)
+"""Default lengths of the reversed dependency chains the JSON Lines mutator writes (a few
+hundred calls hit RecursionError before issue #10)."""
+
+
+def _mutate_jsonl(
+    text: str, rng: random.Random, chain_lengths: tuple[int, ...] = CHAIN_LENGTHS
+) -> str:
     lines = _lines(text)
     candidates = [i for i, line in enumerate(lines) if line.strip().startswith("{")]
     if not candidates:
@@ -394,7 +449,7 @@ def _mutate_jsonl(text: str, rng: random.Random) -> str:
         )
         lines[index] = line.rstrip().rstrip("}") + f', "{key}": {rng.choice(NASTY_JSON_VALUES)}}}'
     else:  # a long dependency chain listed in reverse, or many calls
-        count = rng.choice([300, 1200])
+        count = rng.choice(chain_lengths)
         chain = [
             json.dumps(
                 {"id": f"c{i}", "op": "all_reduce", "bytes": 1024, "group": "world"}
@@ -463,7 +518,14 @@ _STRUCTURED: dict[str, Callable[[str, random.Random], str]] = {
 }
 
 
-def mutate(data: bytes, fmt: str, rng: random.Random, *, rounds: int = 1) -> bytes:
+def mutate(
+    data: bytes,
+    fmt: str,
+    rng: random.Random,
+    *,
+    rounds: int = 1,
+    chain_lengths: tuple[int, ...] = CHAIN_LENGTHS,
+) -> bytes:
     """Apply ``rounds`` random mutations to a file's bytes.
 
     Parameters
@@ -476,8 +538,12 @@ def mutate(data: bytes, fmt: str, rng: random.Random, *, rounds: int = 1) -> byt
         Source of choices (hypothesis' ``st.randoms()`` in tests, a seeded one in campaigns).
     rounds : int
         Mutations applied one after another.
+    chain_lengths : tuple of int
+        Lengths of the reversed dependency chains the ``jsonl`` mutator may write.
     """
     structured = _STRUCTURED[fmt]
+    if fmt == "jsonl":
+        structured = functools.partial(_mutate_jsonl, chain_lengths=chain_lengths)
     for _ in range(rounds):
         kind = rng.random()
         if kind < 0.15:
