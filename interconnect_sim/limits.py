@@ -49,6 +49,8 @@ class Limits:
     seconds_per_gpu, bytes_per_gpu : float
         Measured cost of building and analysing a fabric, per GPU (the larger of ``topo`` and
         ``collective``).
+    seconds_per_gpu_built : float
+        Measured cost of building a fabric without a whole-fabric analysis (``train``).
     seconds_per_size, seconds_per_des_size : float
         Measured cost of one size of a sweep (analytic, discrete-event) on a 2-node fabric.
     seconds_per_call : float
@@ -65,6 +67,7 @@ class Limits:
     max_message_bytes: float
     max_time_s: float
     seconds_per_gpu: float
+    seconds_per_gpu_built: float
     bytes_per_gpu: float
     seconds_per_size: float
     seconds_per_des_size: float
@@ -88,6 +91,7 @@ LIMITS = Limits(
     # 3.2e7 s is 3.7 ns), so call durations would be lost in rounding.
     max_time_s=365.0 * 86400.0,
     seconds_per_gpu=0.7e-3,
+    seconds_per_gpu_built=0.2e-3,
     bytes_per_gpu=32.0 * 2**10,
     seconds_per_size=0.02e-3,
     seconds_per_des_size=0.4e-3,
@@ -113,10 +117,17 @@ class Estimate:
 
 
 def estimate(
-    *, gpus: int = 0, sizes: int = 0, des_sizes: int = 0, calls: int = 0, limits: Limits = LIMITS
+    *,
+    gpus: int = 0,
+    sizes: int = 0,
+    des_sizes: int = 0,
+    calls: int = 0,
+    analysed: bool = True,
+    limits: Limits = LIMITS,
 ) -> Estimate:
-    """What building a fabric of ``gpus`` and running ``sizes`` analytic sizes, ``des_sizes``
-    discrete-event sizes and ``calls`` replayed calls on it costs, from the measured rates.
+    """What building a fabric of ``gpus`` (and analysing it whole, unless not ``analysed``) and
+    running ``sizes`` analytic sizes, ``des_sizes`` discrete-event sizes and ``calls`` replayed
+    calls on it costs, from the measured rates.
 
     Discrete-event costs grow with the fabric; they are scaled by ``gpus / 16`` beyond the
     16-GPU fabric they were measured on.
@@ -127,8 +138,9 @@ def estimate(
     'about 46 s and 2.1 GiB'
     """
     scale = max(1.0, gpus / 16)
+    per_gpu = limits.seconds_per_gpu if analysed else limits.seconds_per_gpu_built
     seconds = (
-        gpus * limits.seconds_per_gpu
+        gpus * per_gpu
         + sizes * limits.seconds_per_size
         + (des_sizes * limits.seconds_per_des_size + calls * limits.seconds_per_call) * scale
     )

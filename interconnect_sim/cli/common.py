@@ -23,7 +23,13 @@ class Parser(argparse.ArgumentParser):
 
 
 def announce_work(
-    catalog: Catalog, request: FabricRequest, *, sizes: int = 0, des_sizes: int = 0, calls: int = 0
+    catalog: Catalog,
+    request: FabricRequest,
+    *,
+    sizes: int = 0,
+    des_sizes: int = 0,
+    calls: int = 0,
+    analysed: bool = True,
 ) -> None:
     """Print to stderr what a long run will cost (time and memory), before it starts.
 
@@ -34,7 +40,7 @@ def announce_work(
     gpus = nodes * per_node
     if gpus > LIMITS.max_gpus:
         return
-    cost = estimate(gpus=gpus, sizes=sizes, des_sizes=des_sizes, calls=calls)
+    cost = estimate(gpus=gpus, sizes=sizes, des_sizes=des_sizes, calls=calls, analysed=analysed)
     if cost.seconds >= LIMITS.announce_s:
         print(
             f"{PROG}: {gpus:,} GPUs: {cost.describe()} expected on 2 cores "

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from interconnect_sim.cli.common import add_fabric_options
+from interconnect_sim.cli.common import add_fabric_options, announce_work
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.files import check_output_file
 from interconnect_sim.report.text import format_fabric_summary
@@ -132,7 +132,9 @@ def _cmd_topo(args: argparse.Namespace) -> int:
     if args.draw is not None:
         check_output_file(args.draw, "--draw", suffixes=DRAWING_SUFFIXES)
     catalog = load_catalog()
-    fabric = _apply_failures(build_fabric(catalog, fabric_request_from_args(args)), args)
+    request = fabric_request_from_args(args)
+    announce_work(catalog, request)
+    fabric = _apply_failures(build_fabric(catalog, request), args)
     summary = summarize_fabric(fabric, catalog)
     if args.draw is not None:
         from interconnect_sim.report.drawing import save_fabric_drawing

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from interconnect_sim.calibration.model import load_calibration
-from interconnect_sim.cli.common import positive_int, ratio
+from interconnect_sim.cli.common import announce_work, positive_int, ratio
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError, UnitError
 from interconnect_sim.files import check_output_file
@@ -276,6 +276,7 @@ def run_training_command(args: argparse.Namespace) -> int:
         nic=values.get("nic"),
         oversubscription=values.get("oversubscription") or 1.0,
     )
+    announce_work(catalog, request, analysed=False)  # the step model analyses its groups only
     fabric = build_fabric(catalog, request)
     seq = values.get("seq") or model.seq_len
     parallel = _parallel(values, len(fabric.gpus), seq)
