@@ -174,8 +174,8 @@ def check_size_count(count: float, what: str, limits: Limits = LIMITS) -> None:
         shown = f"{count:,.0f}" if math.isfinite(count) else "infinitely many"
         raise ScenarioError(
             f"{what} gives {shown} sizes; at most {limits.max_sizes:,} are accepted (each is a "
-            "row of output, and a discrete-event simulation each; nccl-tests sweeps have ~30). "
-            "Use a larger --step-factor"
+            "row of output, and a discrete-event simulation each; nccl-tests sweeps have ~30): "
+            "use fewer sizes, e.g. a larger --step-factor"
         )
 
 

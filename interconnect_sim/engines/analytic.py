@@ -21,6 +21,7 @@ from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.records import CallRecord, CollectiveEstimate, ReplayResult
 from interconnect_sim.engines.scheduling import Communicators, group_label, prepare_calls
 from interconnect_sim.errors import InterconnectSimError, ScenarioError, TraceError
+from interconnect_sim.limits import check_message_size, check_size_count
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.workload.trace import TraceCall
@@ -170,6 +171,8 @@ class AnalyticEngine:
         sizes = np.atleast_1d(np.asarray(sizes_bytes, dtype=float))
         if sizes.size == 0 or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
             raise ScenarioError("message sizes must be positive finite numbers of bytes")
+        check_size_count(sizes.size, "the request")
+        check_message_size(float(sizes.max()), f"a message of {sizes.max():.4g} bytes")
         for value, names, what in (
             (algorithm, _ALGORITHM_NAMES, "algorithm"),
             (protocol, _PROTOCOL_NAMES, "protocol"),
