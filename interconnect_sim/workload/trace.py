@@ -162,9 +162,15 @@ def _number(data: dict[str, Any], key: str, source: str, line: int) -> float | N
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _fail(source, line, f"{key} must be a non-negative number of seconds")
-    seconds = float(value) if isinstance(value, float) else float(min(value, 2**1000))
+    seconds = float(value) if isinstance(value, float) else float(_clamp(value))
     check_time(seconds, f"{source}, line {line}: {key}", TraceError)
     return seconds
+
+
+def _clamp(value: int) -> int:
+    """A JSON integer cut to +-2**1000, so converting it to float cannot overflow (anything that
+    large is refused by the limits anyway)."""
+    return max(-(2**1000), min(value, 2**1000))
 
 
 def _short(value: Any) -> str:
@@ -174,7 +180,7 @@ def _short(value: Any) -> str:
 
 def _size(value: Any, source: str, line: int) -> float:
     if isinstance(value, int) and not isinstance(value, bool):
-        size_bytes = float(max(-(2**1000), min(value, 2**1000)))  # no overflow; still too big
+        size_bytes = float(_clamp(value))
     elif isinstance(value, str):
         try:
             size_bytes = parse_size(value)

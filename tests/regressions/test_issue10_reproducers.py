@@ -218,11 +218,12 @@ def test_traces_rank_range_far_past_the_fabric_is_refused_before_allocating(
     assert "largest fabric" in line
 
 
-@pytest.mark.parametrize("key", ["bytes", "start_s"])
-def test_traces_400_digit_integers(tmp_path: Path, key: str) -> None:
+@pytest.mark.parametrize("key", ["bytes", "start_s", "compute_s"])
+@pytest.mark.parametrize("sign", ["", "-"])
+def test_traces_400_digit_integers(tmp_path: Path, key: str, sign: str) -> None:
     path = _trace(
         tmp_path,
-        json.dumps(CALL)[:-1].replace('"bytes": 1024', '"bytes": 1') + f', "{key}": 1{"0" * 400}}}',
+        json.dumps(CALL)[:-1] + f', "{key}": {sign}1{"0" * 400}}}',
     )
     assert_user_error(run_main(_replay(path, "analytic")), str(path))
 
