@@ -34,7 +34,13 @@ from interconnect_sim.calibration.model import DEFAULT_CALIBRATION  # noqa: E402
 from interconnect_sim.training.model import MODELS_DIR  # noqa: E402
 from interconnect_sim.validation.measurements import SHIPPED_MEASUREMENTS  # noqa: E402
 from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS  # noqa: E402
-from tests.fuzzing import classify, mutate, run_isolated, run_main  # noqa: E402
+from tests.fuzzing import (  # noqa: E402
+    classify,
+    mutate,
+    non_finite_words,
+    run_isolated,
+    run_main,
+)
 
 TRACE = ROOT / "scenarios" / "traces" / "tp-dp-overlap.jsonl"
 SCENARIO = ROOT / "scenarios" / "llama3-70b-h100-superpod.toml"
@@ -272,7 +278,8 @@ def main() -> int:
             path.write_bytes(data)
             outcome = run_main(fmt.argv(path, rng), timeout_s=args.timeout)
             slowest = max(slowest, outcome.seconds)
-            signature = classify(outcome, str(path), str(path.parent / "consts.toml"))
+            names = (str(path), str(path.parent / "consts.toml"))
+            signature = classify(outcome, *names, echoed=non_finite_words(data))
             counter[signature] += 1
             if signature not in examples:
                 examples[signature] = " ".join(outcome.argv)

@@ -49,6 +49,7 @@ __all__ = [
     "assert_user_error",
     "classify",
     "mutate",
+    "non_finite_words",
     "run_isolated",
     "run_main",
 ]
@@ -326,12 +327,23 @@ def _numbers(value: Any, key: str = "") -> Iterator[tuple[str, float]]:
         yield key, float(value)
 
 
-def assert_finite_output(outcome: Outcome) -> None:
+def non_finite_words(data: bytes) -> frozenset[str]:
+    """Words of an input file that read like non-finite numbers (``-inf``, ``nan``): a command
+    may echo them as labels (a CSV's row id), so text output is not judged on them."""
+    text = data.decode("utf-8", errors="replace")
+    return frozenset(m.group(0) for m in _NON_FINITE.finditer(text))
+
+
+def assert_finite_output(outcome: Outcome, *, echoed: frozenset[str] = frozenset()) -> None:
     """Assert a success whose printed numbers are all finite, and non-negative where they are
-    times, sizes, bandwidths or counts (JSON output is checked key by key)."""
+    times, sizes, bandwidths or counts.
+
+    JSON output is checked value by value (strings are labels, not numbers). Text output may not
+    show ``nan`` or ``inf`` words, except those in ``echoed`` (words of the input the command may
+    print back as labels; see :func:`non_finite_words`).
+    """
     assert outcome.error is None, _describe(outcome)
     assert outcome.status == 0, _describe(outcome)
-    assert not _NON_FINITE.search(outcome.stdout), _describe(outcome)
     text = outcome.stdout.strip()
     if text[:1] in "[{":
         data = json.loads(text, parse_constant=lambda name: math.nan)
@@ -339,22 +351,25 @@ def assert_finite_output(outcome: Outcome) -> None:
             assert math.isfinite(number), f"{key} = {number}\n{_describe(outcome)}"
             if _NON_NEGATIVE_KEY.search(key) and "vs" not in key and "error" not in key:
                 assert number >= 0, f"{key} = {number}\n{_describe(outcome)}"
+        return
+    found = {m.group(0) for m in _NON_FINITE.finditer(text)} - echoed
+    assert not found, f"{sorted(found)}\n{_describe(outcome)}"
 
 
-def assert_clean(outcome: Outcome, *names: str) -> None:
+def assert_clean(outcome: Outcome, *names: str, echoed: frozenset[str] = frozenset()) -> None:
     """Either a finite success or a one-line user error naming one of ``names``."""
     if outcome.status == 0 and outcome.error is None:
-        assert_finite_output(outcome)
+        assert_finite_output(outcome, echoed=echoed)
     else:
         assert_user_error(outcome, *names)
 
 
-def classify(outcome: Outcome, *names: str) -> str:
+def classify(outcome: Outcome, *names: str, echoed: frozenset[str] = frozenset()) -> str:
     """A short signature: ``ok``, ``user error``, or what went wrong (for counting)."""
     if outcome.error_type is not None:
         return f"traceback: {outcome.error_type}" if outcome.error != "hang" else "hang"
     try:
-        assert_clean(outcome, *names)
+        assert_clean(outcome, *names, echoed=echoed)
     except AssertionError:
         if outcome.status == 0:
             return "non-finite or negative output"

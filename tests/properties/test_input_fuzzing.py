@@ -27,7 +27,14 @@ from interconnect_sim.calibration.model import DEFAULT_CALIBRATION
 from interconnect_sim.training.model import MODELS_DIR
 from interconnect_sim.validation.measurements import SHIPPED_MEASUREMENTS
 from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS
-from tests.fuzzing import HUGE_INT, assert_clean, assert_user_error, mutate, run_main
+from tests.fuzzing import (
+    HUGE_INT,
+    assert_clean,
+    assert_user_error,
+    mutate,
+    non_finite_words,
+    run_main,
+)
 
 ROOT = Path(__file__).parents[2]
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
@@ -117,7 +124,8 @@ def _fuzz_one(fmt: str, rng: random.Random) -> None:
     with _file(name, data) as path:
         # A valid model too big for the layout is refused naming the options to change.
         names = (str(path), "tp/pp") if fmt == "model" else (str(path),)
-        assert_clean(run_main(argv(path, rng), timeout_s=TIMEOUT_S), *names)
+        outcome = run_main(argv(path, rng), timeout_s=TIMEOUT_S)
+        assert_clean(outcome, *names, echoed=non_finite_words(data))
 
 
 @FUZZ
