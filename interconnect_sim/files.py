@@ -64,6 +64,13 @@ def _writable_folder(folder: Path, option: str) -> None:
         raise ScenarioError(f"{option}: folder {str(folder)!r} is not writable")
 
 
+def _os_error(path: Path, option: str, exc: OSError) -> ScenarioError:
+    """An OSError met while looking at an output path (a name too long, a loop of links) as a
+    one-line error naming the option."""
+    shown = str(path) if len(str(path)) <= 60 else f"{str(path)[:40]}..."
+    return ScenarioError(f"{option}: {shown!r}: {exc.strerror}")
+
+
 def check_output_file(path: Path, option: str, *, suffixes: tuple[str, ...] = ()) -> Path:
     """Check, before any work, that ``path`` can be written; create its folder if missing.
 
@@ -88,11 +95,14 @@ def check_output_file(path: Path, option: str, *, suffixes: tuple[str, ...] = ()
             f"{option}: {str(path)!r} must end in one of {', '.join(suffixes)} "
             f"(the suffix sets the format)"
         )
-    if path.is_dir():
-        raise ScenarioError(f"{option}: {str(path)!r} is a folder; give a file name")
-    _writable_folder(path.parent if str(path.parent) else Path("."), option)
-    if path.exists() and not os.access(path, os.W_OK):
-        raise ScenarioError(f"{option}: {str(path)!r} exists and is not writable")
+    try:
+        if path.is_dir():
+            raise ScenarioError(f"{option}: {str(path)!r} is a folder; give a file name")
+        _writable_folder(path.parent if str(path.parent) else Path("."), option)
+        if path.exists() and not os.access(path, os.W_OK):
+            raise ScenarioError(f"{option}: {str(path)!r} exists and is not writable")
+    except OSError as exc:
+        raise _os_error(path, option, exc) from None
     return path
 
 
@@ -103,9 +113,12 @@ def check_output_folder(path: Path, option: str) -> Path:
     writable is its parent.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ScenarioError(f"{option}: {str(path)!r} is a file, not a folder")
-    _writable_folder(path.parent if str(path.parent) else Path("."), option)
+    try:
+        if path.exists() and not path.is_dir():
+            raise ScenarioError(f"{option}: {str(path)!r} is a file, not a folder")
+        _writable_folder(path.parent if str(path.parent) else Path("."), option)
+    except OSError as exc:
+        raise _os_error(path, option, exc) from None
     return path
 
 

@@ -208,6 +208,8 @@ def parse_nccl_tests_size(text: str) -> float:
     match = _NCCL_TESTS_SUFFIX.match(text) if isinstance(text, str) else None
     if match is not None:
         powers = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+        if len(match.group(1)) > 30:  # float() of it would overflow; no message is that large
+            raise UnitError(f"size {text[:20]!r}... ({len(text)} characters) is too large")
         return float(int(match.group(1)) * 2 ** powers[match.group(2)])
     return parse_size(text)
 

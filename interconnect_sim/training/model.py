@@ -263,13 +263,10 @@ def load_model(name_or_path: str) -> ModelConfig:
     """
     candidate = Path(name_or_path)
     if candidate.suffix == ".toml":
-        if not candidate.exists():
-            raise SpecError(f"model file {name_or_path!r} does not exist")
-        return load_model_file(candidate)
-    path = MODELS_DIR / f"{name_or_path}.toml"
-    if not path.exists():
+        return load_model_file(candidate)  # a missing or unreadable file is a one-line error
+    if name_or_path not in list_models():
+        shown = name_or_path if len(name_or_path) <= 60 else f"{name_or_path[:40]}..."
         raise SpecError(
-            f"unknown model {name_or_path!r}; presets: {', '.join(list_models())} "
-            "(or give a .toml file)"
+            f"unknown model {shown!r}; presets: {', '.join(list_models())} (or give a .toml file)"
         )
-    return load_model_file(path)
+    return load_model_file(MODELS_DIR / f"{name_or_path}.toml")

@@ -420,3 +420,26 @@ def test_output_folders_validate_plots_replaced_whole(tmp_path: Path) -> None:
     assert "stale.png" not in names
     assert all(n.endswith(".png") for n in names)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "plots"]
+
+
+# -- Found by the property tests and the campaign ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["collective", "--system", "dgx-h100", "--op", "all_reduce", "--min-bytes",
+          "1" + "0" * 400], "--min-bytes"),
+        (["replay", str(TRACE), "--system", "dgx-h100", "--out", "a" * 400], "--out"),
+        (["collective", "--system", "dgx-h100", "--op", "all_reduce", "--csv", "a" * 400],
+         "--csv"),
+        (["train", "--model", "a" * 400, "--system", "dgx-h100", "--nodes", "1", "--tp", "8",
+          "--pp", "1"], "unknown model"),
+        (["train", "--model", "a" * 400 + ".toml", "--system", "dgx-h100", "--nodes", "1",
+          "--tp", "8", "--pp", "1"], "aaaa"),
+    ],
+)  # fmt: skip
+def test_found_huge_numbers_and_names_too_long_for_the_file_system(
+    argv: list[str], name: str
+) -> None:
+    assert_user_error(run_main(argv), name)
