@@ -95,8 +95,7 @@ class _LogParser:
         if self.bad_row is not None:
             number, message = self.bad_row
             run.notes.append(
-                f"line {number}: incomplete last result row dropped "
-                f"({message.split(': ', 1)[-1]})"
+                f"line {number}: incomplete last result row dropped ({message.split(': ', 1)[-1]})"
             )
         self.runs.append(run)
         self.run, self.layout, self.in_table, self.bad_row = None, None, False, None
