@@ -46,7 +46,8 @@ def _check(code: int, err: str) -> None:
     assert code in (0, 2)
     if code == 2:
         lines = err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("interconnect-sim: error: "), err
+        assert len(lines) == 1, err
+        assert lines[0].startswith("interconnect-sim: error: "), err
 
 
 def _mutations(text: str) -> st.SearchStrategy[bytes]:
