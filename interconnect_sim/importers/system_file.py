@@ -116,7 +116,7 @@ def _nvlink_family(
             "gpu_links_per_nvswitch": list(template.gpu_links_per_nvswitch),
         }
     for i, row in enumerate(dump.nvlink):
-        if gpu.nvlink_count and sum(row) > gpu.nvlink_count:
+        if sum(row) > gpu.nvlink_count:
             raise SpecError(
                 f"{dump.source}: {dump.gpus[i]} shows {sum(row)} NVLinks but a {gpu.id} has "
                 f"{gpu.nvlink_count}; is --gpu right?"
