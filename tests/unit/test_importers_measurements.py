@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -277,3 +278,21 @@ def test_empty_measurement_file_is_an_error_not_a_traceback(
     _, err = capsys.readouterr()
     assert code == 2
     assert "is empty" in err
+
+
+def test_readme_three_commands_log_to_calibrated_model_and_plots(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log = str(DATA / "all_reduce_perf-2x8-h100.log")
+    common = ["--measurements", log, "--system", "dgx-h100"]
+    assert main(["validate", *common, "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)["overall"]["median_abs_pct_error_busbw"]
+    calibration = tmp_path / "my-cluster.toml"
+    assert main(["calibrate", *common, "--out", str(calibration)]) == 0
+    capsys.readouterr()
+    plots = tmp_path / "plots"
+    args = ["validate", *common, "--calibration", str(calibration), "--plots", str(plots)]
+    assert main([*args, "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)["overall"]["median_abs_pct_error_busbw"]
+    assert after < before / 2
+    assert [p.suffix for p in plots.iterdir()] == [".png"]
