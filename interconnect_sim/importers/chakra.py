@@ -171,7 +171,7 @@ def _json_nodes(text: str, source: str) -> list[ChakraNode]:
                 duration_us=float(item.get("durationMicros", 0)),
                 attrs={str(a.get("name")): _json_value(a) for a in item.get("attr", [])},
             )
-        except (TypeError, ValueError, AttributeError):
+        except (TypeError, ValueError, AttributeError, OverflowError):
             raise TraceError(f"{source}, line {line}: a Chakra node with bad fields") from None
         nodes.append(node)
     return nodes

@@ -174,7 +174,7 @@ def _observation(
         return None
     dtype = _DTYPE_BYTES.get(str(args.get("dtype", "")).lower())
     inputs, outputs = _int(args.get("In msg nelems")), _int(args.get("Out msg nelems"))
-    if dtype is None or inputs is None or outputs is None:
+    if dtype is None or inputs is None or outputs is None or max(inputs, outputs) > 2**50:
         trace.notes.append(f"{name} without dtype or element counts")
         return None
     ranks = _group_ranks(args, trace.world)
@@ -350,7 +350,7 @@ def _size_from_shapes(
             continue
         kind = str(types[index]).lower().split("::")[-1] if index < len(types) else "float"
         width = _DTYPE_BYTES.get(kind.strip("[]() "))
-        if width is not None and flat:
+        if width is not None and flat and 0 < math.prod(flat) * width <= 2**50:
             sizes.append(math.prod(flat) * width)
     if not sizes:
         return None

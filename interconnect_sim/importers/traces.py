@@ -57,6 +57,13 @@ def _bytes(path: Path) -> bytes:
     return data
 
 
+def _text(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TraceError(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
+
+
 def detect_trace_format(data: bytes) -> str:
     """``jsonl``, ``pytorch`` or ``chakra`` (binary Chakra when the bytes are not text)."""
     head = data[:4096]
@@ -92,13 +99,9 @@ def load_trace(paths: Sequence[Path]) -> ImportedTrace:
         if len(blobs) > 1:
             raise TraceError("give one JSON Lines trace (several files are for per-rank traces)")
         path, data = blobs[0]
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise TraceError(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
-        return ImportedTrace(read_trace(path, lines=text.splitlines()), [], kind)
+        return ImportedTrace(read_trace(path, lines=_text(path, data).splitlines()), [], kind)
     if kind == "pytorch":
-        texts = [(path, data.decode("utf-8")) for path, data in blobs]
+        texts = [(path, _text(path, data)) for path, data in blobs]
         observations, origins, notes = read_pytorch_trace(texts)
         calls = calls_from_observations([o for o in observations if o.size_bytes > 0], origins)
     else:
