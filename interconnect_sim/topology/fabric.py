@@ -40,7 +40,10 @@ LINK_COUNT = "link_count"
 LINK_SPEC = "link_spec"
 """Edge attribute: catalog id of the link type."""
 TIER = "tier"
-"""Edge attribute: ``nvlink``, ``pcie``, ``network`` or ``host`` (inter-socket, C2C)."""
+"""Edge attribute: ``nvlink``, ``pcie``, ``network`` or ``host`` (inter-socket, C2C).
+
+``nvlink`` is the GPUs' scale-up tier, whatever the link family: NVLink, AMD Infinity Fabric
+(xGMI) between GPUs, or the RoCE ports of a Gaudi mesh; ``link_spec`` names the link type."""
 
 LinkTier = Literal["nvlink", "pcie", "network", "host"]
 
@@ -59,6 +62,8 @@ NODE_KINDS = (
 _TIER_OF_FAMILY: dict[str, LinkTier] = {
     "nvlink": "nvlink",
     "nvlink-c2c": "host",
+    "infinity-fabric": "nvlink",
+    "on-package": "host",
     "pcie": "pcie",
     "infiniband": "network",
     "ethernet": "network",

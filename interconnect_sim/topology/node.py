@@ -114,7 +114,7 @@ def add_system(
     options = options or NodeOptions()
     prefix = f"n{index}/"
     ports = NodePorts(index=index)
-    if system.topology == "nvl-rack":
+    if system.topology == "nvlink-domain":
         _add_rack_hosts(fabric, catalog, system, prefix, ports, options)
     else:
         _add_host(fabric, catalog, system, prefix, ports, options)
@@ -284,11 +284,11 @@ def _add_nvlink(
         return
     link = catalog.link(gpu.nvlink)
     lanes = _nvlink_lanes(link, options)
-    if system.topology in ("nvswitch", "nvl-rack"):
+    if system.topology in ("nvswitch", "nvlink-domain"):
         _add_switched(fabric, catalog, system, prefix, ports.gpus, link, lanes)
     elif system.topology == "nvswitch-two-board":
         _add_two_board(fabric, catalog, system, prefix, ports.gpus, link, lanes)
-    elif system.topology == "hybrid-cube-mesh":
+    elif system.topology == "mesh":
         _add_mesh(fabric, system, ports.gpus, link, lanes)
     elif system.topology == "pcie":
         for a, b in system.nvlink_bridge_pairs:
@@ -394,14 +394,14 @@ def _add_two_board(
 def _add_mesh(
     fabric: Fabric, system: SystemSpec, gpus: list[str], link: LinkSpec, lanes: int | None
 ) -> None:
-    matrix = system.nvlink_matrix
+    matrix = system.link_matrix
     n = system.gpu_count
     if len(matrix) != n or any(len(row) != n for row in matrix):
-        raise TopologyError(f"{system.id}: nvlink_matrix must be {n} x {n}")
+        raise TopologyError(f"{system.id}: link_matrix must be {n} x {n}")
     for i in range(n):
         for j in range(n):
             if matrix[i][j] != matrix[j][i]:
-                raise TopologyError(f"{system.id}: nvlink_matrix is not symmetric at [{i}][{j}]")
+                raise TopologyError(f"{system.id}: link_matrix is not symmetric at [{i}][{j}]")
             if j > i and matrix[i][j]:
                 fabric.add_duplex_link(
                     gpus[i], gpus[j], link, link_count=matrix[i][j], lane_count=lanes
