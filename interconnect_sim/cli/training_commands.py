@@ -18,6 +18,7 @@ from interconnect_sim.cli.common import (
     on_off,
     positive_int,
     print_warnings,
+    prior_note,
 )
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError, UnitError
@@ -292,6 +293,7 @@ def run_training_command(args: argparse.Namespace) -> int:
         return _cmd_validate(args)
     values = _options(args)
     catalog = catalog_from(values)
+    calibration = load_calibration()
     model = load_model(str(values["model"]))
     request = fabric_request_from(values)
     fabric = build_fabric(catalog, request)
@@ -306,7 +308,7 @@ def run_training_command(args: argparse.Namespace) -> int:
         load_compute_calibration(),
         engine=values.get("engine") or "analytic",
         flash_attention=not values.get("no_flash_attention", False),
-        analytic=AnalyticEngine(catalog, load_calibration()),
+        analytic=AnalyticEngine(catalog, calibration),
     )
     ttt = None
     if values.get("tokens"):
@@ -333,16 +335,17 @@ def run_training_command(args: argparse.Namespace) -> int:
         )
         if ttt is not None:
             payload["time_to_train"] = ttt
-        payload["fabric_warnings"] = list(fabric.warnings)
+        note = prior_note(fabric, catalog, calibration)
+        payload["fabric_warnings"] = [*fabric.warnings, *([note] if note else [])]
         print(json.dumps(payload, indent=2))
-        print_warnings(fabric, stream=sys.stderr)
+        print_warnings(fabric, stream=sys.stderr, extra=(note,))
     else:
         print(
             _format(
                 model.name, fabric.name, parallel, step, ttt, values.get("engine") or "analytic"
             )
         )
-        print_warnings(fabric, stream=sys.stdout)
+        print_warnings(fabric, stream=sys.stdout, extra=(prior_note(fabric, catalog, calibration),))
     return 0
 
 
