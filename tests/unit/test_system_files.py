@@ -280,3 +280,13 @@ def test_measurement_files_name_system_files_relative_to_themselves(
     code, out, err = run(capsys, "validate", "--measurements", str(csv), "--json")
     assert code == 0, err
     assert json.loads(out)["overall"]["n"] == 2
+
+
+def test_catalog_that_is_not_a_folder_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for argv in (["systems"], ["topo", "dgx-h100"], ["specs", "--json"]):
+        code, out, err = run(capsys, *argv, "--catalog", str(tmp_path / "nope"))
+        assert code == 2
+        assert out == ""
+        assert "is not a folder of spec files" in err
