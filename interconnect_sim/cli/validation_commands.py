@@ -13,12 +13,12 @@ import pandas as pd
 
 from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.calibration.writer import write_calibration
-from interconnect_sim.cli.common import PROG, positive_int
+from interconnect_sim.cli.common import PROG, add_catalog_option, catalog_from, positive_int
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.importers import RunDefaults, load_measurement_files
-from interconnect_sim.specs import Catalog, load_catalog
+from interconnect_sim.specs import Catalog
 from interconnect_sim.validation.fit import fit_calibration
 from interconnect_sim.validation.harness import Predictor, Score, score_predictions
 from interconnect_sim.validation.measurements import (
@@ -40,6 +40,7 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
     )
     _add_measurement_options(validate)
     validate.add_argument("--calibration", type=Path, metavar="FILE")
+    add_catalog_option(validate)
     validate.add_argument("--json", action="store_true", help="print groups and overall as JSON")
     validate.add_argument(
         "--plots",
@@ -62,6 +63,7 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
         help="where to write the fitted calibration (default ./calibration.toml)",
     )
     calibrate.add_argument("--sweeps", type=int, default=3, help="coordinate-descent passes")
+    add_catalog_option(calibrate)
 
 
 def _add_measurement_options(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +134,7 @@ def _format_score(score: Score) -> str:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     measurements = _measurements(args, catalog)
     engine = AnalyticEngine(catalog, load_calibration(args.calibration))
     predictor = Predictor(engine)
@@ -191,7 +193,7 @@ def engine_fabric(engine: AnalyticEngine, row: pd.Series):  # type: ignore[no-un
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     path = args.measurements[0] if args.measurements else SHIPPED_MEASUREMENTS
     measurements = _measurements(args, catalog)
     if args.sweeps < 1:
