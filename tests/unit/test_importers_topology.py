@@ -83,7 +83,7 @@ def _relation(fabric: Fabric, a: str, b: str) -> str:
 @pytest.mark.parametrize(
     ("dump", "gpu", "nic", "family"),
     [
-        ("topo-m-dgx1-v100.txt", "v100-sxm2-32gb", "connectx-4", "hybrid-cube-mesh"),
+        ("topo-m-dgx1-v100.txt", "v100-sxm2-32gb", "connectx-4", "mesh"),
         ("topo-m-dgx-a100.txt", "a100-sxm4-80gb", "connectx-6", "nvswitch"),
     ],
 )
@@ -111,11 +111,11 @@ def test_topo_m_sample_becomes_a_system_with_its_link_types(
 
 def test_xml_sample_reads_models_from_pci_ids(catalog: Catalog) -> None:
     dump = read_nccl_xml((DATA / "nccl-topo-hgx-h100-4gpu.xml").read_text(), "x.xml")
-    assert dump.nvlink[0] == [0, 6, 6, 6]
+    assert dump.gpu_links[0] == [0, 6, 6, 6]
     assert dump.other_nics == ["mlx5_2"]  # the 100G NIC outside the GPU switches
     data = system_from_dump(dump, catalog, SystemChoices(id="hgx4"))
     assert (data["gpu"], data["nic"], data["nic_count"]) == ("h100-sxm5-80gb", "connectx-7", 4)
-    assert data["topology"] == "hybrid-cube-mesh"
+    assert data["topology"] == "mesh"
     assert data["cpu_pcie"] == "pcie-5"  # 32.0 GT/s in the dump
     assert "mlx5_2" in data["notes"]
 
