@@ -76,6 +76,7 @@ def run_topology_command(args: argparse.Namespace) -> int:
     from interconnect_sim.importers.nccl_topo_xml import fabric_to_nccl_xml
     from interconnect_sim.importers.system_file import (
         SystemChoices,
+        system_file_text,
         system_from_dump,
         write_system_file,
     )
@@ -98,9 +99,7 @@ def run_topology_command(args: argparse.Namespace) -> int:
     for note in dump.notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     if out is None:
-        import tomli_w
-
-        print(tomli_w.dumps(data), end="")
+        print(system_file_text(data), end="")
         return 0
     write_system_file(out, data)
     family = data["topology"]

@@ -70,6 +70,8 @@ def _tables() -> tuple[dict[str, str], dict[Kind, dict[str, str]], dict[Kind, di
     for kind in ("gpu", "nic"):
         for entry in data.get(kind, []):
             names.update({_key(name): entry["id"] for name in entry.get("names", [])})
+            if entry.get("export_only"):
+                continue
             for device in entry.get("pci_device_ids", []):
                 by_pci[kind][pci_id(entry["pci_vendor_id"], device)] = entry["id"]
                 by_device[kind].setdefault(_hex(device), set()).add(entry["id"])

@@ -36,6 +36,7 @@ _GCN = {"cdna3": "gfx942", "cdna4": "gfx950"}
 _NVSWITCH_CLASS = "0x068000"
 _GPU_CLASS = {"0x10de": "0x030200", "0x1002": "0x120000"}
 _LINK_TAGS = {"nvlink": "nvlink", "xgmi": "infinity-fabric"}
+_CPU_VENDORS = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}
 
 
 def looks_like_nccl_xml(text: str) -> bool:
@@ -77,6 +78,7 @@ def read_nccl_xml(text: str, source: str) -> TopoDump:
     gpus: list[tuple[int, str, ET.Element, str]] = []  # dev, busid, <gpu>, vendor:device
     groups: dict[str, list[str]] = {}
     for socket, cpu in enumerate(root.iter("cpu")):
+        dump.cpu_vendor = dump.cpu_vendor or _CPU_VENDORS.get(cpu.get("vendor", ""))
         for top in cpu.findall("pci"):
             _walk(top, socket, top if top.find("pci") is not None else None, gpus, groups, dump)
         for nic in cpu.findall("nic"):
@@ -186,6 +188,11 @@ def fabric_to_nccl_xml(fabric: Fabric, catalog: Catalog, node: int = 0) -> str:
     GPUs, NICs, PCIe switches and CPU sockets of node ``node`` with their PCIe link speeds and
     widths, and every GPU's NVLinks to peer GPUs and NVSwitch chips with their counts; AMD GPUs
     as RCCL writes them (``gcn`` architecture, ``<xgmi>`` links).
+
+    Raises
+    ------
+    SpecError
+        GPUs linked by something neither NCCL nor RCCL describes (Gaudi's RoCE mesh).
     """
     graph = fabric.graph
     local = [n for n, d in graph.nodes(data=True) if d.get("node") == node]
@@ -199,6 +206,16 @@ def fabric_to_nccl_xml(fabric: Fabric, catalog: Catalog, node: int = 0) -> str:
             bus[name] = f"{domain:04x}:{next(counter) & 0xFF:02x}:00.0"
         return bus[name]
 
+    families = {
+        catalog.link(d["link_spec"]).family
+        for a, b, d in graph.edges(data=True)
+        if a in local and graph.nodes[a]["kind"] == "gpu" and graph.nodes[b]["kind"] == "gpu"
+    }
+    if families - {"nvlink", "infinity-fabric"}:
+        raise SpecError(
+            f"{fabric.name}: its GPUs link by {', '.join(sorted(families))}, which NCCL's and "
+            "RCCL's topology XML cannot describe (only NVLink and xGMI)"
+        )
     root = ET.Element("system", version="1")
     cpus = sorted((n for n in local if graph.nodes[n]["kind"] == "cpu"),
                   key=lambda n: graph.nodes[n].get("socket", 0))  # fmt: skip

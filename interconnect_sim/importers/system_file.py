@@ -26,6 +26,7 @@ sockets, the compute NICs.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,15 @@ from interconnect_sim.importers.topo_dump import TopoDump
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.specs.model import GpuSpec, NicSpec, SystemSpec
 
-__all__ = ["SystemChoices", "system_from_dump", "system_id_for", "write_system_file"]
+__all__ = [
+    "SystemChoices",
+    "system_file_text",
+    "system_from_dump",
+    "system_id_for",
+    "write_system_file",
+]
+
+_INT_ARRAY = re.compile(r"\[\n(?:[ \t]+-?\d+,\n)+[ \t]*\]")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,8 +77,9 @@ def _unknown_pci(ids: list[str]) -> str:
 
 
 def _gpu(dump: TopoDump, catalog: Catalog, choice: str | None, inferred: dict[str, str]) -> GpuSpec:
-    known = {gpu_for_pci(pci) for pci in dump.gpu_pci_ids}
-    from_ids = str(next(iter(known))) if len(known) == 1 and None not in known else None
+    models = {pci: gpu_for_pci(pci) for pci in dump.gpu_pci_ids}
+    known = {model for model in models.values() if model is not None}
+    from_ids = known.pop() if len(known) == 1 and None not in models.values() else None
     if choice is not None:
         gpu = catalog.gpu(choice)
         if from_ids is None:
@@ -79,11 +89,13 @@ def _gpu(dump: TopoDump, catalog: Catalog, choice: str | None, inferred: dict[st
         return gpu
     if from_ids is not None:
         return catalog.gpu(from_ids)
-    what = (
-        _unknown_pci(dump.gpu_pci_ids)
-        if dump.gpu_pci_ids
-        else f"{dump.kind} does not name the GPU model"
-    )
+    unknown = [pci for pci, model in models.items() if model is None]
+    if unknown:
+        what = _unknown_pci(unknown)
+    elif known:
+        what = f"GPUs of several models ({', '.join(sorted(known))}); a system has one"
+    else:
+        what = f"{dump.kind} does not name the GPU model"
     ids = ", ".join(g.id for g in catalog.of_kind(GpuSpec))
     raise SpecError(f"{dump.source}: {what}; give --gpu (one of: {ids})")
 
@@ -103,10 +115,13 @@ def _nic(
             "catalog's InfiniBand entry of that chip is taken (give --nic for a RoCE one)"
         )
         return catalog.nic(str(known.pop()))
-    what = (
-        _unknown_pci(dump.nic_pci_ids) if any(dump.nic_pci_ids)
-        else f"{dump.kind} does not name their model"
-    )  # fmt: skip
+    unknown = [pci for pci in dump.nic_pci_ids if nic_for_pci(pci) is None]
+    if unknown:
+        what = _unknown_pci(unknown)
+    elif len(known) > 1:
+        what = f"they are of several models ({', '.join(sorted(map(str, known)))})"
+    else:
+        what = f"{dump.kind} does not name their model"
     ids = ", ".join(n.id for n in catalog.of_kind(NicSpec))
     names = ", ".join(dump.nics[:4]) + (" ..." if len(dump.nics) > 4 else "")
     raise SpecError(
@@ -143,10 +158,10 @@ def _check_link_family(dump: TopoDump, catalog: Catalog, gpu: GpuSpec) -> None:
         return
     family = catalog.link(gpu.nvlink).family if gpu.nvlink else None
     if family != dump.link_family:
-        has = f"its scale-up link is {gpu.nvlink} ({family})" if gpu.nvlink else "it has none"
+        has = f"links by {gpu.nvlink} ({family})" if gpu.nvlink else "has no scale-up link"
         raise SpecError(
-            f"{dump.source}: the dump shows {dump.link_family} links between GPUs but "
-            f"{gpu.id}'s {has}; is --gpu right?"
+            f"{dump.source}: the dump shows {dump.link_family} links between GPUs but a "
+            f"{gpu.id} {has}; is --gpu right?"
         )
 
 
@@ -232,6 +247,24 @@ def _scale_up(
     return values
 
 
+_CPU_NAMES = {"AMD": ("AMD", "EPYC"), "Intel": ("Intel", "Xeon")}
+
+
+def _host_template(
+    dump: TopoDump, catalog: Catalog, template: SystemSpec | None, pcie: str
+) -> SystemSpec | None:
+    """The template's host, unless the dump names another CPU vendor: then the first catalog
+    system with such CPUs and the same PCIe generation."""
+    names = _CPU_NAMES.get(dump.cpu_vendor or "")
+    if names is None or (template is not None and any(n in template.cpu_model for n in names)):
+        return template
+    hosts = [
+        s for s in catalog.of_kind(SystemSpec)
+        if any(n in s.cpu_model for n in names) and s.cpu_pcie == pcie
+    ]  # fmt: skip
+    return hosts[0] if hosts else template
+
+
 def _host(
     dump: TopoDump, catalog: Catalog, gpu: GpuSpec, template: SystemSpec | None,
     inferred: dict[str, str],
@@ -244,11 +277,18 @@ def _host(
     generation = f"pcie-{dump.pcie_gen}" if dump.pcie_gen else None
     if generation is not None and generation in catalog:
         pcie = generation
+    host = _host_template(dump, catalog, template, pcie)
     reason = (
         f"not in {dump.kind}; taken from the catalog's {template.id}"
         if template
         else f"not in {dump.kind}; a generic value for a {gpu.pcie} host"
     )
+    if host is not template and host is not None:
+        template = host
+        reason = (
+            f"{dump.kind} names {dump.cpu_vendor} CPUs but not their model or links; taken "
+            f"from the catalog's {host.id} ({dump.cpu_vendor} CPUs, {pcie})"
+        )
     values = {
         "cpu_model": template.cpu_model if template else f"{sockets}x CPU (unknown model)",
         "cpu_socket_count": sockets,
@@ -328,9 +368,17 @@ def system_from_dump(dump: TopoDump, catalog: Catalog, choices: SystemChoices) -
     return data
 
 
-def write_system_file(path: Path, data: dict[str, Any]) -> None:
-    """Write a system file with a TOML library (the file stem must be the id)."""
+def system_file_text(data: dict[str, Any]) -> str:
+    """The system file as TOML (tomli-w), with each array of integers on one line so that a
+    link matrix reads as a matrix."""
     text = tomli_w.dumps(data)
+    compact = _INT_ARRAY.sub(lambda m: "[" + ", ".join(re.findall(r"-?\d+", m.group())) + "]", text)
+    return compact if tomllib.loads(compact) == tomllib.loads(text) else text
+
+
+def write_system_file(path: Path, data: dict[str, Any]) -> None:
+    """Write a system file (the file stem must be the id)."""
+    text = system_file_text(data)
 
     def write(tmp: Path) -> None:
         tmp.write_text(text)

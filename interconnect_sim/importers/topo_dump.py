@@ -48,6 +48,8 @@ class TopoDump:
         PCI ids as ``vendor:device`` (``0x10de:0x2330``) where the dump names them.
     pcie_gen : int, optional
         PCIe generation of the GPUs' links, where the dump says it.
+    cpu_vendor : str, optional
+        ``AMD`` or ``Intel``, where the dump says it (XML ``<cpu vendor>``).
     quote : str
         A line of the dump, quoted in the system file's source.
     """
@@ -65,6 +67,7 @@ class TopoDump:
     gpu_pci_ids: list[str] = field(default_factory=list)
     nic_pci_ids: list[str] = field(default_factory=list)
     pcie_gen: int | None = None
+    cpu_vendor: str | None = None
     quote: str = ""
     notes: list[str] = field(default_factory=list)
 

@@ -14,7 +14,11 @@ from interconnect_sim.errors import SpecError
 from interconnect_sim.files import read_text_file
 from interconnect_sim.importers.nccl_topo_xml import looks_like_nccl_xml, read_nccl_xml
 from interconnect_sim.importers.nvidia_smi_topo import looks_like_topo_matrix, read_topo_matrix
-from interconnect_sim.importers.system_file import SystemChoices, system_from_dump
+from interconnect_sim.importers.system_file import (
+    SystemChoices,
+    system_from_dump,
+    system_id_for,
+)
 from interconnect_sim.importers.topo_dump import TopoDump
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.specs.system_readers import SystemHints
@@ -55,7 +59,9 @@ def system_from_dump_file(
 ) -> dict[str, Any] | None:
     """The system file (as a mapping) of a topology dump, or None for a file of another format.
 
-    ``hints`` are the ``--gpu`` / ``--nic`` the dump may need; the system's id is the file's name.
+    ``hints`` are the ``--gpu`` / ``--nic`` the dump may need. The system's id is the file's
+    name, with ``-dump`` added when that is a catalog id (``export-topo dgx-h100 --out
+    dgx-h100.xml`` and then ``topo dgx-h100.xml`` builds ``dgx-h100-dump``).
 
     Raises
     ------
@@ -70,4 +76,8 @@ def system_from_dump_file(
         dump = read_topo_matrix(text, str(path))
     else:
         return None
-    return system_from_dump(dump, catalog, SystemChoices(gpu=hints.gpu, nic=hints.nic))
+    system_id = system_id_for(str(path))
+    if system_id in catalog:
+        system_id += "-dump"
+    choices = SystemChoices(gpu=hints.gpu, nic=hints.nic, id=system_id)
+    return system_from_dump(dump, catalog, choices)
