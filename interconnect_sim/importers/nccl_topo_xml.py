@@ -5,7 +5,7 @@ The file is ``<system version="1">`` holding one ``<cpu numaid=...>`` per NUMA n
 (a bridge holds the devices below it); a GPU's ``<pci>`` holds ``<gpu dev sm rank gdr>`` with
 ``<nvlink target count tclass>`` children (``tclass`` 0x068000: an NVSwitch; 0x0302xx: a GPU), a
 NIC's holds ``<nic>`` with ``<net name dev speed port gdr>``. RCCL, AMD's port of NCCL, writes
-the same format (``NCCL_TOPO_DUMP_FILE`` / ``RCCL_TOPO_DUMP_FILE``) with ``<gpu ... gcn="gfx942">``
+the same format (it honours the same ``NCCL_TOPO_DUMP_FILE``) with ``<gpu ... gcn="gfx942">``
 and ``<xgmi target count tclass>`` children for its Infinity Fabric links; its GPUs have PCI
 class 0x120000 (processing accelerator) and vendor 0x1002.
 

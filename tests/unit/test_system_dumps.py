@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,12 +24,11 @@ DUMPS = {
 }
 
 
-def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
     code = main(list(argv))
     out, err = capsys.readouterr()
     assert code == 0, err
-    result: dict[str, object] = json.loads(out)
-    return result
+    return json.loads(out)
 
 
 def _imported(capsys: pytest.CaptureFixture[str], tmp_path: Path, dump: str) -> Path:
@@ -67,6 +67,32 @@ def test_commands_give_the_same_answer_for_a_dump_and_its_file(
     direct = _json(capsys, *command, "--system", str(DATA / dump), *flags)
     from_file = _json(capsys, *command, "--system", str(_imported(capsys, tmp_path, dump)), *flags)
     assert direct == from_file
+
+
+NODE = Path(__file__).parents[2] / "scenarios" / "systems"
+
+
+def test_readme_node_dump_answers_as_the_hand_written_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's three commands on `my-node-topo.txt` (what `nvidia-smi topo -m` prints on
+    the 4 x H100 node of `my-4xh100.toml`) give that file's answers: the dump holds every
+    number the collective and the training step use."""
+    dump = [str(NODE / "my-node-topo.txt"), "--gpu", "h100-sxm5-80gb", "--nic", "connectx-6"]
+    hand = [str(NODE / "my-4xh100.toml")]
+    topo = [_json(capsys, "topo", *system, "--json") for system in (dump, hand)]
+    for key in ("per_gpu_bandwidth_bytes_per_s", "devices", "scale_up"):
+        assert topo[0][key] == topo[1][key], key
+    # topo -m does not show the socket link: 4 UPI links come from the catalog's hgx-h100-4gpu
+    assert topo[0]["links_by_spec"] == {**topo[1]["links_by_spec"], "upi-sapphire-rapids": 4}
+    assert topo[0]["provenance"]["system"]["fields"]["inter_socket_link_count"] == "inferred"
+    assert topo[0]["provenance"]["system"]["fields"]["link_matrix"] == "measured"
+    size = ["--nodes", "2", "--op", "all_reduce", "--min-bytes", "1M", "--max-bytes", "1G"]
+    rows = [_json(capsys, "collective", "--system", *s, *size, "--json") for s in (dump, hand)]
+    assert rows[0] == rows[1]
+    job = ["--model", "llama3-8b", "--nodes", "4", "--tp", "4", "--pp", "1", "--json"]
+    steps = [_json(capsys, "train", "--system", *system, *job) for system in (dump, hand)]
+    assert steps[0]["step_time_s"] == steps[1]["step_time_s"]
 
 
 def test_scenario_names_a_dump_next_to_it(
