@@ -219,3 +219,16 @@ def test_damaged_rccl_xml_is_one_line_naming_what_is_wrong(
     err = capsys.readouterr().err
     assert message in err, err
     assert err.count("\n") == 1
+
+
+def test_validate_takes_a_dump_as_the_system_relative_to_here(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--system` names a file from where the command runs, not from the log's folder."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["export-topo", "dgx-h100", "--out", "node.xml"]) == 0
+    capsys.readouterr()
+    log = str(DATA / "all_reduce_perf-2x8-h100.log")
+    preset = _json(capsys, "validate", "--measurements", log, "--system", "dgx-h100", "--json")
+    dump = _json(capsys, "validate", "--measurements", log, "--system", "node.xml", "--json")
+    assert dump["overall"] == preset["overall"]
