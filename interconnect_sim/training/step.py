@@ -41,7 +41,7 @@ from interconnect_sim.training.communication import (
 )
 from interconnect_sim.training.compute import ComputeCalibration
 from interconnect_sim.training.flops import Convention, flops_per_token
-from interconnect_sim.training.memory import MemoryEstimate, estimate_memory
+from interconnect_sim.training.memory import MemoryEstimate, estimate_memory, shortfall_message
 from interconnect_sim.training.model import ModelConfig
 from interconnect_sim.training.moe import local_experts
 from interconnect_sim.training.parallel import ParallelConfig
@@ -162,13 +162,7 @@ def _gpu(fabric: Fabric, catalog: Catalog, parallel: ParallelConfig) -> GpuSpec:
 
 def _check_memory(memory: MemoryEstimate, gpu: GpuSpec) -> None:
     if memory.total_bytes > gpu.memory_bytes:
-        raise ScenarioError(
-            f"does not fit: needs {memory.total_bytes / 1e9:.1f} GB per GPU on pipeline rank "
-            f"{memory.rank} (parameters {memory.parameters_bytes / 1e9:.1f}, gradients "
-            f"{memory.gradients_bytes / 1e9:.1f}, optimizer {memory.optimizer_bytes / 1e9:.1f}, "
-            f"activations {memory.activations_bytes / 1e9:.1f}); {gpu.name} has "
-            f"{gpu.memory_bytes / 1e9:.0f} GB. Raise tp/pp, use ZeRO or recompute."
-        )
+        raise ScenarioError(shortfall_message(memory, gpu.memory_bytes, gpu.name))
 
 
 def estimate_step(
