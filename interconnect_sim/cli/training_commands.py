@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from interconnect_sim.calibration.model import load_calibration
-from interconnect_sim.cli.common import positive_int, ratio
+from interconnect_sim.cli.common import (
+    add_catalog_option,
+    add_fabric_options,
+    catalog_from,
+    fabric_request_from,
+    positive_int,
+    print_warnings,
+)
 from interconnect_sim.cli.training_options import (
     benchmark_setup,
     duration,
@@ -20,8 +28,7 @@ from interconnect_sim.cli.training_options import (
 from interconnect_sim.cli.training_output import format_step, format_validation
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
-from interconnect_sim.specs import load_catalog
-from interconnect_sim.topology.presets import FabricRequest, build_fabric
+from interconnect_sim.topology.presets import build_fabric
 from interconnect_sim.training.benchmarks import (
     benchmark_time,
     list_benchmarks,
@@ -131,10 +138,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         "--benchmark",
         help=f"MLPerf LLM benchmark: {', '.join(list_benchmarks())} (needs --global-batch)",
     )
-    train.add_argument("--system", help="preset system id (e.g. dgx-h100)")
-    train.add_argument("--nodes", type=positive_int, help="systems in the job")
-    train.add_argument("--nic", help="replace the compute NICs")
-    train.add_argument("--oversubscription", type=ratio, default=1.0, metavar="R")
+    add_fabric_options(train, system_flag=True, system_required=False)
     _add_parallel_options(train)
     train.add_argument("--tokens", type=token_count, help="training tokens, e.g. 15T")
     train.add_argument(
@@ -166,6 +170,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="rows in the time_to_train.csv schema (default: shipped rows)",
     )
     validate.add_argument("--json", action="store_true")
+    add_catalog_option(validate)
     validate.add_argument(
         "--fit", action="store_true", help="first re-fit the compute calibration on the fit rows"
     )
@@ -184,15 +189,10 @@ def run_training_command(args: argparse.Namespace) -> int:
         return _cmd_validate(args)
     values = options_of(args)
     benchmark = benchmark_setup(values)
-    catalog = load_catalog()
+    catalog = catalog_from(values)
     model = load_model(str(values["model"]))
-    request = FabricRequest(
-        system=values["system"],
-        node_count=values["nodes"],
-        nic=values.get("nic"),
-        oversubscription=values.get("oversubscription") or 1.0,
-    )
-    fabric = build_fabric(catalog, request)
+    fabric = build_fabric(catalog, fabric_request_from(values))
+    node_count = int(fabric.graph.graph["node_count"])
     parallel = parallel_of(values, len(fabric.gpus), values.get("seq") or model.seq_len)
     if benchmark is not None:
         benchmark.samples_to_target(parallel.global_batch)  # in range, before any work
@@ -220,9 +220,9 @@ def run_training_command(args: argparse.Namespace) -> int:
             analytic=options["analytic"],
         )
     if fits_memory(step.memory, step.memory_capacity_bytes) == "no":
-        gpu_name = catalog.gpu(catalog.system(values["system"]).gpu).name
+        gpu_name = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])).name
         raise ScenarioError(shortfall_message(step.memory, step.memory_capacity_bytes, gpu_name))
-    ttt = time_to_train_of(values, step.tokens_per_s, parallel)
+    ttt = time_to_train_of(values, step.tokens_per_s, parallel, node_count)
     mlperf = None
     if benchmark is not None:
         mlperf = benchmark_time(
@@ -233,7 +233,7 @@ def run_training_command(args: argparse.Namespace) -> int:
         payload.update(
             {
                 "model": model.id,
-                "system": request.system,
+                "system": fabric.graph.graph["system"],
                 "gpus": parallel.world_size,
                 "vpp": parallel.vpp,
                 "time_to_train_days": None if ttt is None else ttt["time_to_train_days"],
@@ -243,15 +243,18 @@ def run_training_command(args: argparse.Namespace) -> int:
             payload["time_to_train"] = ttt
         if mlperf is not None:
             payload["mlperf"] = mlperf
+        payload["fabric_warnings"] = list(fabric.warnings)
         print(json.dumps(payload, indent=2))
+        print_warnings(fabric, stream=sys.stderr)
     else:
         engine = values.get("engine") or "analytic"
         print(format_step(model.name, fabric.name, parallel, step, engine, ttt, mlperf))
+        print_warnings(fabric, stream=sys.stdout)
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     frame = load_training_runs(args.runs)
     compute = load_compute_calibration()
     if args.fit:

@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from interconnect_sim.cli.common import on_off
 from interconnect_sim.errors import ScenarioError, UnitError
+from interconnect_sim.specs.catalog import is_system_path
 from interconnect_sim.training.benchmarks import Benchmark, load_benchmark
 from interconnect_sim.training.parallel import ParallelConfig
 from interconnect_sim.training.time_to_train import Goodput, time_to_train
@@ -61,6 +63,25 @@ def _scenario(path: Path) -> dict[str, Any]:
 
 
 _DURATIONS = ("mtbf_node", "checkpoint_interval", "checkpoint_cost", "restart")
+
+
+def _scenario_value(path: Path, key: str, value: Any) -> Any:
+    """A scenario value in the form the command line gives it (paths relative to the file)."""
+    if key == "tokens" and isinstance(value, str):
+        return token_count(value)
+    if key in _DURATIONS and isinstance(value, str):
+        return duration(value)
+    if key == "system" and isinstance(value, str) and is_system_path(value):
+        return str(path.parent / value)
+    if key == "catalog":
+        folders = [value] if isinstance(value, str) else value
+        return [path.parent / str(folder) for folder in folders]
+    if key == "p2p" and isinstance(value, str):
+        try:
+            return on_off(value)
+        except argparse.ArgumentTypeError as exc:
+            raise ScenarioError(f"{path}: p2p: {exc}") from None
+    return value
 
 
 def options_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -153,7 +174,7 @@ def benchmark_setup(values: dict[str, Any]) -> Benchmark | None:
 
 
 def time_to_train_of(
-    values: dict[str, Any], tokens_per_s: float, parallel: ParallelConfig
+    values: dict[str, Any], tokens_per_s: float, parallel: ParallelConfig, nodes: int
 ) -> dict[str, Any] | None:
     if not values.get("tokens"):
         return None
@@ -166,5 +187,5 @@ def time_to_train_of(
             restart_s=values["restart"],
         )
     return time_to_train(
-        values["tokens"], tokens_per_s, parallel.world_size, values["nodes"], goodput
+        values["tokens"], tokens_per_s, parallel.world_size, nodes, goodput
     ).to_json()

@@ -30,7 +30,7 @@ from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from interconnect_sim.collectives.network import NetworkRoutes, attach_point
+from interconnect_sim.collectives.network import NetworkRoutes
 from interconnect_sim.collectives.paths import (
     Edge,
     Flow,
@@ -266,7 +266,7 @@ def _network(
     flow: Flow = {}
     if nodes == 1:
         rates = [
-            min(capacity[(gpu, attach_point(fabric, nic))], _port_rate(fabric, catalog, nic))
+            min(capacity[routes.gpu_to_nic(gpu, nic)[0][0]], _port_rate(fabric, catalog, nic))
             for gpu, nic in pairs[0]
         ]
         return float(sum(rates)), rail_count, None, flow, tuple(tuple(p) for p in pairs)
@@ -354,7 +354,31 @@ def analyse_communicator(
     ------
     TopologyError
         If the fabric has fewer nodes or GPUs than asked for, or an uneven group.
+
+    Notes
+    -----
+    The result is kept with the fabric (:meth:`Fabric.derived`): every op, size sweep and
+    engine asking about the same communicator shares one ring search.
     """
+    key = f"communicator:{id(catalog)}:{node_count}:{gpus_per_node}:" + (
+        "" if gpus is None else ",".join(gpus)
+    )
+    return fabric.derived(
+        key,
+        lambda: _analyse(
+            fabric, catalog, node_count=node_count, gpus_per_node=gpus_per_node, gpus=gpus
+        ),
+    )
+
+
+def _analyse(
+    fabric: Fabric,
+    catalog: Catalog,
+    *,
+    node_count: int | None,
+    gpus_per_node: int | None,
+    gpus: Sequence[str] | None,
+) -> CommunicatorBandwidths:
     graph = fabric.graph
     gpus_by_node = _group_by_node(fabric, gpus, node_count, gpus_per_node)
     m, g = len(gpus_by_node), len(gpus_by_node[0])
