@@ -30,7 +30,9 @@ COMPUTE_CALIBRATION = Path(__file__).parent / "data" / "compute.toml"
 
 _ALIASES = {"fp8-delayed": "fp8"}  # the same recipe by its full name
 _FAMILY = {"fp8-current": "fp8", "fp8-block": "fp8", "mxfp8": "fp8", "nvfp4": "fp8"}
-_PREVIOUS = {"blackwell": "hopper", "volta": "ampere"}
+# [inferred] Without a fitted run, a class borrows the closest fitted one (said in the warnings):
+# Blackwell the previous NVIDIA generation, AMD Instinct (RCCL) and Intel Gaudi (HCCL) Hopper.
+_PREVIOUS = {"blackwell": "hopper", "volta": "ampere", "rccl": "hopper", "hccl": "hopper"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,20 +46,30 @@ class GpuRates:
     notes: tuple[str, ...] = ()
 
 
+_TENSOR_FORMAT = {
+    "bf16": "bf16",
+    "fp8": "fp8",
+    "fp8-delayed": "fp8",
+    "fp8-current": "fp8",
+    "fp8-block": "fp8",
+    "mxfp8": "mxfp8",
+    "nvfp4": "nvfp4",
+}
+
+
 def _peak(gpu: GpuSpec, precision: str) -> float:
-    bf16 = gpu.dense_bf16_flops_per_s or gpu.dense_fp16_flops_per_s
-    if precision == "bf16":
-        return bf16
-    if precision == "nvfp4":
-        fp4 = getattr(gpu, "dense_fp4_flops_per_s", None)
-        if not fp4:
-            raise ScenarioError(f"{gpu.name} has no FP4 tensor-core rate; NVFP4 needs Blackwell")
-        return float(fp4)
-    if not gpu.dense_fp8_flops_per_s:
-        raise ScenarioError(f"{gpu.name} has no FP8 tensor cores; train it in bf16")
-    if precision == "mxfp8" and gpu.architecture not in ("blackwell", "blackwell-ultra", "rubin"):
-        raise ScenarioError(f"{gpu.name} has no MXFP8 (microscaling) tensor cores; use fp8-*")
-    return gpu.dense_fp8_flops_per_s
+    """Dense tensor rate of the GEMMs of a training precision (the datasheet's)."""
+    rate = gpu.dense_flops_per_s(_TENSOR_FORMAT[precision])  # type: ignore[arg-type]
+    if not rate:
+        raise ScenarioError(
+            f"{gpu.name} has no {precision.upper()} tensor cores (its formats: "
+            f"{', '.join(_formats(gpu))}); choose another --precision"
+        )
+    return rate
+
+
+def _formats(gpu: GpuSpec) -> list[str]:
+    return [p for p, f in _TENSOR_FORMAT.items() if gpu.dense_flops_per_s(f)]  # type: ignore[arg-type]
 
 
 def gpu_rates(
@@ -75,8 +85,8 @@ def gpu_rates(
     peak = _peak(gpu, precision)
     gemm_eff, gemm_note = compute.lookup(architecture_class, precision)
     attn_eff, attn_note = compute.lookup(architecture_class, "bf16")
-    bf16 = gpu.dense_bf16_flops_per_s or gpu.dense_fp16_flops_per_s
-    notes = tuple(n for n in (gemm_note, attn_note) if n)
+    bf16 = _peak(gpu, "bf16")
+    notes = tuple(dict.fromkeys(n for n in (gemm_note, attn_note) if n))
     return GpuRates(peak * gemm_eff, bf16 * attn_eff, gpu.memory_bandwidth_bytes_per_s, peak, notes)
 
 

@@ -34,18 +34,34 @@ GPU_MODELS: dict[str, dict[int | None, tuple[str | None, str | None, str]]] = {
         80: ("a100-sxm4-80gb", "dgx-a100", "A100 80 GB taken as SXM4 (DGX A100)"),
         40: ("a100-sxm4-40gb", None, "no preset system with A100 40 GB GPUs"),
     },
+    "A800": {None: ("a800-sxm4-80gb", "a800-8x", "")},
     "H100": {
         80: ("h100-sxm5-80gb", "dgx-h100", ""),
         None: ("h100-sxm5-80gb", "dgx-h100", "H100 form factor not stated: SXM5 80 GB assumed"),
     },
+    "H800": {None: ("h800-sxm5-80gb", "h800-8x", "")},
+    "H20": {None: ("h20-96gb", None, "no preset system with H20 GPUs")},
     "H200": {None: ("h200-sxm-141gb", "dgx-h200", "")},
+    "GH200": {None: ("gh200", "dgx-gh200", "")},
+    "B100": {None: ("b100-sxm-192gb", "hgx-b100", "")},
     "B200": {None: ("b200-sxm-180gb", "dgx-b200", "")},
+    "B300": {None: ("b300-sxm-270gb", "dgx-b300", "")},
     "GB200": {None: ("gb200", "gb200-nvl72", "")},
+    "GB300": {None: ("gb300", "gb300-nvl72", "")},
+    "V100": {
+        32: ("v100-sxm2-32gb", "dgx1-v100", ""),
+        16: ("v100-sxm2-16gb", None, "no preset system with V100 16 GB GPUs"),
+    },
+    "MI300X": {None: ("mi300x", "mi300x-8x", "")},
+    "MI325X": {None: ("mi325x", None, "no preset system with MI325X GPUs")},
+    "MI355X": {None: ("mi355x", "mi355x-8x", "")},
+    "GAUDI 3": {None: ("gaudi3", "gaudi3-8x", "")},
+    "RUBIN": {None: ("rubin", "rubin-nvl144", "Rubin is announced, not shipping")},
 }
-_KNOWN_UNSUPPORTED = ("B100", "B300", "GB300", "H800", "H20", "A800", "V100", "MI300X", "MI355X")
 _TOKEN = re.compile(
-    r"^(?:NVIDIA\s+)?(GB300|GB200|B300|B200|B100|H800|H200|H100|H20|A800|A100|V100|"
-    r"MI355X|MI325X|MI300X|GAUDI\s*3|TPU\s*V\d\w*)(?![0-9A-Z])"
+    r"^(?:NVIDIA\s+|AMD\s+(?:INSTINCT\s+)?|INTEL\s+)?(GB300|GB200|GH200|B300|B200|B100|H800|"
+    r"H200|H100|H20|A800|A100|V100|MI355X|MI325X|MI300X|GAUDI\s*3|RUBIN|TPU\s*V\d\w*)"
+    r"(?![0-9A-Z])"
 )
 
 
@@ -72,13 +88,12 @@ def parse_gpu(text: str) -> GpuName:
     match = _TOKEN.match(upper)
     if match is None:
         raise MeasurementError(f"GPU {raw!r} is not a GPU model this tool knows")
-    model = re.sub(r"\s+", " ", match.group(1))
+    model = re.sub(r"\s+", " ", match.group(1)).replace("GAUDI3", "GAUDI 3")
     memory_match = re.search(r"(\d+)\s*GB", upper[match.end() :].split("(")[0])
     memory = int(memory_match.group(1)) if memory_match else None
     variants = GPU_MODELS.get(model)
     if variants is None:
-        known = "listed" if model in _KNOWN_UNSUPPORTED else "known"
-        raise MeasurementError(f"GPU {model} ({raw!r}) is {known} but has no preset system")
+        raise MeasurementError(f"GPU {model} ({raw!r}) has no GPU spec")
     if memory in variants:
         spec, system, note = variants[memory]
     elif None in variants:
