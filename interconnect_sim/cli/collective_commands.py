@@ -19,6 +19,7 @@ from interconnect_sim.cli.common import (
     message_size,
     positive_int,
     print_warnings,
+    prior_note,
 )
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
 from interconnect_sim.collectives.ops import CollectiveOp, parse_op
@@ -167,7 +168,7 @@ def run_collective_command(args: argparse.Namespace) -> int:
         _write_csv(args.csv, rows)
     if args.json:
         print(json.dumps(rows, indent=2))
-        print_warnings(fabric, stream=sys.stderr)
+        print_warnings(fabric, stream=sys.stderr, extra=(prior_note(fabric, catalog, calibration),))
         return 0
     engines = (
         "analytic and discrete-event engines"
@@ -181,5 +182,5 @@ def run_collective_command(args: argparse.Namespace) -> int:
     if op is CollectiveOp.ALL_GATHER or op is CollectiveOp.REDUCE_SCATTER:
         header += "\n# size = whole gathered buffer (n x per-rank), as nccl-tests prints it"
     print(_table(estimate, header, rows, both=args.engine == "both"))
-    print_warnings(fabric, stream=sys.stdout)
+    print_warnings(fabric, stream=sys.stdout, extra=(prior_note(fabric, catalog, calibration),))
     return 0

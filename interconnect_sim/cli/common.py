@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from interconnect_sim.calibration.model import Calibration
 from interconnect_sim.errors import ScenarioError, UnitError
 from interconnect_sim.specs import Catalog, load_catalog
 from interconnect_sim.topology.fabric import Fabric
@@ -176,7 +177,22 @@ def fabric_request_from(values: Mapping[str, Any]) -> FabricRequest:
     )
 
 
-def print_warnings(fabric: Fabric, *, stream: TextIO | None = None) -> None:
-    """One ``note:`` line per fabric warning (on stderr unless told otherwise)."""
-    for warning in fabric.warnings:
+def prior_note(fabric: Fabric, catalog: Catalog, calibration: Calibration) -> str | None:
+    """A note when the fabric's GPUs use an architecture class whose constants are priors."""
+    gpu = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"]))
+    klass = calibration.arch_class(gpu.architecture)
+    if klass not in calibration.prior_classes:
+        return None
+    return (
+        f"{gpu.id} ({gpu.architecture}) uses the '{klass}' collective-library class, whose "
+        "constants are neutral priors (no LL cap, no NVLS; NCCL's latencies and NVIDIA-fitted "
+        "efficiencies), not values its library publishes or fitted to its measurements"
+    )
+
+
+def print_warnings(
+    fabric: Fabric, *, stream: TextIO | None = None, extra: tuple[str | None, ...] = ()
+) -> None:
+    """One ``note:`` line per fabric warning and extra note (on stderr unless told otherwise)."""
+    for warning in (*fabric.warnings, *(note for note in extra if note)):
         print(f"note: {warning}", file=stream or sys.stderr)

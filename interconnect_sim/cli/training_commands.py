@@ -16,6 +16,7 @@ from interconnect_sim.cli.common import (
     fabric_request_from,
     positive_int,
     print_warnings,
+    prior_note,
 )
 from interconnect_sim.cli.training_options import (
     benchmark_setup,
@@ -190,6 +191,7 @@ def run_training_command(args: argparse.Namespace) -> int:
     values = options_of(args)
     benchmark = benchmark_setup(values)
     catalog = catalog_from(values)
+    calibration = load_calibration()
     model = load_model(str(values["model"]))
     fabric = build_fabric(catalog, fabric_request_from(values))
     node_count = int(fabric.graph.graph["node_count"])
@@ -199,7 +201,7 @@ def run_training_command(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {
         "engine": values.get("engine") or "analytic",
         "flash_attention": not values.get("no_flash_attention", False),
-        "analytic": AnalyticEngine(catalog, load_calibration()),
+        "analytic": AnalyticEngine(catalog, calibration),
     }
     compute = load_compute_calibration()
     if (values.get("vpp") or "auto") == "auto":
@@ -243,13 +245,14 @@ def run_training_command(args: argparse.Namespace) -> int:
             payload["time_to_train"] = ttt
         if mlperf is not None:
             payload["mlperf"] = mlperf
-        payload["fabric_warnings"] = list(fabric.warnings)
+        note = prior_note(fabric, catalog, calibration)
+        payload["fabric_warnings"] = [*fabric.warnings, *([note] if note else [])]
         print(json.dumps(payload, indent=2))
-        print_warnings(fabric, stream=sys.stderr)
+        print_warnings(fabric, stream=sys.stderr, extra=(note,))
     else:
         engine = values.get("engine") or "analytic"
         print(format_step(model.name, fabric.name, parallel, step, engine, ttt, mlperf))
-        print_warnings(fabric, stream=sys.stdout)
+        print_warnings(fabric, stream=sys.stdout, extra=(prior_note(fabric, catalog, calibration),))
     return 0
 
 

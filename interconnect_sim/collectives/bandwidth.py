@@ -30,6 +30,7 @@ from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
+from interconnect_sim.collectives.mesh_rings import full_mesh_rings
 from interconnect_sim.collectives.network import NetworkRoutes
 from interconnect_sim.collectives.paths import (
     Edge,
@@ -206,6 +207,11 @@ def _intra_rings(
     paths: HopPaths, gpus: list[str], *, closed: bool = True
 ) -> tuple[list[tuple[float, Flow]], Edge | None, set[str]]:
     graph = paths.fabric.graph
+    mesh = full_mesh_rings(paths, gpus)  # uniform full meshes: rings on every link
+    if mesh is not None:
+        rate, orders = mesh
+        rings = [(rate, paths.ring_flow(order, closed=closed)) for order in orders]
+        return rings, (gpus[0], gpus[1]), {"nvlink"}
     capacity: MutableMapping[Edge, float] = ChainMap({}, paths.capacity)  # writes stay local
     flows = [paths.ring_flow(order, closed=closed) for order in _candidate_orders(paths, gpus)]
     flow_tiers = [{graph.edges[e][TIER] for e in flow} for flow in flows]

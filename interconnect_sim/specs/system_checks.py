@@ -97,6 +97,11 @@ def _check_switch_links(catalog: Catalog, system: SystemSpec, gpu: GpuSpec, gpus
         )
     uplinks = system.nvswitch_uplinks or (0,) * len(links)
     for k, (count, up) in enumerate(zip(links, uplinks, strict=False)):
+        if not count:
+            raise _fail(
+                "gpu_links_per_nvswitch",
+                f"{list(links)} gives chip {k} no links from the GPUs; every chip needs at least 1",
+            )
         if gpus * count + up > switch.port_count:
             raise _fail(
                 "gpu_links_per_nvswitch",
