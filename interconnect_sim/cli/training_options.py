@@ -94,18 +94,18 @@ def options_of(args: argparse.Namespace) -> dict[str, Any]:
             raise ScenarioError(f"{args.scenario}: unknown key(s) {unknown}")
         for key, value in scenario.items():
             key = key.replace("-", "_")
-            if values.get(key) in (None, False, 1.0, "auto") or key not in values:
-                if key == "tokens" and isinstance(value, str):
-                    value = token_count(value)
-                elif key in _DURATIONS and isinstance(value, str):
-                    value = duration(value)
-                values[key] = value
-    required = ("system", "nodes", "tp", "pp") + (() if values.get("benchmark") else ("model",))
+            if values.get(key) in (None, False, 1.0, [], "auto") or key not in values:
+                values[key] = _scenario_value(args.scenario, key, value)
+    required = ("system", "tp", "pp") + (() if values.get("benchmark") else ("model",))
     for name in required:
         if values.get(name) is None:
             raise ScenarioError(
                 f"--{name.replace('_', '-')} is required (or give it in the scenario)"
             )
+    if values.get("nodes") is None and values.get("scalable_units") is None:
+        raise ScenarioError(
+            "--nodes (or --scalable-units) is required (or give it in the scenario)"
+        )
     return values
 
 
