@@ -28,6 +28,7 @@ from interconnect_sim.specs.model import (
     SuperPodSpec,
     SwitchSpec,
     SystemSpec,
+    TransceiverSpec,
 )
 
 __all__ = ["DATA_DIR", "Catalog", "CheckResult", "load_catalog"]
@@ -108,6 +109,10 @@ class Catalog:
         """The SuperPOD reference design with this id."""
         return self._get(spec_id, SuperPodSpec, "SuperPOD design")
 
+    def transceiver(self, spec_id: str) -> TransceiverSpec:
+        """The transceiver or cable spec with this id."""
+        return self._get(spec_id, TransceiverSpec, "transceiver")
+
     def of_kind(self, cls: type[SpecT]) -> list[SpecT]:
         """Every spec of one class, sorted by id."""
         return sorted((s for s in self if isinstance(s, cls)), key=lambda s: s.id)
@@ -149,6 +154,8 @@ class Catalog:
                 self.switch(spec.nvswitch)
             if spec.host_gpu_link is not None:
                 self.link(spec.host_gpu_link)
+        elif isinstance(spec, TransceiverSpec):
+            self.link(spec.link)
         elif isinstance(spec, SuperPodSpec):
             self.system(spec.system)
             for switch_id in (spec.leaf_switch, spec.spine_switch, spec.core_switch):

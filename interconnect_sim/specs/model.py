@@ -21,6 +21,7 @@ __all__ = [
     "SuperPodSpec",
     "SwitchSpec",
     "SystemSpec",
+    "TransceiverSpec",
 ]
 
 Transport = Literal["infiniband", "roce", "efa", "tcpx", "tcpxo"]
@@ -29,6 +30,9 @@ SourceGrade = Literal["primary", "secondary", "measured", "derived"]
 LinkFamily = Literal["nvlink", "nvlink-c2c", "pcie", "infiniband", "ethernet", "inter-socket"]
 SwitchRole = Literal["nvswitch", "network"]
 SystemTopology = Literal["nvswitch", "hybrid-cube-mesh", "nvswitch-two-board", "pcie", "nvl-rack"]
+CableMedia = Literal["dac", "acc", "aoc", "multimode", "singlemode"]
+"""How a network link is carried: passive copper (DAC), active copper (ACC, also linear active
+copper), active optical cable (AOC), or pluggable transceivers on multimode or single-mode fibre."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,6 +147,23 @@ class SwitchSpec(Spec):
     latency_s: float | None = None
     form_factor: str = ""
     power_w: float | None = None
+    ports_per_cage: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransceiverSpec(Spec):
+    """One way to carry a network link: a transceiver (one end) or a copper/AOC cable.
+
+    ``ports`` is the number of links one end carries (2 for a twin-port OSFP transceiver or a
+    1:2 split cable); ``power_w`` is the power of one end, ``max_reach_m`` the longest link.
+    """
+
+    link: str
+    media: CableMedia
+    ports: int
+    max_reach_m: float
+    power_w: float
+    form_factor: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,6 +201,8 @@ class SystemSpec(Spec):
     host_gpu_link_count: int = 0
     superpod: str | None = None
     year: int | None = None
+    power_w: float | None = None
+    nic_ports_per_cage: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,6 +215,9 @@ class ReferenceRow:
     leaf_count: int
     spine_count: int
     core_count: int = 0
+    node_leaf_cables: int = 0
+    leaf_spine_cables: int = 0
+    spine_core_cables: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,3 +232,5 @@ class SuperPodSpec(Spec):
     spine_layout: Literal["shared", "per-rail-groups"] = "shared"
     spine_group_size: int = 0
     reference_rows: tuple[ReferenceRow, ...] = field(default_factory=tuple)
+    fabric_management_ports: int = 0
+    nodes_per_rack: int = 0
