@@ -12,6 +12,8 @@ from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.cli.common import positive_int, ratio
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError, UnitError
+from interconnect_sim.planning.layout_search import SearchSpace, recheck, search_layouts
+from interconnect_sim.planning.placement import hosts_of
 from interconnect_sim.specs import load_catalog
 from interconnect_sim.topology.presets import FabricRequest, build_fabric
 from interconnect_sim.training.compute import (
@@ -22,8 +24,13 @@ from interconnect_sim.training.compute import (
 from interconnect_sim.training.model import load_model
 from interconnect_sim.training.parallel import ParallelConfig
 from interconnect_sim.training.step import StepEstimate, estimate_step
-from interconnect_sim.training.time_to_train import Goodput, time_to_train
-from interconnect_sim.units import format_duration, parse_duration
+from interconnect_sim.training.time_to_train import (
+    Goodput,
+    checkpoint_cost_s,
+    load_failure_profile,
+    time_to_train,
+)
+from interconnect_sim.units import format_duration, parse_duration, parse_rate
 from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS, load_training_runs
 from interconnect_sim.validation.training_score import fit_compute, score_runs
 
@@ -38,6 +45,13 @@ def token_count(text: str) -> float:
     if match is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a token count such as 15T or 2.5B")
     return float(match.group(1)) * _TOKEN_SUFFIX[match.group(2)]
+
+
+def _rate(text: str) -> float:
+    try:
+        return parse_rate(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def duration(text: str) -> float:
@@ -100,10 +114,25 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         metavar="DURATION",
         help="mean time between failures of one node, e.g. '50000 h'",
     )
-    train.add_argument("--checkpoint-interval", type=duration, default=3600.0, metavar="D")
-    train.add_argument("--checkpoint-cost", type=duration, default=60.0, metavar="D")
-    train.add_argument("--restart", type=duration, default=600.0, metavar="D")
+    train.add_argument(
+        "--checkpoint-interval", type=duration, metavar="D", help="default: Daly's optimum"
+    )
+    train.add_argument("--checkpoint-cost", type=duration, metavar="D")
+    train.add_argument("--restart", type=duration, metavar="D")
     train.add_argument("--engine", choices=("analytic", "des"), default="analytic")
+    train.add_argument(
+        "--layout",
+        choices=("auto",),
+        help="search the parallel layout (tp, pp, vpp, cp, ep, dp, ZeRO, micro-batch, "
+        "recompute); --tp etc. given with it fix that knob",
+    )
+    train.add_argument("--failure-profile", help="published interruption statistics to use")
+    train.add_argument(
+        "--storage-bandwidth",
+        type=_rate,
+        metavar="RATE",
+        help="checkpoint write bandwidth, e.g. '100 GB/s' (sets the checkpoint cost)",
+    )
     train.add_argument("--json", action="store_true")
 
     validate = commands.add_parser(
@@ -172,8 +201,11 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
                     "restart",
                 ) and isinstance(value, str):
                     value = duration(value)
+                elif key == "storage_bandwidth" and isinstance(value, str):
+                    value = _rate(value)
                 values[key] = value
-    for required in ("model", "system", "nodes", "tp", "pp"):
+    needed = ("model", "system", "nodes") if values.get("layout") == "auto" else None
+    for required in needed or ("model", "system", "nodes", "tp", "pp"):
         if values.get(required) is None:
             raise ScenarioError(
                 f"--{required.replace('_', '-')} is required (or give it in the scenario)"
@@ -262,6 +294,98 @@ def _format(
     return "\n".join(lines)
 
 
+def _auto_layout(
+    values: dict[str, Any], model: Any, fabric: Any, catalog: Any, seq: int
+) -> tuple[ParallelConfig, dict[str, Any]]:
+    fixed = {k: (values[k],) for k in ("tp", "pp", "cp", "ep", "vpp") if values.get(k)}
+    if values.get("micro_batch"):
+        fixed["micro_batch"] = (values["micro_batch"],)
+    if values.get("zero") is not None:
+        fixed["zero_stages"] = (values["zero"],)
+    if values.get("recompute"):
+        fixed["recompute"] = (values["recompute"],)
+    gpus = len(fabric.gpus)
+    batch = values.get("global_batch") or max(1, round(4_194_304 / seq))
+    result = search_layouts(
+        model,
+        fabric,
+        catalog,
+        load_compute_calibration(),
+        global_batch=batch,
+        seq_len=seq,
+        precision=values.get("precision") or "bf16",
+        space=SearchSpace(**fixed),
+        tp_comm_overlap=bool(values.get("tp_overlap")),
+        flash_attention=not values.get("no_flash_attention", False),
+        analytic=AnalyticEngine(catalog, load_calibration()),
+        gpus=gpus,
+    )
+    best = result.best
+    if (values.get("engine") or "analytic") == "des":
+        best = recheck(best[:3], model, fabric, catalog, load_compute_calibration())
+    info = result.to_json()
+    info["best"] = [{"layout": r.describe(), "step_time_s": r.step.step_time_s} for r in best]
+    return best[0].parallel, info
+
+
+def _goodput(values: dict[str, Any], model: Any) -> Goodput:
+    cost = values.get("checkpoint_cost")
+    if cost is None and values.get("storage_bandwidth"):
+        cost = checkpoint_cost_s(model.parameters(), values["storage_bandwidth"])
+    return Goodput(
+        mtbf_per_node_s=values.get("mtbf_node"),
+        rates=load_failure_profile(values.get("failure_profile")).rates,
+        checkpoint_interval_s=values.get("checkpoint_interval"),
+        checkpoint_cost_s=cost,
+        restart_s=values.get("restart"),
+    )
+
+
+def _inputs(values: dict[str, Any], request: FabricRequest, p: ParallelConfig) -> dict[str, Any]:
+    """Every input the estimate used, after defaults and the layout search."""
+    return {
+        "scenario": None if values.get("scenario") is None else str(values["scenario"]),
+        "model": values["model"],
+        "fabric": {
+            "system": request.system,
+            "nodes": request.node_count,
+            "nic": request.nic,
+            "oversubscription": request.oversubscription,
+        },
+        "layout_mode": "auto" if values.get("layout") == "auto" else "explicit",
+        "parallel": {
+            "tp": p.tp,
+            "pp": p.pp,
+            "dp": p.dp,
+            "cp": p.cp,
+            "ep": p.ep,
+            "vpp": p.vpp,
+            "micro_batch": p.micro_batch,
+            "global_batch": p.global_batch,
+            "seq": p.seq_len,
+            "sequence_parallel": p.sequence_parallel,
+            "zero": p.zero_stage,
+            "recompute": p.recompute,
+            "precision": p.precision,
+            "tp_overlap": p.tp_comm_overlap,
+        },
+        "flash_attention": not values.get("no_flash_attention", False),
+        "engine": values.get("engine") or "analytic",
+        "tokens": values.get("tokens"),
+        "failures": {
+            k: values.get(k)
+            for k in (
+                "mtbf_node",
+                "failure_profile",
+                "storage_bandwidth",
+                "checkpoint_interval",
+                "checkpoint_cost",
+                "restart",
+            )
+        },
+    }
+
+
 def run_training_command(args: argparse.Namespace) -> int:
     """Dispatch ``train`` or ``validate-training``."""
     if args.command == "validate-training":
@@ -277,7 +401,11 @@ def run_training_command(args: argparse.Namespace) -> int:
     )
     fabric = build_fabric(catalog, request)
     seq = values.get("seq") or model.seq_len
-    parallel = _parallel(values, len(fabric.gpus), seq)
+    search = None
+    if values.get("layout") == "auto":
+        parallel, search = _auto_layout(values, model, fabric, catalog, seq)
+    else:
+        parallel = _parallel(values, len(fabric.gpus), seq)
     step = estimate_step(
         model,
         parallel,
@@ -290,16 +418,13 @@ def run_training_command(args: argparse.Namespace) -> int:
     )
     ttt = None
     if values.get("tokens"):
-        goodput = None
-        if values.get("mtbf_node"):
-            goodput = Goodput(
-                mtbf_per_node_s=values["mtbf_node"],
-                checkpoint_interval_s=values["checkpoint_interval"],
-                checkpoint_cost_s=values["checkpoint_cost"],
-                restart_s=values["restart"],
-            )
+        hosts = hosts_of(catalog.system(request.system), values["nodes"])
         ttt = time_to_train(
-            values["tokens"], step.tokens_per_s, parallel.world_size, values["nodes"], goodput
+            values["tokens"],
+            step.tokens_per_s,
+            parallel.world_size,
+            hosts,
+            _goodput(values, model),
         ).to_json()
     if args.json:
         payload = step.to_json()
@@ -309,12 +434,24 @@ def run_training_command(args: argparse.Namespace) -> int:
                 "system": request.system,
                 "gpus": parallel.world_size,
                 "time_to_train_days": None if ttt is None else ttt["time_to_train_days"],
+                "inputs": _inputs(values, request, parallel),
             }
         )
         if ttt is not None:
             payload["time_to_train"] = ttt
+        if search is not None:
+            payload["layout_search"] = search
         print(json.dumps(payload, indent=2))
     else:
+        if search is not None:
+            print(
+                f"layout search: {search['evaluated']} of {search['candidates']} layouts fit "
+                f"and were timed in {search['elapsed_s']:.1f} s; best: "
+                + "; ".join(
+                    f"{b['layout']} ({format_duration(b['step_time_s'])})"
+                    for b in search["best"][:3]
+                )
+            )
         print(
             _format(
                 model.name, fabric.name, parallel, step, ttt, values.get("engine") or "analytic"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interconnect_sim.errors import ScenarioError
+from interconnect_sim.planning.placement import hosts_of
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.specs.model import SystemSpec, TransceiverSpec
 from interconnect_sim.topology.fabric import LINK_COUNT, LINK_SPEC, Fabric
@@ -299,11 +300,6 @@ def bill_of_materials(
     reach = reach or Reach()
     system = catalog.system(str(fabric.graph.graph["system"]))
     nodes = int(fabric.graph.graph["node_count"])
-    hosts_per_node = (
-        system.gpu_count // system.gpus_per_host
-        if system.topology == "nvl-rack" and system.gpus_per_host
-        else 1
-    )
     nics = Counter(str(fabric.graph.nodes[n]["spec"]) for n in fabric.nodes_of_kind("nic"))
     runs: list[CableRun] = []
     warnings: list[str] = []
@@ -317,7 +313,7 @@ def bill_of_materials(
     return BillOfMaterials(
         system=system.id,
         nodes=nodes,
-        hosts=nodes * hosts_per_node,
+        hosts=hosts_of(system, nodes),
         gpus=len(fabric.gpus),
         racks=_racks(catalog, system, nodes, rack_power_w),
         nics=dict(nics),

@@ -48,7 +48,7 @@ MOE = ModelConfig(
     seq_len=2048,
     moe=MoE(experts=8, top_k=2, expert_ffn=14336),
 )
-SPACE = SearchSpace(micro_batch=(1, 2, 4), max_cp=4)
+SPACE = SearchSpace(micro_batch=(1, 2, 4), max_cp=4, zero_stages=(0, 1, 2, 3))
 
 
 def _allowed(
