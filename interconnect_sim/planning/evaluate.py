@@ -301,7 +301,7 @@ class Evaluator:
         fabric, catalog = entry["fabric"], entry["catalog"]
         model = self._model(str(inputs["model"]))
         gpus = inputs.get("gpus") or len(fabric.gpus)
-        parallel, step, evaluated, elapsed = self._layout(entry, inputs, model, gpus)
+        parallel, step, evaluated, _ = self._layout(entry, inputs, model, gpus)
         bom = self._bom(entry, inputs)
         ttt = self._time_to_train(inputs, model, step, gpus, bom.hosts)
         power = estimate_power(bom, catalog, pue=inputs["pue"])
@@ -328,7 +328,6 @@ class Evaluator:
             micro_batch=parallel.micro_batch,
             recompute=parallel.recompute,
             layouts_evaluated=evaluated,
-            layout_search_s=elapsed,
             step_time_s=step.step_time_s,
             tokens_per_s=step.tokens_per_s,
             tflops_per_gpu=step.tflops_per_gpu,

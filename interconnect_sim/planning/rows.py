@@ -50,7 +50,6 @@ COLUMNS: dict[str, tuple[pa.DataType, str]] = {
     "micro_batch": (_I, ""),
     "recompute": (_S, ""),
     "layouts_evaluated": (_I, "layouts timed by the search (1 when explicit)"),
-    "layout_search_s": (_F, "seconds the search took"),
     # step
     "step_time_s": (_F, "one iteration"),
     "tokens_per_s": (_F, "throughput"),

@@ -39,6 +39,8 @@ OBJECTIVES = ("time_to_train", "cost", "energy", "cost_per_token")
 """What a sweep may minimise: wall-clock days with failures, run cost, run energy (MWh),
 run cost per million tokens."""
 
+_TABLE_VALUED = ("layout", "search", "reach")
+"""Keys whose value is itself a table (not an inline table of several inputs)."""
 _TOKEN_SUFFIX = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 _LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch", "zero", "recompute")
 _SEARCH_KEYS = (
@@ -278,7 +280,7 @@ class Sweep:
         for combo in itertools.product(*(self.axes[n] for n in names)):
             inputs = {**_DEFAULTS, **self.design}
             for axis, value in zip(names, combo, strict=True):
-                if isinstance(value, dict):
+                if isinstance(value, dict) and axis not in _TABLE_VALUED:
                     label = value.get("name")
                     inputs.update({k: v for k, v in value.items() if k != "name"})
                     inputs[axis] = label if label is not None else json.dumps(value, default=str)
@@ -299,7 +301,7 @@ class Sweep:
         checked = {
             axis: [
                 v
-                if isinstance(v, dict) and axis not in ("layout", "search", "reach")
+                if isinstance(v, dict) and axis not in _TABLE_VALUED
                 else _axis_value(self.path, f"[axes].{axis}[{i}]", axis, v, base)
                 for i, v in enumerate(values)
             ]
@@ -327,7 +329,7 @@ def _convert(path: Path, where: str, key: str, value: Any, base: Path) -> Any:
 
 
 def _axis_value(path: Path, where: str, key: str, value: Any, base: Path) -> Any:
-    if isinstance(value, dict) and key not in ("layout", "search", "reach"):
+    if isinstance(value, dict) and key not in _TABLE_VALUED:
         if not value:
             raise ScenarioError(f"{path}: {where}: an inline table must set at least one key")
         return {k: _convert(path, f"{where}.{k}", k, v, base) for k, v in value.items()}
@@ -389,7 +391,7 @@ def parse_sweep(data: Mapping[str, Any], path: Path) -> Sweep:
         ]
         merged.add(axis)
         for value in axes[axis]:
-            if isinstance(value, dict):
+            if isinstance(value, dict) and axis not in _TABLE_VALUED:
                 merged.update(value)
     _check_sizes(path, merged)
     objective_table = data.get("objective", {})

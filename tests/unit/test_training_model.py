@@ -124,7 +124,9 @@ def test_time_to_train_and_goodput_closed_forms() -> None:
     assert with_failures.expected_days == pytest.approx(ideal.ideal_days * daly)
     # ... which the first-order form 1 - C/T - (T/2 + R)/M approaches for T << M.
     assert with_failures.goodput == pytest.approx(1 - 60 / 3600 - (1800 + 600) / cluster, abs=0.01)
-    assert with_failures.interruptions == pytest.approx(with_failures.expected_days * 86400 / cluster)
+    assert with_failures.interruptions == pytest.approx(
+        with_failures.expected_days * 86400 / cluster
+    )
     # Young's sqrt(2 C M) plus Daly's higher-order terms.
     ratio = 60 / (2 * cluster)
     young = (2 * 60 * cluster) ** 0.5
