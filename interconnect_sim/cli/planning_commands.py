@@ -54,6 +54,7 @@ def _write_outputs(out: Path, sweep: Sweep, stats: Any) -> dict[str, Any]:
         pareto_figure,
         scaling_figure,
         summary_markdown,
+        write_figure,
     )
 
     store = RowStore(out)
@@ -71,13 +72,20 @@ def _write_outputs(out: Path, sweep: Sweep, stats: Any) -> dict[str, Any]:
     for column in ("objective", "feasible", "infeasible_reasons"):
         frame[column] = [r[column] for r in records]
     frame = frame.sort_values(["feasible", "objective"], ascending=[False, True])
-    write_atomically(out / "designs.csv", lambda tmp: frame.to_csv(tmp, index=False))
-    for name, figure in (("pareto.png", pareto_figure), ("scaling.png", scaling_figure)):
-        fig = figure(frame)
-        write_atomically(out / name, lambda tmp, fig=fig: fig.savefig(tmp, dpi=130))
+
+    def write_csv(tmp: Path) -> None:
+        frame.to_csv(tmp, index=False)
+
+    write_atomically(out / "designs.csv", write_csv)
+    write_figure(out / "pareto.png", pareto_figure(frame))
+    write_figure(out / "scaling.png", scaling_figure(frame))
     prices = str(sweep.prices) if sweep.prices else "none (energy instead of cost)"
     summary = summary_markdown(frame, sweep=sweep.name, objective=sweep.objective, prices=prices)
-    write_atomically(out / "summary.md", lambda tmp: tmp.write_text(summary, encoding="utf-8"))
+
+    def write_summary(tmp: Path) -> None:
+        tmp.write_text(summary, encoding="utf-8")
+
+    write_atomically(out / "summary.md", write_summary)
     best = frame[frame["feasible"] == True].head(5)  # noqa: E712
     return {
         "sweep": sweep.name,

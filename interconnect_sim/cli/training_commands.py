@@ -297,7 +297,9 @@ def _format(
 def _auto_layout(
     values: dict[str, Any], model: Any, fabric: Any, catalog: Any, seq: int
 ) -> tuple[ParallelConfig, dict[str, Any]]:
-    fixed = {k: (values[k],) for k in ("tp", "pp", "cp", "ep", "vpp") if values.get(k)}
+    fixed: dict[str, Any] = {
+        k: (values[k],) for k in ("tp", "pp", "cp", "ep", "vpp") if values.get(k)
+    }
     if values.get("micro_batch"):
         fixed["micro_batch"] = (values["micro_batch"],)
     if values.get("zero") is not None:

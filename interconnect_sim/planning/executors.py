@@ -17,6 +17,7 @@ the design points already there, so an interrupted sweep resumes without duplica
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -114,7 +115,7 @@ def _batches(points: Iterable[DesignPoint], size: int) -> list[list[dict[str, An
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for point in points:
         groups.setdefault(point.fabric_key(), []).append(dict(point.inputs))
-    batches = []
+    batches: list[list[dict[str, Any]]] = []
     for group in groups.values():
         batches.extend(group[i : i + size] for i in range(0, len(group), size))
     # Large fabrics first, so the longest tasks do not start last.
@@ -148,25 +149,30 @@ def _dask(
     scheduler: str | None,
     dask_workers: int | None,
 ) -> Iterator[list[dict[str, Any]]]:
-    from distributed import Client, LocalCluster, as_completed
+    try:
+        dist: Any = importlib.import_module("distributed")
+    except ImportError:
+        raise ScenarioError(
+            "Dask is not installed: pip install 'interconnect-sim[dask]' (or dask[distributed])"
+        ) from None
 
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(
+        cluster = dist.LocalCluster(
             n_workers=dask_workers or 1,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
         )
-        client = Client(cluster)
+        client = dist.Client(cluster)
     else:
         try:
-            client = Client(scheduler, timeout="10s")
+            client = dist.Client(scheduler, timeout="10s")
         except OSError as exc:
             raise ScenarioError(f"--scheduler: cannot reach {scheduler!r}: {exc}") from None
     try:
         futures = [client.submit(evaluate_batch, settings, batch, pure=False) for batch in batches]
-        for future in as_completed(futures):
+        for future in dist.as_completed(futures):
             yield future.result()
     finally:
         client.close()

@@ -12,15 +12,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from interconnect_sim.files import write_atomically
 
 __all__ = [
     "SERIES",
@@ -30,6 +34,7 @@ __all__ = [
     "scaling_figure",
     "scaling_table",
     "summary_markdown",
+    "write_figure",
 ]
 
 SERIES = ("system", "network", "oversubscription")
@@ -81,7 +86,17 @@ def pareto_figure(frame: pd.DataFrame) -> Figure:
         ax.scatter(group[_DAYS], group[ycol], s=22, label=f"{system} (feasible)", zorder=2)
     front = ok[pareto_mask(ok, _DAYS, ycol)].sort_values(_DAYS)
     if not front.empty:
-        ax.plot(front[_DAYS], front[ycol], color="black", lw=1, zorder=3, label="Pareto front")
+        ax.plot(
+            front[_DAYS],
+            front[ycol],
+            color="black",
+            lw=1,
+            marker="o",
+            ms=9,
+            mfc="none",
+            zorder=3,
+            label="Pareto front",
+        )
     ax.set_xlabel("time to train with failures (days)")
     ax.set_ylabel(ylabel)
     ax.set_xscale("log")
@@ -97,7 +112,7 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
     ok = _ok(frame).copy()
     keys = [k for k in SERIES if k in ok and ok[k].notna().any()]
     rows = []
-    for series, group in ok.groupby(keys, dropna=False):
+    for _, group in ok.groupby(keys, dropna=False):
         # The fastest design of each size (a sweep may hold several per size).
         best = group.sort_values("tokens_per_s").groupby("gpus").tail(1).sort_values("gpus")
         base = best.iloc[0]
@@ -111,7 +126,7 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
                 )
             rows.append(
                 {
-                    "series": " / ".join(str(s) for s in np.atleast_1d(series)),
+                    "series": _series_name(row),
                     "gpus": int(row["gpus"]),
                     "tokens_per_s": row["tokens_per_s"],
                     "efficiency": per_gpu / (base["tokens_per_s"] / base["gpus"]),
@@ -120,6 +135,23 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
             )
             previous = row
     return pd.DataFrame(rows)
+
+
+def _series_name(row: Any) -> str:
+    parts = [str(row["system"])]
+    if isinstance(row.get("network"), str):
+        parts.append(row["network"])
+    if pd.notna(row.get("oversubscription")):
+        parts.append(f"{row['oversubscription']:g}:1")
+    return " ".join(parts)
+
+
+def write_figure(path: Path, fig: Figure) -> None:
+    """Save a figure atomically (PNG at 130 dpi) and free it."""
+    try:
+        write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=130))
+    finally:
+        plt.close(fig)
 
 
 def scaling_figure(frame: pd.DataFrame) -> Figure:
