@@ -12,6 +12,9 @@ from interconnect_sim.training.step import StepEstimate
 
 __all__ = ["JobFabric", "hosts_of", "job_placement", "limiting_term"]
 
+_NEGLIGIBLE = 0.01
+"""A step whose largest non-compute term is under 1 % of it is compute-bound."""
+
 
 class JobFabric(Fabric):
     """A fabric whose ranks are a subset of its GPUs (the same count on every node).
@@ -48,9 +51,10 @@ def job_placement(gpus: int, per_node: int) -> tuple[int, int]:
 
 
 def limiting_term(step: StepEstimate, parallel: ParallelConfig, fabric: Fabric) -> tuple[str, str]:
-    """The largest non-compute term of a step and the tier it sits on."""
+    """The largest non-compute term of a step and the tier it sits on (``compute`` when every
+    such term is under 1 % of the step)."""
     terms = {k: v for k, v in step.breakdown_s.items() if k != "compute" and v > 0}
-    if not terms:
+    if not terms or max(terms.values()) < _NEGLIGIBLE * step.step_time_s:
         return "compute", "compute"
     name = max(terms, key=lambda k: terms[k])
     if name == "bubble":

@@ -127,6 +127,9 @@ def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
             rows.append(
                 {
                     "series": _series_name(row),
+                    "system": row["system"],
+                    "network": row.get("network"),
+                    "oversubscription": row.get("oversubscription"),
                     "gpus": int(row["gpus"]),
                     "tokens_per_s": row["tokens_per_s"],
                     "efficiency": per_gpu / (base["tokens_per_s"] / base["gpus"]),
@@ -158,9 +161,25 @@ def scaling_figure(frame: pd.DataFrame) -> Figure:
     """Throughput and efficiency against GPUs."""
     table = scaling_table(frame)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 7), sharex=True)
+    # Colour by system, line style by network, marker by oversubscription.
+    systems = sorted(table["system"].unique()) if not table.empty else []
+    networks = sorted(str(n) for n in table["network"].unique()) if not table.empty else []
+    tapers = sorted(table["oversubscription"].dropna().unique()) if not table.empty else []
+    colours = plt.get_cmap("tab10")
+    styles, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D"]
     for series, group in table.groupby("series"):
-        top.plot(group["gpus"], group["tokens_per_s"] / 1e6, marker="o", ms=3, label=series)
-        bottom.plot(group["gpus"], 100 * group["efficiency"], marker="o", ms=3, label=series)
+        first = group.iloc[0]
+        style = {
+            "color": colours(systems.index(first["system"]) % 10),
+            "linestyle": styles[networks.index(str(first["network"])) % len(styles)],
+            "marker": markers[tapers.index(first["oversubscription"]) % len(markers)]
+            if pd.notna(first["oversubscription"])
+            else "o",
+            "ms": 4,
+            "label": series,
+        }
+        top.plot(group["gpus"], group["tokens_per_s"] / 1e6, **style)
+        bottom.plot(group["gpus"], 100 * group["efficiency"], **style)
     top.set_ylabel("throughput (M tokens/s)")
     bottom.set_ylabel("scaling efficiency (% of per-GPU\nthroughput at the smallest size)")
     bottom.set_xlabel("GPUs")
