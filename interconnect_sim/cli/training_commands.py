@@ -5,16 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 from interconnect_sim.calibration.model import load_calibration
-from interconnect_sim.cli.common import positive_int, ratio
+from interconnect_sim.cli.common import (
+    add_catalog_option,
+    add_fabric_options,
+    catalog_from,
+    fabric_request_from,
+    on_off,
+    positive_int,
+    print_warnings,
+    prior_note,
+)
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError, UnitError
 from interconnect_sim.planning.layout_search import SearchSpace, recheck, search_layouts
 from interconnect_sim.planning.placement import hosts_of
-from interconnect_sim.specs import load_catalog
+from interconnect_sim.specs.catalog import is_system_path
 from interconnect_sim.topology.presets import FabricRequest, build_fabric
 from interconnect_sim.training.compute import (
     COMPUTE_CALIBRATION,
@@ -83,10 +93,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     )
     train.add_argument("--scenario", type=Path, help="read every option from a TOML scenario")
     train.add_argument("--model", help="preset id (e.g. llama3-70b) or a model .toml file")
-    train.add_argument("--system", help="preset system id (e.g. dgx-h100)")
-    train.add_argument("--nodes", type=positive_int, help="systems in the job")
-    train.add_argument("--nic", help="replace the compute NICs")
-    train.add_argument("--oversubscription", type=ratio, default=1.0, metavar="R")
+    add_fabric_options(train, system_flag=True, system_required=False)
     for name in ("tp", "pp", "dp", "cp", "ep", "vpp"):
         train.add_argument(f"--{name}", type=positive_int)
     train.add_argument("--seq", type=positive_int, help="sequence length (default: the model's)")
@@ -150,6 +157,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="rows in the time_to_train.csv schema (default: shipped rows)",
     )
     validate.add_argument("--json", action="store_true")
+    add_catalog_option(validate)
     validate.add_argument(
         "--fit", action="store_true", help="first re-fit the compute calibration on the fit rows"
     )
@@ -181,6 +189,30 @@ def _scenario(path: Path) -> dict[str, Any]:
     return flat
 
 
+_DURATIONS = ("mtbf_node", "checkpoint_interval", "checkpoint_cost", "restart")
+
+
+def _scenario_value(path: Path, key: str, value: Any) -> Any:
+    """A scenario value in the form the command line gives it (paths relative to the file)."""
+    if key == "tokens" and isinstance(value, str):
+        return token_count(value)
+    if key in _DURATIONS and isinstance(value, str):
+        return duration(value)
+    if key == "storage_bandwidth" and isinstance(value, str):
+        return _rate(value)
+    if key == "system" and isinstance(value, str) and is_system_path(value):
+        return str(path.parent / value)
+    if key == "catalog":
+        folders = [value] if isinstance(value, str) else value
+        return [path.parent / str(folder) for folder in folders]
+    if key == "p2p" and isinstance(value, str):
+        try:
+            return on_off(value)
+        except argparse.ArgumentTypeError as exc:
+            raise ScenarioError(f"{path}: p2p: {exc}") from None
+    return value
+
+
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     values = vars(args).copy()
     if args.scenario is not None:
@@ -191,25 +223,18 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             raise ScenarioError(f"{args.scenario}: unknown key(s) {unknown}")
         for key, value in scenario.items():
             key = key.replace("-", "_")
-            if values.get(key) in (None, False, 1.0) or key not in values:
-                if key == "tokens" and isinstance(value, str):
-                    value = token_count(value)
-                elif key in (
-                    "mtbf_node",
-                    "checkpoint_interval",
-                    "checkpoint_cost",
-                    "restart",
-                ) and isinstance(value, str):
-                    value = duration(value)
-                elif key == "storage_bandwidth" and isinstance(value, str):
-                    value = _rate(value)
-                values[key] = value
-    needed = ("model", "system", "nodes") if values.get("layout") == "auto" else None
-    for required in needed or ("model", "system", "nodes", "tp", "pp"):
+            if values.get(key) in (None, False, 1.0, []) or key not in values:
+                values[key] = _scenario_value(args.scenario, key, value)
+    needed = ("model", "system") if values.get("layout") == "auto" else None
+    for required in needed or ("model", "system", "tp", "pp"):
         if values.get(required) is None:
             raise ScenarioError(
                 f"--{required.replace('_', '-')} is required (or give it in the scenario)"
             )
+    if values.get("nodes") is None and values.get("scalable_units") is None:
+        raise ScenarioError(
+            "--nodes (or --scalable-units) is required (or give it in the scenario)"
+        )
     return values
 
 
@@ -351,7 +376,11 @@ def _inputs(values: dict[str, Any], request: FabricRequest, p: ParallelConfig) -
         "fabric": {
             "system": request.system,
             "nodes": request.node_count,
+            "scalable_units": request.scalable_units,
             "nic": request.nic,
+            "nic_count": request.nic_count,
+            "switch": request.switch,
+            "levels": request.levels,
             "oversubscription": request.oversubscription,
         },
         "layout_mode": "auto" if values.get("layout") == "auto" else "explicit",
@@ -393,15 +422,12 @@ def run_training_command(args: argparse.Namespace) -> int:
     if args.command == "validate-training":
         return _cmd_validate(args)
     values = _options(args)
-    catalog = load_catalog()
+    catalog = catalog_from(values)
+    calibration = load_calibration()
     model = load_model(str(values["model"]))
-    request = FabricRequest(
-        system=values["system"],
-        node_count=values["nodes"],
-        nic=values.get("nic"),
-        oversubscription=values.get("oversubscription") or 1.0,
-    )
+    request = fabric_request_from(values)
     fabric = build_fabric(catalog, request)
+    node_count = int(fabric.graph.graph["node_count"])
     seq = values.get("seq") or model.seq_len
     search = None
     if values.get("layout") == "auto":
@@ -416,11 +442,11 @@ def run_training_command(args: argparse.Namespace) -> int:
         load_compute_calibration(),
         engine=values.get("engine") or "analytic",
         flash_attention=not values.get("no_flash_attention", False),
-        analytic=AnalyticEngine(catalog, load_calibration()),
+        analytic=AnalyticEngine(catalog, calibration),
     )
     ttt = None
     if values.get("tokens"):
-        hosts = hosts_of(catalog.system(request.system), values["nodes"])
+        hosts = hosts_of(catalog.resolve_system(request.system), node_count)
         ttt = time_to_train(
             values["tokens"],
             step.tokens_per_s,
@@ -433,7 +459,7 @@ def run_training_command(args: argparse.Namespace) -> int:
         payload.update(
             {
                 "model": model.id,
-                "system": request.system,
+                "system": fabric.graph.graph["system"],
                 "gpus": parallel.world_size,
                 "time_to_train_days": None if ttt is None else ttt["time_to_train_days"],
                 "inputs": _inputs(values, request, parallel),
@@ -443,7 +469,10 @@ def run_training_command(args: argparse.Namespace) -> int:
             payload["time_to_train"] = ttt
         if search is not None:
             payload["layout_search"] = search
+        note = prior_note(fabric, catalog, calibration)
+        payload["fabric_warnings"] = [*fabric.warnings, *([note] if note else [])]
         print(json.dumps(payload, indent=2))
+        print_warnings(fabric, stream=sys.stderr, extra=(note,))
     else:
         if search is not None:
             print(
@@ -459,11 +488,12 @@ def run_training_command(args: argparse.Namespace) -> int:
                 model.name, fabric.name, parallel, step, ttt, values.get("engine") or "analytic"
             )
         )
+        print_warnings(fabric, stream=sys.stdout, extra=(prior_note(fabric, catalog, calibration),))
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     frame = load_training_runs(args.runs)
     compute = load_compute_calibration()
     if args.fit:

@@ -98,6 +98,7 @@ class BillOfMaterials:
     """What a design is made of."""
 
     system: str
+    system_spec: SystemSpec
     nodes: int
     hosts: int
     gpus: int
@@ -264,8 +265,6 @@ def _cable_run(
 
 
 def _racks(catalog: Catalog, system: SystemSpec, nodes: int, rack_power_w: float) -> int:
-    if system.topology == "nvl-rack":
-        return nodes
     per_rack = 0
     if system.superpod is not None:
         per_rack = catalog.superpod(system.superpod).nodes_per_rack
@@ -281,6 +280,7 @@ def bill_of_materials(
     reach: Reach | None = None,
     management_ports: int = 0,
     rack_power_w: float = 40e3,
+    system: SystemSpec | None = None,
 ) -> BillOfMaterials:
     """Count what ``fabric`` is made of.
 
@@ -296,9 +296,12 @@ def bill_of_materials(
         Leaf ports taken by fabric-management appliances (UFM), counted as node-leaf cables.
     rack_power_w : float
         Rack power budget, used for nodes per rack when the SuperPOD design gives none.
+    system : SystemSpec, optional
+        The fabric's system (default: the catalog's spec of the fabric's system id; give it for
+        a system read from a user's file).
     """
     reach = reach or Reach()
-    system = catalog.system(str(fabric.graph.graph["system"]))
+    system = system or catalog.system(str(fabric.graph.graph["system"]))
     nodes = int(fabric.graph.graph["node_count"])
     nics = Counter(str(fabric.graph.nodes[n]["spec"]) for n in fabric.nodes_of_kind("nic"))
     runs: list[CableRun] = []
@@ -312,6 +315,7 @@ def bill_of_materials(
         raise ScenarioError("management ports must not be negative")
     return BillOfMaterials(
         system=system.id,
+        system_spec=system,
         nodes=nodes,
         hosts=hosts_of(system, nodes),
         gpus=len(fabric.gpus),

@@ -141,7 +141,7 @@ def estimate_cost(
 ) -> CostEstimate:
     """Capex of ``bom`` and the cost of a run of ``wall_clock_s`` on it."""
     missing: list[str] = []
-    system = catalog.system(bom.system)
+    system = bom.system_spec
     parts = {
         "systems": _priced(prices.systems, bom.system, bom.nodes, missing),
         "switches": sum(_priced(prices.switches, s.spec, s.count, missing) for s in bom.switches),

@@ -65,19 +65,16 @@ class Evaluator:
         self.prices: PriceTable | None = (
             None if settings.prices is None else load_price_table(Path(settings.prices))
         )
-        self._catalogs: dict[str, Catalog] = {}
+        self._catalog_cache: Catalog | None = None
         self._fabrics: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
         self._models: dict[str, ModelConfig] = {}
 
     # -- shared objects ---------------------------------------------------------------------
 
-    def _catalog(self, system: str) -> tuple[Catalog, str]:
-        if not system.endswith(".toml"):
-            return self._catalogs.setdefault("", load_catalog()), system
-        folder = str(Path(system).parent)
-        if folder not in self._catalogs:
-            self._catalogs[folder] = load_catalog(Path(folder))
-        return self._catalogs[folder], Path(system).stem
+    def _catalog(self) -> Catalog:
+        if self._catalog_cache is None:
+            self._catalog_cache = load_catalog()
+        return self._catalog_cache
 
     def _model(self, name: str) -> ModelConfig:
         if name not in self._models:
@@ -90,14 +87,14 @@ class Evaluator:
             self._fabrics.move_to_end(key)
             return self._fabrics[key]
         inputs = point.inputs
-        catalog, system_id = self._catalog(str(inputs["system"]))
-        system = catalog.system(system_id)
+        catalog = self._catalog()
+        system = catalog.resolve_system(str(inputs["system"]))
         nodes = inputs.get("nodes")
         used = system.gpu_count
         if inputs.get("gpus") is not None:
             nodes, used = job_placement(inputs["gpus"], system.gpu_count)
         request = FabricRequest(
-            system=system_id,
+            system=str(inputs["system"]),
             node_count=nodes,
             scalable_units=inputs.get("scalable_units"),
             oversubscription=inputs.get("oversubscription") or 1.0,
@@ -143,6 +140,7 @@ class Evaluator:
                 reach=Reach(**{f"{k}_m": v for k, v in reach.items()}),
                 management_ports=entry["management_ports"],
                 rack_power_w=inputs.get("rack_power") or 40e3,
+                system=entry["system"],
             )
         bom: BillOfMaterials = entry["boms"][key]
         return bom

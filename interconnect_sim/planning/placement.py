@@ -76,6 +76,6 @@ def hosts_of(system: SystemSpec, nodes: int) -> int:
 
     Host-side interruptions (CPU, NIC, software) scale with hosts, not with racks.
     """
-    if system.topology == "nvl-rack" and system.gpus_per_host:
+    if system.topology == "nvlink-domain" and system.gpus_per_host:
         return nodes * (system.gpu_count // system.gpus_per_host)
     return nodes

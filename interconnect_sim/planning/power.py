@@ -59,7 +59,7 @@ def estimate_power(bom: BillOfMaterials, catalog: Catalog, *, pue: float = 1.0) 
     """Maximum power of the design in ``bom``."""
     if not pue >= 1.0:
         raise ScenarioError(f"PUE must be at least 1.0, got {pue}")
-    system = catalog.system(bom.system)
+    system = bom.system_spec
     gpu = catalog.gpu(system.gpu)
     notes: list[str] = []
     gpus_w = bom.gpus * gpu.tdp_w

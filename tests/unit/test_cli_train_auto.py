@@ -24,7 +24,11 @@ def test_layout_auto_searches_and_json_repeats_the_inputs(
     assert inputs["fabric"] == {
         "system": "dgx-h100",
         "nodes": 2,
+        "scalable_units": None,
         "nic": None,
+        "nic_count": None,
+        "switch": None,
+        "levels": None,
         "oversubscription": 1.0,
     }
     parallel = inputs["parallel"]

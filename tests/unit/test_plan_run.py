@@ -163,3 +163,21 @@ def test_cost_objectives_need_prices(tmp_path: Path) -> None:
 def test_the_full_shipped_sweep_loads(tmp_path: Path) -> None:
     sweep = load_sweep(SHIPPED)
     assert sweep.size() == 84
+
+
+def test_a_system_file_is_a_design_like_a_preset(tmp_path: Path) -> None:
+    preset = Path(__file__).parents[2] / "interconnect_sim/specs/data/systems/dgx-h100.toml"
+    (tmp_path / "my-dgx.toml").write_text(
+        preset.read_text().replace('id = "dgx-h100"', 'id = "my-dgx"')
+    )
+    data = {
+        "design": {"model": "llama3-8b", "global_batch": 64, "layout": {"tp": 8, "pp": 1}},
+        "axes": {"system": ["my-dgx.toml", "dgx-h100"], "nodes": [2]},
+    }
+    run_sweep(parse_sweep(data, tmp_path / "sweep.toml"), tmp_path / "out", workers=1)
+    frame = RowStore(tmp_path / "out").read()
+    assert frame["error"].isna().all(), frame["error"].tolist()
+    mine = frame[frame["system"].str.endswith("my-dgx.toml")].iloc[0]
+    preset_row = frame[frame["system"] == "dgx-h100"].iloc[0]
+    assert mine["step_time_s"] == pytest.approx(preset_row["step_time_s"])
+    assert mine["power_it_kw"] == pytest.approx(preset_row["power_it_kw"])
