@@ -52,6 +52,7 @@ __all__ = [
     "dp_sync",
     "ep_time",
     "pp_exposed",
+    "rank_weights",
     "tp_time",
 ]
 
@@ -225,7 +226,7 @@ class DataParallelSync:
     optimizer_s: float
 
 
-def _rank_weights(
+def rank_weights(
     model: ModelConfig, parallel: ParallelConfig, chunks: list[Chunk]
 ) -> tuple[float, float]:
     """(dense, expert) weights per GPU whose gradients this rank synchronises."""
@@ -259,7 +260,7 @@ def dp_sync(
     grad_bytes = 4.0 if p.fp32_gradients else 2.0
     total = exposed = optimizer_bytes = 0.0
     groups = zip(
-        ("dp", "edp"), _rank_weights(model, p, chunks), (p.dp * p.cp, p.expert_dp), strict=True
+        ("dp", "edp"), rank_weights(model, p, chunks), (p.dp * p.cp, p.expert_dp), strict=True
     )
     for kind, weights, replicas in groups:
         size = weights * grad_bytes

@@ -14,7 +14,7 @@ The pieces, each small enough to read on one screen (and to replay one by one as
 
 A rank's time per micro-batch is its chunks' compute plus the TP, CP and EP communication that
 compute does not hide; the step is the pipeline's time plus the exposed pipeline sends plus the
-slowest rank's exposed data-parallel sync and optimizer step.
+exposed data-parallel sync and optimizer step of the rank holding most weights.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from interconnect_sim.training.communication import (
     ep_time,
     exposed_behind,
     pp_exposed,
+    rank_weights,
     tp_time,
 )
 from interconnect_sim.training.compute import ComputeCalibration
@@ -208,11 +209,17 @@ def estimate_step(
     ]
     pipe = pipeline_time([r.microbatch_s for r in ranks], p)
     pp = pp_exposed(timer, model, p)
-    syncs = [
-        dp_sync(timer, model, p, r.chunks, r.forward_s, r.backward_s, rates.memory_bytes_per_s)
-        for r in ranks
-    ]
-    tail = max(syncs, key=lambda s: s.exposed_s + s.optimizer_s)
+    # The rank holding most weights has the longest gradient sync and optimizer step.
+    heaviest = max(ranks, key=lambda r: sum(rank_weights(model, p, r.chunks)))
+    tail = dp_sync(
+        timer,
+        model,
+        p,
+        heaviest.chunks,
+        heaviest.forward_s,
+        heaviest.backward_s,
+        rates.memory_bytes_per_s,
+    )
     step = pipe.total_s + pp + tail.exposed_s + tail.optimizer_s
     warnings = list(dict.fromkeys(timer.warnings)) + list(rates.notes)
     if memory.total_bytes > gpu.memory_bytes:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from interconnect_sim.validation.training_runs import load_training_runs
 from tests.unit.test_cli import run
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "llama3-70b-h100-superpod.toml"
@@ -144,13 +145,24 @@ def test_memory_error_states_need_and_capacity(capsys: pytest.CaptureFixture[str
     assert "has 80 GB" in err
 
 
-def test_validate_training_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "validate-training", "--json")
+def test_validate_training_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # A few shipped rows of each category (the whole set is scored in tests/validation).
+    frame = load_training_runs()
+    subset = tmp_path / "runs.csv"
+    frame[frame.row_id.isin(["1", "49", "106", "138", "210", "216"])].to_csv(subset, index=False)
+    code, out, _ = run(capsys, "validate-training", "--runs", str(subset), "--json")
     assert code == 0
     data = json.loads(out)
     assert {"row_id", "predicted", "measured", "metric", "abs_pct_error"} <= set(data["rows"][0])
     assert {"n", "median_abs_pct_error", "max_abs_pct_error"} <= set(data["overall"])
     assert data["unmapped"][0]["reason"]
+    assert {r["category"] for r in data["rows"]} == {
+        "paper_benchmark",
+        "vendor_perf_table",
+        "mlperf_training",
+        "full_training_run",
+    }
+    assert set(data["breakdown"]) == {"fit_role", "architecture", "kind", "category"}
 
 
 def test_llama3_405b_meta_layout_matches_the_paper(capsys: pytest.CaptureFixture[str]) -> None:
@@ -235,4 +247,5 @@ def test_help_states_the_flop_convention(capsys: pytest.CaptureFixture[str]) -> 
     code, out, _ = run(capsys, "train", "--help")
     assert code == 0
     text = " ".join(out.split())
-    assert "full (non-causal) attention" in text and "MFU divides" in text
+    assert "full (non-causal) attention" in text
+    assert "MFU divides" in text

@@ -34,8 +34,10 @@ def test_llama3_405b_meta_split_embedding_and_loss_as_layers() -> None:
     chunks = stage_chunks(LLAMA_405B, _meta())
     assert [sum(len(c.layers) for c in rank) for rank in chunks] == [7] + [8] * 14 + [7]
     first, last = chunks[0][0], chunks[15][7]
-    assert first.embedding and len(first.layers) == 0
-    assert last.loss and len(last.layers) == 0
+    assert first.embedding
+    assert len(first.layers) == 0
+    assert last.loss
+    assert len(last.layers) == 0
     # interleaved order: chunk g = virtual x 16 + rank holds layer g - 1
     assert chunks[3][2].layers == range(2 * 16 + 3 - 1, 2 * 16 + 3)
 
@@ -61,7 +63,7 @@ def test_interleaved_uneven_first_stage_must_split_over_virtual_stages() -> None
 
 
 def test_layers_that_do_not_split_say_how_they_could() -> None:
-    with pytest.raises(ScenarioError, match="pp-first-stage-layers.*pp-embedding-in-split"):
+    with pytest.raises(ScenarioError, match=r"pp-first-stage-layers.*pp-embedding-in-split"):
         stage_chunks(LLAMA_405B, ParallelConfig(pp=16, global_batch=16))
 
 
