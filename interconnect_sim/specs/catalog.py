@@ -29,6 +29,7 @@ from interconnect_sim.specs.model import (
     SuperPodSpec,
     SwitchSpec,
     SystemSpec,
+    TransceiverSpec,
 )
 
 __all__ = ["DATA_DIR", "Catalog", "CheckResult", "is_system_path", "load_catalog"]
@@ -125,6 +126,10 @@ class Catalog:
         """The SuperPOD reference design with this id."""
         return self._get(spec_id, SuperPodSpec, "SuperPOD design")
 
+    def transceiver(self, spec_id: str) -> TransceiverSpec:
+        """The transceiver or cable spec with this id."""
+        return self._get(spec_id, TransceiverSpec, "transceiver")
+
     def resolve_system(self, reference: str) -> SystemSpec:
         """A system given as a preset id (any case) or as a path to a system TOML file.
 
@@ -213,6 +218,8 @@ class Catalog:
             check_system(self, spec)
             if spec.superpod is not None:
                 self.superpod(spec.superpod)
+        elif isinstance(spec, TransceiverSpec):
+            self.link(spec.link)
         elif isinstance(spec, SuperPodSpec):
             self.system(spec.system)
             for switch_id in (spec.leaf_switch, spec.spine_switch, spec.core_switch):
