@@ -29,6 +29,7 @@ from interconnect_sim.specs.model import (
     SuperPodSpec,
     SwitchSpec,
     SystemSpec,
+    TransceiverSpec,
 )
 from interconnect_sim.specs.system_readers import SystemHints, system_readers
 
@@ -138,6 +139,10 @@ class Catalog:
     def superpod(self, spec_id: str) -> SuperPodSpec:
         """The SuperPOD reference design with this id."""
         return self._get(spec_id, SuperPodSpec, "SuperPOD design")
+
+    def transceiver(self, spec_id: str) -> TransceiverSpec:
+        """The transceiver or cable spec with this id."""
+        return self._get(spec_id, TransceiverSpec, "transceiver")
 
     def resolve_system(self, reference: str, hints: SystemHints | None = None) -> SystemSpec:
         """A system given as a preset id (any case), a path to a system TOML file, or a path to
@@ -271,6 +276,8 @@ class Catalog:
             check_system(self, spec)
             if spec.superpod is not None:
                 self.superpod(spec.superpod)
+        elif isinstance(spec, TransceiverSpec):
+            self.link(spec.link)
         elif isinstance(spec, SuperPodSpec):
             self.system(spec.system)
             for switch_id in (spec.leaf_switch, spec.spine_switch, spec.core_switch):
