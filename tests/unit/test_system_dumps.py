@@ -232,3 +232,26 @@ def test_validate_takes_a_dump_as_the_system_relative_to_here(
     preset = _json(capsys, "validate", "--measurements", log, "--system", "dgx-h100", "--json")
     dump = _json(capsys, "validate", "--measurements", log, "--system", "node.xml", "--json")
     assert dump["overall"] == preset["overall"]
+
+
+def test_a_sweep_takes_a_dump_next_to_it(tmp_path: Path) -> None:
+    """Sweep points build their fabric from a dump (gpu and nic keys) as from the file."""
+    from interconnect_sim.planning.executors import RowStore, run_sweep
+    from interconnect_sim.planning.sweep import parse_sweep
+
+    shutil.copy(NODE / "my-node-topo.txt", tmp_path / "my-node-topo.txt")
+    shutil.copy(NODE / "my-4xh100.toml", tmp_path / "my-4xh100.toml")
+    design = {"model": "llama3-8b", "global_batch": 64, "tokens": "1T", "precision": "bf16",
+              "nic": "connectx-6", "layout": {"tp": 4, "pp": 1}}  # fmt: skip
+    systems = {
+        "dump": {"system": "my-node-topo.txt", "gpu": "h100-sxm5-80gb"},
+        "file": {"system": "my-4xh100.toml"},
+    }
+    steps = {}
+    for name, system in systems.items():
+        data = {"name": name, "design": {**design, **system}, "axes": {"nodes": [2]}}
+        run_sweep(parse_sweep(data, tmp_path / f"{name}.toml"), tmp_path / name, workers=1)
+        frame = RowStore(tmp_path / name).read()
+        assert frame["error"].isna().all(), frame["error"].tolist()
+        steps[name] = float(frame["step_time_s"].iloc[0])
+    assert steps["dump"] == steps["file"]
