@@ -31,8 +31,13 @@ from interconnect_sim.cli.validation_commands import (
     run_validation_command,
 )
 from interconnect_sim.errors import InterconnectSimError
+from interconnect_sim.importers.topology import system_from_dump_file
+from interconnect_sim.specs.system_readers import register_system_reader
 
 __all__ = ["main"]
+
+# A topology dump works wherever a system file does (docs/design/system-dumps.md).
+register_system_reader(system_from_dump_file)
 
 
 def _build_parser() -> Parser:

@@ -90,6 +90,7 @@ def used_inputs(
         "model": values["model"],
         "fabric": {
             "system": request.system,
+            "gpu": request.gpu,
             "nodes": request.node_count,
             "scalable_units": request.scalable_units,
             "nic": request.nic,

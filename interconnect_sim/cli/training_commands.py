@@ -31,6 +31,7 @@ from interconnect_sim.cli.training_output import format_step, format_validation
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.planning.placement import hosts_of
+from interconnect_sim.specs.system_readers import SystemHints
 from interconnect_sim.topology.presets import build_fabric
 from interconnect_sim.training.benchmarks import (
     benchmark_time,
@@ -236,7 +237,8 @@ def run_training_command(args: argparse.Namespace) -> int:
     if fits_memory(step.memory, step.memory_capacity_bytes) == "no":
         gpu_name = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])).name
         raise ScenarioError(shortfall_message(step.memory, step.memory_capacity_bytes, gpu_name))
-    hosts = hosts_of(catalog.resolve_system(request.system), node_count)
+    hints = SystemHints(gpu=request.gpu, nic=request.nic)  # a dump's --gpu / --nic
+    hosts = hosts_of(catalog.resolve_system(request.system, hints), node_count)
     ttt = time_to_train_of(
         values, step.tokens_per_s, parallel, hosts, parameters=model.parameters()
     )

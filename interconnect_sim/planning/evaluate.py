@@ -18,6 +18,7 @@ from typing import Any
 from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import InterconnectSimError, ScenarioError
+from interconnect_sim.importers.topology import system_from_dump_file
 from interconnect_sim.planning.bom import BillOfMaterials, Reach, bill_of_materials
 from interconnect_sim.planning.cost import PriceTable, estimate_cost, load_price_table
 from interconnect_sim.planning.layout_search import SearchSpace, recheck, search_layouts
@@ -27,6 +28,7 @@ from interconnect_sim.planning.rows import empty_row
 from interconnect_sim.planning.sweep import Constraints, DesignPoint
 from interconnect_sim.planning.verdict import verdict
 from interconnect_sim.specs import Catalog, load_catalog
+from interconnect_sim.specs.system_readers import SystemHints, register_system_reader
 from interconnect_sim.topology.presets import FabricRequest, build_fabric
 from interconnect_sim.training.compute import load_compute_calibration
 from interconnect_sim.training.model import ModelConfig, load_model
@@ -43,6 +45,10 @@ from interconnect_sim.training.time_to_train import (
 __all__ = ["EvalSettings", "Evaluator"]
 
 _FABRICS_KEPT = 4  # fabrics held per worker; points arrive grouped by fabric
+
+# A sweep's system may be a topology dump; worker processes started afresh (Dask) import this
+# module, not the command line, so the reader is registered here too (docs/design/system-dumps.md).
+register_system_reader(system_from_dump_file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +94,15 @@ class Evaluator:
             return self._fabrics[key]
         inputs = point.inputs
         catalog = self._catalog()
-        system = catalog.resolve_system(str(inputs["system"]))
+        hints = SystemHints(gpu=inputs.get("gpu"), nic=inputs.get("nic"))
+        system = catalog.resolve_system(str(inputs["system"]), hints)
         nodes = inputs.get("nodes")
         used = system.gpu_count
         if inputs.get("gpus") is not None:
             nodes, used = job_placement(inputs["gpus"], system.gpu_count)
         request = FabricRequest(
             system=str(inputs["system"]),
+            gpu=inputs.get("gpu"),
             node_count=nodes,
             scalable_units=inputs.get("scalable_units"),
             oversubscription=inputs.get("oversubscription") or 1.0,

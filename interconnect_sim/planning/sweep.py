@@ -23,6 +23,7 @@ from typing import Any, get_args
 
 from interconnect_sim.errors import InterconnectSimError, ScenarioError
 from interconnect_sim.files import read_text_file
+from interconnect_sim.specs.catalog import is_system_path
 from interconnect_sim.training.parallel import Precision, Recompute
 from interconnect_sim.units import parse_duration, parse_length, parse_power, parse_rate
 
@@ -185,7 +186,8 @@ def _reach(value: Any) -> dict[str, float]:
 
 DESIGN_KEYS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "name": (_str, "label of an axis entry"),
-    "system": (_str, "preset id (interconnect-sim systems) or a system .toml file"),
+    "system": (_str, "preset id, a system .toml file or a topology dump (nvidia-smi topo -m, XML)"),
+    "gpu": (_str, "GPU id of a topology dump that does not name it (nvidia-smi topo -m)"),
     "nodes": (_int(), "systems in the design"),
     "gpus": (_int(), "GPUs the job uses; nodes = GPUs / GPUs per node, rounded up"),
     "scalable_units": (_int(), "SuperPOD scalable units (the RA's node counts)"),
@@ -250,6 +252,7 @@ class DesignPoint:
         """Inputs that define the fabric (points sharing it share a build and its caches)."""
         keys = (
             "system",
+            "gpu",
             "nodes",
             "gpus",
             "scalable_units",
@@ -327,7 +330,9 @@ def _convert(path: Path, where: str, key: str, value: Any, base: Path) -> Any:
         converted = convert(value)
     except _BadValueError as exc:
         raise ScenarioError(f"{path}: {where}: {exc} ({meaning}); got {value!r}") from None
-    if key in ("system", "model") and str(converted).endswith(".toml"):
+    if (key == "model" and str(converted).endswith(".toml")) or (
+        key == "system" and is_system_path(str(converted))
+    ):
         resolved = (base / converted).resolve()
         if not resolved.is_file():
             raise ScenarioError(f"{path}: {where}: file {str(resolved)!r} does not exist")

@@ -32,7 +32,7 @@ from interconnect_sim.specs.model import (
     TransceiverSpec,
 )
 
-__all__ = ["SPEC_KINDS", "load_spec_file"]
+__all__ = ["SPEC_KINDS", "load_spec_file", "spec_from_data"]
 
 Converter = Callable[[Any], Any]
 
@@ -432,7 +432,32 @@ def load_spec_file(path: Path, *, origin: Origin = "shipped") -> Spec:
     SpecError
         Naming the file and key on any malformed, unknown, missing or uncited value.
     """
-    data = _read_toml(path)
+    return spec_from_data(_read_toml(path), path, origin=origin)
+
+
+def spec_from_data(
+    data: Mapping[str, Any], path: Path, *, origin: Origin = "shipped", check_id: bool = True
+) -> Spec:
+    """Validate a spec given as the mapping a TOML file would hold (a system read from a
+    topology dump): the same checks as :func:`load_spec_file`.
+
+    Parameters
+    ----------
+    data : mapping
+        The file's keys and values.
+    path : Path
+        The file they came from, named in every message.
+    origin : {"shipped", "user"}
+        As for :func:`load_spec_file`.
+    check_id : bool
+        Require ``id`` to equal the file stem (False for a spec derived from another file).
+
+    Raises
+    ------
+    SpecError
+        As :func:`load_spec_file`.
+    """
+    data = dict(data)
     kind = data.get("kind")
     if kind not in SPEC_KINDS:
         raise _error(path, "kind", f"is {kind!r}; must be one of {', '.join(SPEC_KINDS)}")
@@ -440,7 +465,7 @@ def load_spec_file(path: Path, *, origin: Origin = "shipped") -> Spec:
     cls, fields = SPEC_KINDS[kind]
     allowed = {**_COMMON, **fields}
     _reject_unknown(path, "top level", data, set(allowed) | set(_ALIASES.get(kind, {})))
-    if data.get("id") != path.stem:
+    if check_id and data.get("id") != path.stem:
         raise _error(path, "id", f"is {data.get('id')!r} but the file stem is {path.stem!r}")
     values: dict[str, Any] = {"origin": origin}
     for key, spec_field in allowed.items():

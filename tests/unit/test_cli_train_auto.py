@@ -23,6 +23,7 @@ def test_layout_auto_searches_and_json_repeats_the_inputs(
     assert inputs["layout_mode"] == "auto"
     assert inputs["fabric"] == {
         "system": "dgx-h100",
+        "gpu": None,
         "nodes": 2,
         "scalable_units": None,
         "nic": None,
