@@ -1,12 +1,27 @@
-"""Argument types and helpers shared by the commands."""
+"""Argument types and helpers shared by the commands.
+
+The option declarations live in :mod:`interconnect_sim.scenarios.options` and the converters in
+:mod:`interconnect_sim.converters`, so scenario files check values exactly as the command line
+does; they are re-exported here for the commands.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import NoReturn
 
-from interconnect_sim.errors import UnitError
-from interconnect_sim.units import parse_nccl_tests_size
+from interconnect_sim.converters import message_size, on_off, positive_int, ratio
+from interconnect_sim.scenarios.options import add_fabric_options
+
+__all__ = [
+    "PROG",
+    "Parser",
+    "add_fabric_options",
+    "message_size",
+    "on_off",
+    "positive_int",
+    "ratio",
+]
 
 PROG = "interconnect-sim"
 
@@ -16,79 +31,3 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def positive_int(text: str) -> int:
-    """A whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def ratio(text: str) -> float:
-    """Accept ``2``, ``2.0`` or ``2:1``."""
-    head, _, tail = text.partition(":")
-    try:
-        value = float(head) / (float(tail) if tail else 1.0)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a ratio such as 2 or 2:1") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive ratio")
-    return value
-
-
-def on_off(text: str) -> bool:
-    """``on`` or ``off``."""
-    if text not in ("on", "off"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be on or off")
-    return text == "on"
-
-
-def message_size(text: str) -> float:
-    """nccl-tests spelling (``8``, ``8K``, ``8M``, ``8G``; powers of two) or ``"8 GiB"``."""
-    try:
-        return parse_nccl_tests_size(text)
-    except UnitError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_fabric_options(parser: argparse.ArgumentParser, *, system_flag: bool) -> None:
-    """Options that describe a fabric (shared by ``topo`` and ``collective``)."""
-    if system_flag:
-        parser.add_argument(
-            "--system", required=True, help="preset id (`interconnect-sim systems`)"
-        )
-    else:
-        parser.add_argument("system", help="preset id (see `interconnect-sim systems`)")
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--nodes", type=positive_int, help="number of systems (default 1)")
-    size.add_argument(
-        "--scalable-units",
-        type=positive_int,
-        metavar="SU",
-        help="build this many scalable units of the system's SuperPOD design",
-    )
-    parser.add_argument(
-        "--oversubscription",
-        type=ratio,
-        default=1.0,
-        metavar="R",
-        help="leaf down:up port ratio, e.g. 2 or 2:1 (default 1:1)",
-    )
-    parser.add_argument("--levels", type=int, choices=(2, 3), help="force 2 or 3 network levels")
-    parser.add_argument("--nic", help="replace the compute NICs by this NIC id (e.g. connectx-8)")
-    parser.add_argument(
-        "--nic-count", type=positive_int, metavar="N", help="number of compute NICs per system"
-    )
-    parser.add_argument("--switch", help="network switch id for leaf/spine/core (e.g. q3400)")
-    parser.add_argument(
-        "--nvlink-lanes",
-        type=positive_int,
-        metavar="LANES",
-        help="active lanes per NVLink link (e.g. 1 of 2 on NVLink 4)",
-    )
-    parser.add_argument("--p2p", type=on_off, metavar="on|off", help="GPU peer-to-peer on or off")

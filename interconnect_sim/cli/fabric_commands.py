@@ -7,14 +7,12 @@ import json
 from pathlib import Path
 
 from interconnect_sim.cli.common import add_fabric_options
-from interconnect_sim.errors import ScenarioError
 from interconnect_sim.files import check_output_file
 from interconnect_sim.report.text import format_fabric_summary
+from interconnect_sim.scenarios.options import add_failure_options, apply_failures, fabric_request
 from interconnect_sim.specs import load_catalog
 from interconnect_sim.topology.analysis import summarize_fabric
-from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.presets import FabricRequest, build_fabric, list_presets
-from interconnect_sim.topology.whatif import with_links_disabled, without_device, without_link
 
 __all__ = ["add_fabric_commands", "fabric_request_from_args", "run_fabric_command"]
 
@@ -35,29 +33,7 @@ def add_fabric_commands(commands: argparse._SubParsersAction) -> None:  # type: 
         "Bandwidths are bytes/s per direction (GB = 1e9 B) unless marked bidirectional.",
     )
     add_fabric_options(topo, system_flag=False)
-    topo.add_argument(
-        "--fail-link",
-        nargs=2,
-        action="append",
-        metavar=("A", "B"),
-        default=[],
-        help="remove all links between devices A and B (repeatable)",
-    )
-    topo.add_argument(
-        "--disable-links",
-        nargs=3,
-        action="append",
-        metavar=("A", "B", "COUNT"),
-        default=[],
-        help="disable COUNT of the parallel links between A and B",
-    )
-    topo.add_argument(
-        "--fail-device",
-        action="append",
-        metavar="DEVICE",
-        default=[],
-        help="remove a switch or NIC, e.g. n0/nvsw1 or spine3 (repeatable)",
-    )
+    add_failure_options(topo)
     topo.add_argument("--json", action="store_true", help="print one JSON object")
     topo.add_argument(
         "--draw", type=Path, metavar="FILE.png", help="write a drawing (.png, .svg or .pdf)"
@@ -66,18 +42,7 @@ def add_fabric_commands(commands: argparse._SubParsersAction) -> None:  # type: 
 
 def fabric_request_from_args(args: argparse.Namespace) -> FabricRequest:
     """The fabric the shared fabric options describe."""
-    return FabricRequest(
-        system=args.system,
-        node_count=args.nodes,
-        scalable_units=args.scalable_units,
-        oversubscription=args.oversubscription,
-        levels=args.levels,
-        nic=args.nic,
-        nic_count=args.nic_count,
-        switch=args.switch,
-        nvlink_lanes_per_link=args.nvlink_lanes,
-        p2p=args.p2p,
-    )
+    return fabric_request(vars(args))
 
 
 def run_fabric_command(args: argparse.Namespace) -> int:
@@ -114,25 +79,11 @@ def _cmd_specs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_failures(fabric: Fabric, args: argparse.Namespace) -> Fabric:
-    for a, b in args.fail_link:
-        fabric = without_link(fabric, a, b)
-    for a, b, count in args.disable_links:
-        try:
-            links = int(count)
-        except ValueError:
-            raise ScenarioError(f"--disable-links count {count!r} is not a whole number") from None
-        fabric = with_links_disabled(fabric, a, b, links)
-    for device in args.fail_device:
-        fabric = without_device(fabric, device)
-    return fabric
-
-
 def _cmd_topo(args: argparse.Namespace) -> int:
     if args.draw is not None:
         check_output_file(args.draw, "--draw", suffixes=DRAWING_SUFFIXES)
     catalog = load_catalog()
-    fabric = _apply_failures(build_fabric(catalog, fabric_request_from_args(args)), args)
+    fabric = apply_failures(build_fabric(catalog, fabric_request_from_args(args)), vars(args))
     summary = summarize_fabric(fabric, catalog)
     if args.draw is not None:
         from interconnect_sim.report.drawing import save_fabric_drawing

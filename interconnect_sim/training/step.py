@@ -110,6 +110,7 @@ class CollectiveTimer:
         des: DiscreteEventEngine | None,
         parallel: ParallelConfig,
         cache: dict[Any, Any] | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.fabric = fabric
         self.analytic = analytic
@@ -119,6 +120,7 @@ class CollectiveTimer:
         self._shared = cache if cache is not None else {}
         self._cache: dict[Any, float] = self._shared.setdefault("times", {})
         self.warnings: list[str] = []
+        self.progress = progress
 
     def _groups(self, kind: str) -> list[list[int]]:
         first = self.parallel.group(kind)
@@ -162,6 +164,8 @@ class CollectiveTimer:
                 self._cache[key] = float(est.time_s[0])
             else:
                 p2p_comm = "pairs" if kind in _PAIRWISE_P2P else "group"
+                if self.progress is not None:
+                    self.progress(f"{kind} {op.value} {size_bytes / 1e6:.4g} MB")
                 calls = [
                     TraceCall(
                         id=f"{kind}{i}",
@@ -195,11 +199,13 @@ def estimate_step(
     check_memory: bool = True,
     analytic: AnalyticEngine | None = None,
     cache: dict[Any, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> StepEstimate:
     """Time one training iteration of ``model`` split by ``parallel`` on ``fabric``.
 
     ``cache`` (a dict the caller keeps per fabric) reuses communicator analyses and collective
-    times across calls, e.g. during a fit or a sweep.
+    times across calls, e.g. during a fit or a sweep. ``progress`` is called with a description
+    before each discrete-event simulation (``engine="des"``), for a progress bar.
 
     Raises
     ------
@@ -266,6 +272,7 @@ def estimate_step(
         DiscreteEventEngine(catalog, analytic.calibration) if engine == "des" else None,
         p,
         cache,
+        progress,
     )
     exposed: dict[str, float] = {}
     act = tokens * model.hidden * _ACTIVATION_BYTES
