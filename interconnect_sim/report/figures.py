@@ -190,8 +190,8 @@ def _trace(series: Series, colour: str) -> dict[str, Any]:
             "marker": {"color": colour},
         }
     if hover:
-        trace["text"] = hover
-        trace["hovertemplate"] = "%{text}<extra></extra>"
+        trace["hovertext"] = hover
+        trace["hovertemplate"] = "%{hovertext}<extra></extra>"
     return trace
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-__all__ = ["plot_busbw_vs_size"]
+from interconnect_sim.engines.records import CollectiveEstimate
+from interconnect_sim.report.figures import draw_figure
+
+__all__ = ["plot_busbw", "plot_busbw_vs_size"]
 
 
 def plot_busbw_vs_size(
@@ -47,3 +52,56 @@ def plot_busbw_vs_size(
     ax.set_xticks(ticks[(ticks >= curve["bytes"].min() / 2) & (ticks <= curve["bytes"].max() * 2)])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+
+
+def plot_busbw(
+    ax: Axes,
+    curves: Mapping[str, CollectiveEstimate] | Sequence[tuple[str, CollectiveEstimate]],
+    measured: pd.DataFrame | None = None,
+    *,
+    title: str = "",
+) -> None:
+    """busbw against message size in the style of nccl-tests plots: one line per estimate,
+    sizes labelled ``1KiB .. 8GiB`` on a log2 axis, measured points (``bytes``, ``busbw_GBps``)
+    on top.
+
+    Parameters
+    ----------
+    ax : Axes
+    curves : mapping or sequence of (label, CollectiveEstimate)
+    measured : DataFrame, optional
+        Columns ``bytes`` and ``busbw_GBps`` (e.g. rows of ``load_measurements()``).
+    title : str
+    """
+    from interconnect_sim.scenarios.result import Figure, Series
+
+    items = list(curves.items()) if isinstance(curves, Mapping) else list(curves)
+    series = [
+        Series(
+            label=label,
+            x=tuple(float(s) for s in est.size_bytes),
+            y=tuple(float(b) / 1e9 for b in est.busbw_bytes_per_s),
+            style="line+markers",
+        )
+        for label, est in items
+    ]
+    if measured is not None and not measured.empty:
+        series.append(
+            Series(
+                label="measured (nccl-tests)",
+                x=tuple(float(b) for b in measured["bytes"]),
+                y=tuple(float(v) for v in measured["busbw_GBps"]),
+                style="markers",
+            )
+        )
+    draw_figure(
+        ax,
+        Figure(
+            name="busbw",
+            title=title,
+            x_label="message size (bytes, nccl-tests convention)",
+            y_label="busbw (GB/s, 1 GB = 1e9 B)",
+            series=tuple(series),
+            x_scale="log2",
+        ),
+    )

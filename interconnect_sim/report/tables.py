@@ -30,6 +30,13 @@ _UNIT_SUFFIXES = (
 )
 
 
+_SPECIAL = {
+    "tflops_per_gpu": "model TFLOP/s per GPU",
+    "tokens_per_s": "tokens per s",
+    "gpus": "GPUs",
+}
+
+
 def column_title(name: str) -> str:
     """``busbw_GBps`` -> ``busbw (GB/s)``; ``mfu_pct`` -> ``mfu (%)``; others with spaces.
 
@@ -42,6 +49,8 @@ def column_title(name: str) -> str:
     """
     if name.endswith(")"):
         return name
+    if name in _SPECIAL:
+        return _SPECIAL[name]
     for suffix, unit in _UNIT_SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
             return f"{name[: -len(suffix)].replace('_', ' ')} ({unit})"
