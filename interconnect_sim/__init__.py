@@ -3,10 +3,10 @@
 The public surface, ``import interconnect_sim as ics``:
 
 =====================  ===========================================================================
-fabrics                ``load_catalog``, ``gpu_table``, ``FabricRequest``, ``build_fabric``, ``summarize_fabric``,
-                       ``Fabric``; what-ifs ``without_device``, ``without_link``,
-                       ``with_links_disabled``, ``with_p2p``, ``with_devices_moved``;
-                       ``draw_fabric``
+fabrics                ``load_catalog``, ``gpu_table``, ``FabricRequest``, ``build_fabric``,
+                       ``summarize_fabric``, ``Fabric``; what-ifs ``without_device``,
+                       ``without_link``, ``with_links_disabled``, ``with_p2p``,
+                       ``with_devices_moved``; ``draw_fabric``
 collectives            ``collective``, ``nccl_sizes``, ``CollectiveOp``, ``busbw_factor``,
                        ``plot_busbw``; measured data ``load_measurements``, ``validation_score``
 training               ``train``, ``load_model``

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from interconnect_sim.cli.common import add_fabric_options
+from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.files import check_output_file
 from interconnect_sim.report.text import format_fabric_summary
 from interconnect_sim.scenarios.options import add_failure_options, apply_failures, fabric_request
@@ -15,6 +16,9 @@ from interconnect_sim.topology.analysis import summarize_fabric
 from interconnect_sim.topology.presets import FabricRequest, build_fabric, list_presets
 
 __all__ = ["add_fabric_commands", "fabric_request_from_args", "run_fabric_command"]
+
+_LARGE_NODES = 256
+"""From this many systems `topo` takes seconds (the bisection max-flow): show progress."""
 
 DRAWING_SUFFIXES = (".png", ".svg", ".pdf")
 """Formats ``--draw`` writes, chosen by the file's suffix."""
@@ -83,8 +87,19 @@ def _cmd_topo(args: argparse.Namespace) -> int:
     if args.draw is not None:
         check_output_file(args.draw, "--draw", suffixes=DRAWING_SUFFIXES)
     catalog = load_catalog()
-    fabric = apply_failures(build_fabric(catalog, fabric_request_from_args(args)), vars(args))
-    summary = summarize_fabric(fabric, catalog)
+    request = fabric_request_from_args(args)
+    large = (request.node_count or 1) >= _LARGE_NODES or (request.scalable_units or 0) >= 8
+    bar = progress_bar("topo", "step") if large else None
+    try:
+        if bar is not None:
+            bar.step("building the fabric")
+        fabric = apply_failures(build_fabric(catalog, request), vars(args))
+        if bar is not None:
+            bar.step(f"bisection max-flow over {len(fabric.gpus):,} GPUs")
+        summary = summarize_fabric(fabric, catalog)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.draw is not None:
         from interconnect_sim.report.drawing import save_fabric_drawing
 

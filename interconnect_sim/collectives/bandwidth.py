@@ -30,7 +30,7 @@ from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from interconnect_sim.collectives.network import NetworkRoutes, attach_point
+from interconnect_sim.collectives.network import NetworkRoutes
 from interconnect_sim.collectives.paths import (
     Edge,
     Flow,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
@@ -21,12 +20,12 @@ def plot_busbw_vs_size(
     *,
     label: str = "",
 ) -> None:
-    """busbw against message size: the predicted curve, measured points on top.
+    """busbw against message size, nccl-tests style: the predicted curve, measured points on top.
 
     Parameters
     ----------
     ax : Axes
-        Target axes (log-x, GB = 1e9 B per nccl-tests).
+        Target axes (log2 sizes labelled ``1KiB .. 8GiB``; GB = 1e9 B per nccl-tests).
     curve : DataFrame
         Columns ``bytes`` and ``busbw_GBps`` of the prediction.
     measured : DataFrame, optional
@@ -34,24 +33,36 @@ def plot_busbw_vs_size(
     label : str
         Legend label of the predicted curve.
     """
-    ax.plot(curve["bytes"], curve["busbw_GBps"], color="#1f77b4", label=label or "predicted")
-    if measured is not None and not measured.empty:
-        ax.scatter(
-            measured["bytes"],
-            measured["busbw_GBps"],
-            s=14,
-            color="#d62728",
-            zorder=3,
-            label="measured (nccl-tests)",
+    from interconnect_sim.scenarios.result import Figure, Series
+
+    series = [
+        Series(
+            label=label or "predicted",
+            x=tuple(float(b) for b in curve["bytes"]),
+            y=tuple(float(v) for v in curve["busbw_GBps"]),
+            style="line",
         )
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("message size (bytes, nccl-tests convention)")
-    ax.set_ylabel("busbw (GB/s, 1 GB = 1e9 B)")
-    ax.set_ylim(bottom=0)
-    ticks = 2.0 ** np.arange(0, 41, 4)
-    ax.set_xticks(ticks[(ticks >= curve["bytes"].min() / 2) & (ticks <= curve["bytes"].max() * 2)])
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ]
+    if measured is not None and not measured.empty:
+        series.append(
+            Series(
+                label="measured (nccl-tests)",
+                x=tuple(float(b) for b in measured["bytes"]),
+                y=tuple(float(v) for v in measured["busbw_GBps"]),
+                style="markers",
+            )
+        )
+    draw_figure(
+        ax,
+        Figure(
+            name="busbw",
+            title="",
+            x_label="message size (bytes, nccl-tests convention)",
+            y_label="busbw (GB/s, 1 GB = 1e9 B)",
+            series=tuple(series),
+            x_scale="log2",
+        ),
+    )
 
 
 def plot_busbw(

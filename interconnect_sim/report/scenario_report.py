@@ -107,6 +107,8 @@ def write_report(
     """Write the report folder of ``result`` to ``folder`` (replaced whole); return the path of
     its ``report.html``."""
     folder = Path(folder)
+    if not version:
+        from interconnect_sim import __version__ as version
 
     def write(tmp: Path) -> None:
         result.summary.frame.to_csv(tmp / "summary.csv", index=False)

@@ -49,7 +49,10 @@ def _type_of(value: Any) -> type:
 
 
 def _words(types: Iterable[type]) -> str:
-    return " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in types)
+    kinds = list(types)
+    if int in kinds and float in kinds:  # TOML integers are numbers too
+        kinds.remove(int)
+    return " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in kinds)
 
 
 def suggest(word: str, allowed: Iterable[str]) -> str:
@@ -86,13 +89,14 @@ class OptionKey:
             return "true or false"
         if self.choices is not None:
             return "one of " + ", ".join(toml_repr(c) for c in self.choices)
-        doc = (getattr(self.convert, "__doc__", None) or "").strip().split("\n")[0]
+        marked = getattr(self.convert, "_toml_types", None) is not None
+        doc = (self.convert.__doc__ or "").strip().split("\n")[0] if marked else ""
         what = _words(self.types)
         hint = f" ({doc.rstrip('.')[0].lower() + doc.rstrip('.')[1:]})" if doc else ""
         if self.repeated and self.nargs:
             return f"a list of [{', '.join(['...'] * self.nargs)}] lists"
         if self.repeated:
-            return f"a list of {what}s{hint}"
+            return f"a list of {what.removeprefix('a ').removeprefix('an ')}s{hint}"
         return f"{what}{hint}"
 
 

@@ -205,3 +205,11 @@ def test_paths_in_a_scenario_are_relative_to_its_file(tmp_path: Path) -> None:
 def test_errors_are_scenario_errors() -> None:
     with pytest.raises(ScenarioError, match=r"<scenario>: \[fabric\] nodes = -1"):
         parse_scenario(TRAINING.replace("nodes = 2", "nodes = -1"))
+
+
+def test_docs_list_every_scenario_key() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "scenarios.md").read_text()
+    for kind in ("collective", "replay", "training"):
+        for table in run_tables(kind).values():
+            for key in table.keys:
+                assert f"`{key}`" in docs, f"docs/scenarios.md does not list {kind} key {key!r}"
