@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 
 from interconnect_sim import __version__
@@ -46,7 +45,8 @@ def run_scenario_command(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    command = "interconnect-sim " + shlex.join(["run", *sys.argv[2:]]) if sys.argv else ""
+    given = ["--out", str(args.out)] if args.out is not None else []
+    command = shlex.join(["interconnect-sim", "run", str(args.scenario), *given])
     report = write_report(result, out, command=command, version=__version__)
     print(f"{result.name} ({result.kind})")
     for line in result.headline:
