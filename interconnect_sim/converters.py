@@ -29,13 +29,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from interconnect_sim.errors import UnitError
-from interconnect_sim.units import parse_duration, parse_nccl_tests_size
+from interconnect_sim.units import parse_duration, parse_nccl_tests_size, parse_rate
 
 __all__ = [
     "duration",
     "message_size",
     "on_off",
     "positive_int",
+    "rate",
     "ratio",
     "token_count",
     "toml_types",
@@ -138,4 +139,16 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive, finite duration")
+    return value
+
+
+@_accepts(str)
+def rate(text: str) -> float:
+    """A positive, finite rate with units (``100 GB/s``, ``400 Gbit/s``), in bytes/s."""
+    try:
+        value = parse_rate(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive, finite rate")
     return value

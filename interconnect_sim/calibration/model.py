@@ -113,6 +113,9 @@ class Calibration:
         NCCL's p2p channel rules (constants, not fitted).
     fit : dict
         What the fit used (rows, systems, held-out systems, errors).
+    prior_classes : frozenset of str
+        Architecture classes whose constants are neutral priors, not published by their
+        library (``[nccl.priors]``; RCCL and HCCL classes).
     """
 
     base_latency_s: dict[tuple[str, str], float]
@@ -131,6 +134,7 @@ class Calibration:
     channels: ChannelRules
     fit: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    prior_classes: frozenset[str] = frozenset()
 
     def arch_class(self, architecture: str) -> str:
         """NCCL's architecture class of a GPU architecture name."""
@@ -327,4 +331,5 @@ def load_calibration(path: Path | None = None) -> Calibration:
         channels=_channel_rules(nccl, constants_path),
         fit=dict(data.get("fit", {})),
         path=path,
+        prior_classes=frozenset(nccl.get("priors", {}).get("classes", ())),
     )

@@ -17,6 +17,7 @@ from interconnect_sim.cli.collective_commands import (
 )
 from interconnect_sim.cli.common import PROG, Parser
 from interconnect_sim.cli.fabric_commands import add_fabric_commands, run_fabric_command
+from interconnect_sim.cli.planning_commands import add_planning_commands, run_planning_command
 from interconnect_sim.cli.replay_commands import add_replay_command, run_replay_command
 from interconnect_sim.cli.scenario_commands import add_scenario_command, run_scenario_command
 from interconnect_sim.cli.training_commands import add_training_commands, run_training_command
@@ -38,6 +39,7 @@ def _build_parser() -> Parser:
     add_replay_command(commands)
     add_training_commands(commands)
     add_scenario_command(commands)
+    add_planning_commands(commands)
     return parser
 
 
@@ -62,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_training_command(args)
         if args.command == "run":
             return run_scenario_command(args)
+        if args.command == "plan":
+            return run_planning_command(args)
         return run_validation_command(args)
     except InterconnectSimError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.cli.common import add_fabric_options
+from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.cli.common import (
+    add_fabric_options,
+    catalog_from,
+    print_warnings,
+    prior_note,
+)
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
 from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.collectives.ops import CollectiveOp, parse_op
@@ -16,7 +23,6 @@ from interconnect_sim.engines.records import CollectiveEstimate
 from interconnect_sim.files import check_output_file, write_atomically
 from interconnect_sim.scenarios.collective import TYPE_BYTES, predict_collective, size_sweep
 from interconnect_sim.scenarios.options import add_collective_options
-from interconnect_sim.specs import load_catalog
 from interconnect_sim.topology.presets import build_fabric
 
 __all__ = ["add_collective_command", "run_collective_command"]
@@ -76,12 +82,13 @@ def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
 
 def run_collective_command(args: argparse.Namespace) -> int:
     """Run ``collective``."""
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     op = parse_op(args.op)
     size_sweep(args.min_bytes, args.max_bytes, args.step_factor)  # checked before any work
     if args.csv is not None:
         check_output_file(args.csv, "--csv")
     fabric = build_fabric(catalog, fabric_request_from_args(args))
+    calibration = load_calibration(args.calibration)
     bar = progress_bar("des", "size") if args.engine != "analytic" else None
     try:
         prediction = predict_collective(
@@ -92,10 +99,12 @@ def run_collective_command(args: argparse.Namespace) -> int:
             bar.close()
     estimate = prediction.estimate
     rows = prediction.rows()
+    note = prior_note(fabric, catalog, calibration)
     if args.csv is not None:
         _write_csv(args.csv, rows)
     if args.json:
         print(json.dumps(rows, indent=2))
+        print_warnings(fabric, stream=sys.stderr, extra=(note,))
         return 0
     engines = (
         "analytic and discrete-event engines"
@@ -109,4 +118,5 @@ def run_collective_command(args: argparse.Namespace) -> int:
     if op is CollectiveOp.ALL_GATHER or op is CollectiveOp.REDUCE_SCATTER:
         header += "\n# size = whole gathered buffer (n x per-rank), as nccl-tests prints it"
     print(_table(estimate, header, rows, both=args.engine == "both"))
+    print_warnings(fabric, stream=sys.stdout, extra=(note,))
     return 0

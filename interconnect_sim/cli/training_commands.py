@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.cli.common import (
+    add_catalog_option,
+    catalog_from,
+    print_warnings,
+    prior_note,
+)
 from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.scenarios.loader import load_scenario, training_defaults
 from interconnect_sim.scenarios.options import add_training_options
-from interconnect_sim.scenarios.training import COLLECTIVE_NAMES, run_training
-from interconnect_sim.specs import load_catalog
+from interconnect_sim.scenarios.training import COLLECTIVE_NAMES, run_training, training_inputs
 from interconnect_sim.training.compute import (
     COMPUTE_CALIBRATION,
     load_compute_calibration,
@@ -56,6 +63,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="rows in the time_to_train.csv schema (default: shipped rows)",
     )
     validate.add_argument("--json", action="store_true")
+    add_catalog_option(validate)
     validate.add_argument(
         "--fit", action="store_true", help="first re-fit the compute calibration on the fit rows"
     )
@@ -144,22 +152,41 @@ def run_training_command(args: argparse.Namespace) -> int:
     if args.command == "validate-training":
         return _cmd_validate(args)
     values = _options(args, training_defaults())
+    catalog = catalog_from(values)
     bar = progress_bar("train (des)", "collective") if values.get("engine") == "des" else None
     try:
-        run = run_training(values, progress=None if bar is None else bar.step)
+        run = run_training(values, catalog=catalog, progress=None if bar is None else bar.step)
     finally:
         if bar is not None:
             bar.close()
-    if args.json:
-        print(json.dumps(run.to_json(), indent=2))
-        return 0
+    fabric, parallel, step = run.fabric, run.parallel, run.step
+    note = prior_note(fabric, catalog, load_calibration())
     ttt = None if run.time_to_train is None else run.time_to_train.to_json()
-    print(_format(run.model.name, run.fabric.name, run.parallel, run.step, ttt, run.engine))
+    if args.json:
+        payload = run.to_json()
+        payload["inputs"] = training_inputs(values, run.request, parallel)
+        if run.search is not None:
+            payload["layout_search"] = run.search
+        payload["fabric_warnings"] = [*fabric.warnings, *([note] if note else [])]
+        print(json.dumps(payload, indent=2))
+        print_warnings(fabric, stream=sys.stderr, extra=(note,))
+        return 0
+    search = run.search
+    if search is not None:
+        print(
+            f"layout search: {search['evaluated']} of {search['candidates']} layouts fit "
+            f"and were timed in {search['elapsed_s']:.1f} s; best: "
+            + "; ".join(
+                f"{b['layout']} ({format_duration(b['step_time_s'])})" for b in search["best"][:3]
+            )
+        )
+    print(_format(run.model.name, fabric.name, parallel, step, ttt, run.engine))
+    print_warnings(fabric, stream=sys.stdout, extra=(note,))
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     frame = load_training_runs(args.runs)
     compute = load_compute_calibration()
     if args.fit:

@@ -12,11 +12,11 @@ import pandas as pd
 
 from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.calibration.writer import write_calibration
+from interconnect_sim.cli.common import add_catalog_option, catalog_from
 from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
-from interconnect_sim.specs import load_catalog
 from interconnect_sim.validation.fit import fit_calibration
 from interconnect_sim.validation.harness import Predictor, Score, score_predictions
 from interconnect_sim.validation.measurements import (
@@ -43,6 +43,7 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
         help="CSV in the schema of docs/measurements.md",
     )
     validate.add_argument("--calibration", type=Path, metavar="FILE")
+    add_catalog_option(validate)
     validate.add_argument("--json", action="store_true", help="print groups and overall as JSON")
     validate.add_argument(
         "--plots",
@@ -65,6 +66,7 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
         help="where to write the fitted calibration (default ./calibration.toml)",
     )
     calibrate.add_argument("--sweeps", type=int, default=3, help="coordinate-descent passes")
+    add_catalog_option(calibrate)
 
 
 def run_validation_command(args: argparse.Namespace) -> int:
@@ -106,7 +108,7 @@ def _format_score(score: Score) -> str:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     measurements = load_measurements(args.measurements, catalog)
     engine = AnalyticEngine(catalog, load_calibration(args.calibration))
     predictor = Predictor(engine)
@@ -170,7 +172,7 @@ def engine_fabric(engine: AnalyticEngine, row: pd.Series):  # type: ignore[no-un
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     path = args.measurements or SHIPPED_MEASUREMENTS
     measurements = load_measurements(path, catalog)
     if args.sweeps < 1:

@@ -31,11 +31,11 @@ from interconnect_sim.scenarios.keys import OptionTable, scenario_error, suggest
 from interconnect_sim.scenarios.options import (
     add_collective_options,
     add_fabric_options,
-    add_failure_options,
     add_training_options,
+    catalog_from,
 )
 from interconnect_sim.scenarios.training import REQUIRED_TRAINING_OPTIONS
-from interconnect_sim.specs.catalog import Catalog, load_catalog
+from interconnect_sim.specs.catalog import Catalog, is_system_path, load_catalog
 from interconnect_sim.training.model import load_model
 
 __all__ = [
@@ -111,7 +111,6 @@ def _parser() -> argparse.ArgumentParser:
 def _fabric_table() -> OptionTable:
     parser = _parser()
     add_fabric_options(parser, system_flag=True)
-    add_failure_options(parser)
     return OptionTable.from_parser(parser)
 
 
@@ -234,7 +233,16 @@ def _check_catalog(
     values: Mapping[str, Any], kind: str, path: Path | str, where: str, catalog: Catalog
 ) -> None:
     """Ids that must exist (system, NIC, switch, model) are checked before any work."""
-    lookups = (("system", catalog.system), ("nic", catalog.nic), ("switch", catalog.switch))
+    if values.get("catalog"):
+        try:
+            catalog = catalog_from(values)
+        except InterconnectSimError as exc:
+            raise scenario_error(path, f"{where}[fabric] catalog", str(exc)) from None
+    lookups = (
+        ("system", catalog.resolve_system),
+        ("nic", catalog.nic),
+        ("switch", catalog.switch),
+    )
     for dest, lookup in lookups:
         if values.get(dest) is not None:
             try:
@@ -258,6 +266,15 @@ def _string(data: Mapping[str, Any], key: str, path: Path | str, default: str) -
 
 
 def _resolve_model(values: dict[str, Any], base: Path | None) -> None:
+    """Model and system files named in a scenario are relative to the scenario's folder."""
+    system = values.get("system")
+    if (
+        isinstance(system, str)
+        and is_system_path(system)
+        and base is not None
+        and not Path(system).is_absolute()
+    ):
+        values["system"] = str(base / system)
     model = values.get("model")
     if isinstance(model, str) and model.endswith(".toml") and base is not None:
         candidate = base / model

@@ -23,42 +23,56 @@ from interconnect_sim.converters import (
     message_size,
     on_off,
     positive_int,
+    rate,
     ratio,
     token_count,
 )
 from interconnect_sim.errors import ScenarioError
-from interconnect_sim.topology.fabric import Fabric
+from interconnect_sim.specs import Catalog, load_catalog
 from interconnect_sim.topology.presets import FabricRequest
-from interconnect_sim.topology.whatif import with_links_disabled, without_device, without_link
 
 __all__ = [
     "ENGINES",
+    "add_catalog_option",
     "add_collective_options",
     "add_fabric_options",
-    "add_failure_options",
     "add_training_options",
-    "apply_failures",
-    "fabric_request",
+    "catalog_from",
+    "fabric_request_from",
 ]
 
 ENGINES = ("analytic", "des", "both")
 """Engine choices of ``collective`` and ``replay``."""
 
 
+def add_catalog_option(parser: argparse._ActionsContainer) -> None:
+    """``--catalog DIR`` (repeatable): a folder of the user's own spec files."""
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of your own GPU, link, NIC, switch and system files in the catalog's "
+        "format (repeatable; see docs/systems.md)",
+    )
+
+
+def catalog_from(values: Mapping[str, Any]) -> Catalog:
+    """The shipped catalog plus the ``--catalog`` folders named in ``values``."""
+    return load_catalog(*(Path(folder) for folder in values.get("catalog") or ()))
+
+
 def add_fabric_options(
     parser: argparse._ActionsContainer, *, system_flag: bool, system_required: bool = True
 ) -> None:
-    """Options that describe a fabric (shared by ``topo``, ``collective``, ``replay``, ``train``).
-
-    ``system_flag``: the system is ``--system ID`` (else a positional argument);
-    ``system_required``: whether ``--system`` must be given on the command line.
-    """
+    """Options that describe a fabric (``topo``, ``collective``, ``replay``, ``train``)."""
+    system_help = "preset id (any case; `interconnect-sim systems`) or a system .toml file"
     if system_flag:
-        parser.add_argument(
-            "--system", required=system_required, help="preset id (`interconnect-sim systems`)"
-        )
+        parser.add_argument("--system", required=system_required, help=system_help)
     else:
-        parser.add_argument("system", help="preset id (see `interconnect-sim systems`)")
+        parser.add_argument("system", help=system_help)
+    add_catalog_option(parser)
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--nodes", type=positive_int, help="number of systems (default 1)")
     size.add_argument(
@@ -84,13 +98,9 @@ def add_fabric_options(
         "--nvlink-lanes",
         type=positive_int,
         metavar="LANES",
-        help="active lanes per NVLink link (e.g. 1 of 2 on NVLink 4)",
+        help="active lanes per scale-up link (e.g. 1 of 2 on NVLink 4)",
     )
     parser.add_argument("--p2p", type=on_off, metavar="on|off", help="GPU peer-to-peer on or off")
-
-
-def add_failure_options(parser: argparse._ActionsContainer) -> None:
-    """Failed links and devices applied to a built fabric (``topo`` and scenario fabrics)."""
     parser.add_argument(
         "--fail-link",
         nargs=2,
@@ -105,7 +115,7 @@ def add_failure_options(parser: argparse._ActionsContainer) -> None:
         action="append",
         metavar=("A", "B", "COUNT"),
         default=[],
-        help="disable COUNT of the parallel links between A and B",
+        help="disable COUNT of the parallel links between A and B (repeatable)",
     )
     parser.add_argument(
         "--fail-device",
@@ -161,7 +171,6 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="preset id (e.g. llama3-70b) or a model .toml file")
     fabric = parser.add_argument_group("fabric", "the cluster (scenario table [fabric])")
     add_fabric_options(fabric, system_flag=True, system_required=False)
-    add_failure_options(fabric)
     layout = parser.add_argument_group(
         "parallel", "the parallel layout (scenario table [parallel])"
     )
@@ -185,6 +194,12 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="tensor-parallel communication overlapped with GEMMs",
     )
     layout.add_argument("--no-flash-attention", action="store_true")
+    layout.add_argument(
+        "--layout",
+        choices=("auto",),
+        help="search the parallel layout (tp, pp, vpp, cp, ep, dp, ZeRO, micro-batch, "
+        "recompute); --tp etc. given with it fix that knob",
+    )
     run = parser.add_argument_group("training", "the run (scenario table [training])")
     run.add_argument("--tokens", type=token_count, help="training tokens, e.g. 15T")
     run.add_argument(
@@ -193,16 +208,39 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="mean time between failures of one node, e.g. '50000 h'",
     )
-    run.add_argument("--checkpoint-interval", type=duration, default=3600.0, metavar="D")
-    run.add_argument("--checkpoint-cost", type=duration, default=60.0, metavar="D")
-    run.add_argument("--restart", type=duration, default=600.0, metavar="D")
+    run.add_argument(
+        "--checkpoint-interval", type=duration, metavar="D", help="default: Daly's optimum"
+    )
+    run.add_argument("--checkpoint-cost", type=duration, metavar="D")
+    run.add_argument("--restart", type=duration, metavar="D")
     run.add_argument("--engine", choices=("analytic", "des"), default="analytic")
+    run.add_argument("--failure-profile", help="published interruption statistics to use")
+    run.add_argument(
+        "--storage-bandwidth",
+        type=rate,
+        metavar="RATE",
+        help="checkpoint write bandwidth, e.g. '100 GB/s' (sets the checkpoint cost)",
+    )
 
 
-def fabric_request(values: Mapping[str, Any]) -> FabricRequest:
-    """The fabric that option values (argparse dests, e.g. ``vars(args)``) describe."""
+def _link_count(text: object, where: str) -> int:
+    try:
+        count = int(str(text))
+    except ValueError:
+        raise ScenarioError(f"{where}: count {text!r} is not a whole number") from None
+    if count < 1:
+        raise ScenarioError(f"{where}: count {text!r} must be at least 1")
+    return count
+
+
+def fabric_request_from(values: Mapping[str, Any]) -> FabricRequest:
+    """The fabric the shared fabric options (parsed arguments or a scenario) describe."""
+    disable = tuple(
+        (str(a), str(b), _link_count(count, "--disable-links"))
+        for a, b, count in values.get("disable_links") or ()
+    )
     return FabricRequest(
-        system=values["system"],
+        system=str(values["system"]),
         node_count=values.get("nodes"),
         scalable_units=values.get("scalable_units"),
         oversubscription=values.get("oversubscription") or 1.0,
@@ -212,19 +250,7 @@ def fabric_request(values: Mapping[str, Any]) -> FabricRequest:
         switch=values.get("switch"),
         nvlink_lanes_per_link=values.get("nvlink_lanes"),
         p2p=values.get("p2p"),
+        fail_links=tuple((str(a), str(b)) for a, b in values.get("fail_link") or ()),
+        disable_links=disable,
+        fail_devices=tuple(str(d) for d in values.get("fail_device") or ()),
     )
-
-
-def apply_failures(fabric: Fabric, values: Mapping[str, Any]) -> Fabric:
-    """``fabric`` with the failures of :func:`add_failure_options` applied."""
-    for a, b in values.get("fail_link") or ():
-        fabric = without_link(fabric, a, b)
-    for a, b, count in values.get("disable_links") or ():
-        try:
-            links = int(count)
-        except ValueError:
-            raise ScenarioError(f"--disable-links count {count!r} is not a whole number") from None
-        fabric = with_links_disabled(fabric, a, b, links)
-    for device in values.get("fail_device") or ():
-        fabric = without_device(fabric, device)
-    return fabric

@@ -22,7 +22,7 @@ from interconnect_sim.scenarios.describe import (
     size_range,
 )
 from interconnect_sim.scenarios.loader import RunSpec, Scenario
-from interconnect_sim.scenarios.options import apply_failures, fabric_request
+from interconnect_sim.scenarios.options import catalog_from, fabric_request_from
 from interconnect_sim.scenarios.result import Figure, ScenarioResult, Series, Table
 from interconnect_sim.scenarios.validation_context import collective_validation, measured_points
 from interconnect_sim.specs.catalog import Catalog
@@ -36,9 +36,14 @@ BUSBW_AXIS = "busbw (GB/s per rank, 1 GB = 1e9 B)"
 SIZE_AXIS = "message size (bytes, nccl-tests convention)"
 
 
+def run_catalog(catalog: Catalog, run: RunSpec) -> Catalog:
+    """The catalog a run uses: the given one, plus any ``catalog`` folders the run names."""
+    return catalog_from(run.values) if run.values.get("catalog") else catalog
+
+
 def build_run_fabric(catalog: Catalog, run: RunSpec) -> Fabric:
     """The fabric of one run, failures applied."""
-    return apply_failures(build_fabric(catalog, fabric_request(run.values)), run.values)
+    return build_fabric(run_catalog(catalog, run), fabric_request_from(run.values))
 
 
 def summary_frame(prediction: CollectivePrediction) -> pd.DataFrame:
@@ -160,6 +165,7 @@ def run_collective_scenario(
 ) -> ScenarioResult:
     """Run a ``kind = "collective"`` scenario."""
     run = scenario.runs[0]
+    catalog = run_catalog(catalog, run)
     fabric = build_run_fabric(catalog, run)
     prediction = _predict(fabric, run.values, catalog, progress=progress)
     estimate = prediction.estimate

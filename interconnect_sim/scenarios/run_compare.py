@@ -18,6 +18,7 @@ from interconnect_sim.scenarios.run_collective import (
     build_run_fabric,
     busbw_figure,
     busbw_series,
+    run_catalog,
     time_figure,
 )
 from interconnect_sim.scenarios.run_training import breakdown_labels, training_row
@@ -66,7 +67,8 @@ def _collective(
     outcomes: list[tuple[RunSpec, Fabric, CollectivePrediction]] = []
     for index, run in enumerate(scenario.runs):
         fabric = build_run_fabric(catalog, run)
-        outcomes.append((run, fabric, predict_collective(fabric, run.values, catalog)))
+        predicted = predict_collective(fabric, run.values, run_catalog(catalog, run))
+        outcomes.append((run, fabric, predicted))
         if progress is not None:
             progress(index + 1, len(scenario.runs))
     base = outcomes[0][2].estimate
@@ -177,7 +179,7 @@ def _training(
 ) -> ScenarioResult:
     outcomes: list[tuple[RunSpec, TrainingRun]] = []
     for index, run in enumerate(scenario.runs):
-        outcomes.append((run, run_training(run.values, catalog=catalog)))
+        outcomes.append((run, run_training(run.values, catalog=run_catalog(catalog, run))))
         if progress is not None:
             progress(index + 1, len(scenario.runs))
     base = outcomes[0][1]

@@ -13,7 +13,7 @@ from interconnect_sim.engines.records import ReplayResult
 from interconnect_sim.scenarios.describe import fabric_inputs, provenance_of, size_label
 from interconnect_sim.scenarios.loader import Scenario
 from interconnect_sim.scenarios.result import Figure, ScenarioResult, Series, Table
-from interconnect_sim.scenarios.run_collective import build_run_fabric
+from interconnect_sim.scenarios.run_collective import build_run_fabric, run_catalog
 from interconnect_sim.scenarios.validation_context import collective_validation
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.units import format_duration
@@ -124,6 +124,7 @@ def run_replay_scenario(
 ) -> ScenarioResult:
     """Run a ``kind = "replay"`` scenario."""
     run = scenario.runs[0]
+    catalog = run_catalog(catalog, run)
     calls = read_trace(run.values["trace"])
     fabric = build_run_fabric(catalog, run)
     calibration = load_calibration(run.values.get("calibration"))

@@ -9,6 +9,7 @@ import pandas as pd
 from interconnect_sim.scenarios.describe import fabric_inputs, provenance_of
 from interconnect_sim.scenarios.loader import Scenario
 from interconnect_sim.scenarios.result import Figure, ScenarioResult, Series, Table
+from interconnect_sim.scenarios.run_collective import run_catalog
 from interconnect_sim.scenarios.training import COLLECTIVE_NAMES, TrainingRun, run_training
 from interconnect_sim.scenarios.validation_context import training_validation
 from interconnect_sim.specs.catalog import Catalog
@@ -215,6 +216,7 @@ def run_training_scenario(
     scenario: Scenario, catalog: Catalog, progress: Callable[[str], None] | None = None
 ) -> ScenarioResult:
     """Run a ``kind = "training"`` scenario."""
+    catalog = run_catalog(catalog, scenario.runs[0])
     run = run_training(scenario.runs[0].values, catalog=catalog, progress=progress)
     row = training_row(run)
     headline = [

@@ -14,15 +14,23 @@ from typing import Any
 from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
-from interconnect_sim.scenarios.options import apply_failures, fabric_request
-from interconnect_sim.specs.catalog import Catalog, load_catalog
+from interconnect_sim.planning.layout_search import SearchSpace, recheck, search_layouts
+from interconnect_sim.planning.placement import hosts_of
+from interconnect_sim.scenarios.options import catalog_from, fabric_request_from
+from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.presets import FabricRequest, build_fabric
 from interconnect_sim.training.compute import load_compute_calibration
 from interconnect_sim.training.model import ModelConfig, load_model
 from interconnect_sim.training.parallel import ParallelConfig
 from interconnect_sim.training.step import StepEstimate, estimate_step
-from interconnect_sim.training.time_to_train import Goodput, TimeToTrain, time_to_train
+from interconnect_sim.training.time_to_train import (
+    Goodput,
+    TimeToTrain,
+    checkpoint_cost_s,
+    load_failure_profile,
+    time_to_train,
+)
 
 __all__ = [
     "COLLECTIVE_NAMES",
@@ -30,11 +38,12 @@ __all__ = [
     "TrainingRun",
     "parallel_config",
     "run_training",
-    "training_fabric",
+    "training_inputs",
 ]
 
 REQUIRED_TRAINING_OPTIONS = ("model", "system", "tp", "pp")
-"""Options a training run cannot do without (plus ``nodes`` or ``scalable_units``)."""
+"""Options a training run cannot do without (plus ``nodes`` or ``scalable_units``); with
+``layout = "auto"`` only ``model`` and ``system``."""
 
 COLLECTIVE_NAMES = {
     "tp": "TP all-gather / reduce-scatter (all-reduce without SP) per layer",
@@ -57,6 +66,7 @@ class TrainingRun:
     step: StepEstimate
     time_to_train: TimeToTrain | None
     engine: str
+    search: dict[str, Any] | None = None
 
     @property
     def nodes_in_job(self) -> int:
@@ -71,7 +81,7 @@ class TrainingRun:
         payload.update(
             {
                 "model": self.model.id,
-                "system": self.request.system,
+                "system": self.fabric.graph.graph.get("system", self.request.system),
                 "gpus": self.parallel.world_size,
                 "time_to_train_days": None if ttt is None else ttt["time_to_train_days"],
             }
@@ -81,13 +91,9 @@ class TrainingRun:
         return payload
 
 
-def training_fabric(catalog: Catalog, values: Mapping[str, Any]) -> Fabric:
-    """The fabric a training run's option values describe, failures applied."""
-    return apply_failures(build_fabric(catalog, fabric_request(values)), values)
-
-
 def _check_required(values: Mapping[str, Any]) -> None:
-    for required in REQUIRED_TRAINING_OPTIONS:
+    needed = ("model", "system") if values.get("layout") == "auto" else REQUIRED_TRAINING_OPTIONS
+    for required in needed:
         if values.get(required) is None:
             raise ScenarioError(
                 f"--{required.replace('_', '-')} is required (or give it in the scenario)"
@@ -134,15 +140,104 @@ def parallel_config(values: Mapping[str, Any], gpus: int, seq: int) -> ParallelC
     )
 
 
-def _goodput(values: Mapping[str, Any]) -> Goodput | None:
-    if not values.get("mtbf_node"):
-        return None
+def _goodput(values: Mapping[str, Any], model: ModelConfig) -> Goodput:
+    cost = values.get("checkpoint_cost")
+    if cost is None and values.get("storage_bandwidth"):
+        cost = checkpoint_cost_s(model.parameters(), values["storage_bandwidth"])
     return Goodput(
-        mtbf_per_node_s=values["mtbf_node"],
-        checkpoint_interval_s=values.get("checkpoint_interval") or 3600.0,
-        checkpoint_cost_s=values.get("checkpoint_cost") or 60.0,
-        restart_s=values.get("restart") or 600.0,
+        mtbf_per_node_s=values.get("mtbf_node"),
+        rates=load_failure_profile(values.get("failure_profile")).rates,
+        checkpoint_interval_s=values.get("checkpoint_interval"),
+        checkpoint_cost_s=cost,
+        restart_s=values.get("restart"),
     )
+
+
+def _auto_layout(
+    values: Mapping[str, Any], model: ModelConfig, fabric: Fabric, catalog: Catalog, seq: int
+) -> tuple[ParallelConfig, dict[str, Any]]:
+    """The fastest layout that fits (``layout = "auto"``); given knobs stay fixed."""
+    fixed: dict[str, Any] = {
+        k: (values[k],) for k in ("tp", "pp", "cp", "ep", "vpp") if values.get(k)
+    }
+    if values.get("micro_batch"):
+        fixed["micro_batch"] = (values["micro_batch"],)
+    if values.get("zero") is not None:
+        fixed["zero_stages"] = (values["zero"],)
+    if values.get("recompute"):
+        fixed["recompute"] = (values["recompute"],)
+    batch = values.get("global_batch") or max(1, round(4_194_304 / seq))
+    result = search_layouts(
+        model,
+        fabric,
+        catalog,
+        load_compute_calibration(),
+        global_batch=batch,
+        seq_len=seq,
+        precision=values.get("precision") or "bf16",
+        space=SearchSpace(**fixed),
+        tp_comm_overlap=bool(values.get("tp_overlap")),
+        flash_attention=not values.get("no_flash_attention", False),
+        analytic=AnalyticEngine(catalog, load_calibration()),
+        gpus=len(fabric.gpus),
+    )
+    best = result.best
+    if (values.get("engine") or "analytic") == "des":
+        best = recheck(best[:3], model, fabric, catalog, load_compute_calibration())
+    info = result.to_json()
+    info["best"] = [{"layout": r.describe(), "step_time_s": r.step.step_time_s} for r in best]
+    return best[0].parallel, info
+
+
+def training_inputs(
+    values: Mapping[str, Any], request: FabricRequest, p: ParallelConfig
+) -> dict[str, Any]:
+    """Every input an estimate used, after defaults and the layout search (``train --json``)."""
+    return {
+        "scenario": None if values.get("scenario") is None else str(values["scenario"]),
+        "model": values["model"],
+        "fabric": {
+            "system": request.system,
+            "nodes": request.node_count,
+            "scalable_units": request.scalable_units,
+            "nic": request.nic,
+            "nic_count": request.nic_count,
+            "switch": request.switch,
+            "levels": request.levels,
+            "oversubscription": request.oversubscription,
+        },
+        "layout_mode": "auto" if values.get("layout") == "auto" else "explicit",
+        "parallel": {
+            "tp": p.tp,
+            "pp": p.pp,
+            "dp": p.dp,
+            "cp": p.cp,
+            "ep": p.ep,
+            "vpp": p.vpp,
+            "micro_batch": p.micro_batch,
+            "global_batch": p.global_batch,
+            "seq": p.seq_len,
+            "sequence_parallel": p.sequence_parallel,
+            "zero": p.zero_stage,
+            "recompute": p.recompute,
+            "precision": p.precision,
+            "tp_overlap": p.tp_comm_overlap,
+        },
+        "flash_attention": not values.get("no_flash_attention", False),
+        "engine": values.get("engine") or "analytic",
+        "tokens": values.get("tokens"),
+        "failures": {
+            k: values.get(k)
+            for k in (
+                "mtbf_node",
+                "failure_profile",
+                "storage_bandwidth",
+                "checkpoint_interval",
+                "checkpoint_cost",
+                "restart",
+            )
+        },
+    }
 
 
 def run_training(
@@ -159,18 +254,23 @@ def run_training(
     values : mapping
         Option values (dests of ``add_training_options``).
     catalog : Catalog, optional
-        Default: the shipped catalog.
+        Default: the shipped catalog plus any ``catalog`` folders in ``values``.
     fabric : Fabric, optional
-        Run on this fabric instead of the one ``values`` describe (a what-if with failures).
+        Run on this fabric instead of the one ``values`` describe (a what-if built in Python).
     progress : callable, optional
         Called with a description before each discrete-event simulation (``--engine des``).
     """
     _check_required(values)
-    catalog = catalog or load_catalog()
+    catalog = catalog or catalog_from(values)
     model = load_model(str(values["model"]))
-    request = fabric_request(values)
-    fabric = fabric if fabric is not None else training_fabric(catalog, values)
-    parallel = parallel_config(values, len(fabric.gpus), values.get("seq") or model.seq_len)
+    request = fabric_request_from(values)
+    fabric = fabric if fabric is not None else build_fabric(catalog, request)
+    seq = values.get("seq") or model.seq_len
+    search = None
+    if values.get("layout") == "auto":
+        parallel, search = _auto_layout(values, model, fabric, catalog, seq)
+    else:
+        parallel = parallel_config(values, len(fabric.gpus), seq)
     engine = values.get("engine") or "analytic"
     step = estimate_step(
         model,
@@ -183,14 +283,15 @@ def run_training(
         analytic=AnalyticEngine(catalog, load_calibration()),
         progress=progress,
     )
-    run = TrainingRun(model, request, fabric, parallel, step, None, engine)
+    run = TrainingRun(model, request, fabric, parallel, step, None, engine, search)
     ttt = None
     if values.get("tokens"):
+        system = catalog.resolve_system(str(fabric.graph.graph["system"]))
         ttt = time_to_train(
             values["tokens"],
             step.tokens_per_s,
             parallel.world_size,
-            run.nodes_in_job,
-            _goodput(values),
+            hosts_of(system, run.nodes_in_job),
+            _goodput(values, model),
         )
-    return TrainingRun(model, request, fabric, parallel, step, ttt, engine)
+    return TrainingRun(model, request, fabric, parallel, step, ttt, engine, search)

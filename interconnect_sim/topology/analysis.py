@@ -13,6 +13,8 @@ from typing import Any
 import networkx as nx
 
 from interconnect_sim.specs.catalog import Catalog
+from interconnect_sim.specs.model import Spec
+from interconnect_sim.specs.provenance import field_provenance, origin_label, provenance_summary
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_COUNT, LINK_SPEC, TIER, Fabric
 
 __all__ = ["FabricSummary", "bisection_bandwidth_bytes_per_s", "summarize_fabric"]
@@ -40,6 +42,10 @@ class FabricSummary:
     network_levels: int | None = None
     oversubscription: float | None = None
     notes: list[str] = field(default_factory=list)
+    scale_up_label: str = "NVLink"
+    scale_up_links: list[str] = field(default_factory=list)
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (units in key names, bytes per second per direction)."""
@@ -61,7 +67,14 @@ class FabricSummary:
             "p2p": self.p2p,
             "network_levels": self.network_levels,
             "oversubscription": self.oversubscription,
+            "scale_up": {
+                "label": self.scale_up_label,
+                "links": self.scale_up_links,
+                "per_gpu_bytes_per_s": per_gpu.get("nvlink", 0.0),
+            },
+            "provenance": self.provenance,
             "notes": self.notes,
+            "warnings": self.warnings,
         }
 
 
@@ -89,6 +102,59 @@ def _per_gpu(fabric: Fabric, catalog: Catalog) -> dict[str, float]:
         "host": _out_bandwidth(fabric, gpu, "host"),
         "network": network / gpus_in_node if gpus_in_node else 0.0,
     }
+
+
+_SCALE_UP_NAMES = {
+    "nvlink": "NVLink",
+    "infinity-fabric": "Infinity Fabric",
+    "ethernet": "RoCE mesh",
+    "infiniband": "InfiniBand mesh",
+}
+
+
+def _scale_up(fabric: Fabric, catalog: Catalog) -> tuple[str, list[str]]:
+    """What the GPUs' scale-up tier is made of: a label and the link types of the first GPU."""
+    gpu = fabric.gpus[0]
+    links = sorted(
+        {d[LINK_SPEC] for _, _, d in fabric.graph.out_edges(gpu, data=True) if d[TIER] == "nvlink"}
+    )
+    if not links:
+        return "NVLink", []
+    family = catalog.link(links[0]).family
+    return _SCALE_UP_NAMES.get(family, family), links
+
+
+def _entry(spec: Spec) -> dict[str, Any]:
+    return {
+        "id": spec.id,
+        "entry": origin_label(spec),
+        "summary": provenance_summary(spec),
+        "fields": field_provenance(spec),
+    }
+
+
+def _provenance(fabric: Fabric, catalog: Catalog) -> dict[str, dict[str, Any]]:
+    """Where the system's, its GPU's and its NICs' numbers come from."""
+    system = fabric.graph.graph.get("system_spec")
+    result: dict[str, dict[str, Any]] = {}
+    if isinstance(system, Spec):
+        result["system"] = _entry(system)
+    result["gpu"] = _entry(catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])))
+    nics = sorted({str(fabric.graph.nodes[n]["spec"]) for n in fabric.nodes_of_kind("nic")})
+    for nic in nics:
+        result[f"nic {nic}" if len(nics) > 1 else "nic"] = _entry(catalog.nic(nic))
+    return result
+
+
+def _switch_counts(fabric: Fabric, devices: dict[str, int]) -> dict[str, int]:
+    counts = {kind: devices.get(kind, 0) for kind in SWITCH_KINDS}
+    spines = sum(
+        1 for n in fabric.nodes_of_kind("nvswitch") if fabric.graph.nodes[n].get("level") == 2
+    )
+    if spines:
+        counts["nvswitch"] -= spines
+        counts["nvlink_spine"] = spines
+    return counts
 
 
 def _halves(fabric: Fabric) -> tuple[list[str], list[str], str]:
@@ -161,6 +227,7 @@ def summarize_fabric(fabric: Fabric, catalog: Catalog) -> FabricSummary:
         notes.append("P2P off: GPU-to-GPU traffic is staged through host memory (no NVLink)")
     if attrs.get("nvlink_lanes_per_link"):
         notes.append(f"NVLink degraded to {attrs['nvlink_lanes_per_link']} lane(s) per link")
+    label, scale_up_links = _scale_up(fabric, catalog)
     return FabricSummary(
         name=fabric.name,
         system=str(attrs.get("system", "")),
@@ -168,7 +235,7 @@ def summarize_fabric(fabric: Fabric, catalog: Catalog) -> FabricSummary:
         gpus=len(gpus),
         gpus_per_node=len(gpus) // max(1, node_count),
         devices=devices,
-        switches={kind: devices.get(kind, 0) for kind in SWITCH_KINDS},
+        switches=_switch_counts(fabric, devices),
         links_by_spec=dict(sorted(links.items())),
         per_gpu_bandwidth_bytes_per_s=_per_gpu(fabric, catalog),
         bisection_bandwidth_bytes_per_s=bisection,
@@ -178,4 +245,8 @@ def summarize_fabric(fabric: Fabric, catalog: Catalog) -> FabricSummary:
         network_levels=attrs.get("levels") if node_count > 1 else None,
         oversubscription=attrs.get("oversubscription"),
         notes=notes,
+        scale_up_label=label,
+        scale_up_links=scale_up_links,
+        provenance=_provenance(fabric, catalog),
+        warnings=list(fabric.warnings),
     )

@@ -84,7 +84,7 @@ def test_issue_10_reproducers_give_one_line_naming_file_and_key(
         (("nodes = 2", "nodez = 2"), "unknown key 'nodez' (did you mean 'nodes'?); allowed:"),
         (('kind = "training"', 'kind = "trainng"'), "did you mean 'training'?"),
         (('kind = "training"', ""), "missing kind"),
-        (('system = "dgx-h100"', 'system = "dgx-h1000"'), "unknown system 'dgx-h1000'; known:"),
+        (('system = "dgx-h100"', 'system = "dgx-h1000"'), "unknown system 'dgx-h1000'; did you mean"),
         (('model = "llama3-8b"', 'model = "llama9"'), 'model = "llama9"'),
         (("pp = 1", 'pp = 1\nprecision = "fp4x"'), 'allowed: "bf16", "fp8"'),
         (("pp = 1", "pp = 1\ntp-overlap = 1"), "tp-overlap = 1: must be true or false"),
@@ -213,3 +213,24 @@ def test_docs_list_every_scenario_key() -> None:
         for table in run_tables(kind).values():
             for key in table.keys:
                 assert f"`{key}`" in docs, f"docs/scenarios.md does not list {kind} key {key!r}"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('kind = "plan"\n', '[plan]: is required: sweep = "SWEEP.toml"'),
+        ('kind = "plan"\n[plan]\nswep = "x.toml"\n', "did you mean 'sweep'?"),
+        ('kind = "plan"\n[plan]\nsweep = "missing.toml"\n', 'sweep = "missing.toml"'),
+        ('kind = "plan"\n[plan]\nsweep = "s.toml"\nworkers = 0\n', "workers = 0"),
+        ('kind = "plan"\nfabric = 1\n[plan]\nsweep = "s.toml"\n', "unknown key 'fabric'"),
+    ],
+)
+def test_bad_plan_scenarios(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, says: str
+) -> None:
+    shipped = Path(__file__).parents[2] / "scenarios" / "sweeps" / "llama3-70b-deadline.toml"
+    (tmp_path / "s.toml").write_text(
+        shipped.read_text().replace("../prices/", str(shipped.parents[1] / "prices") + "/")
+    )
+    err = _one_line_error(capsys, ["run", str(_write(tmp_path, text))])
+    assert says in err, err
