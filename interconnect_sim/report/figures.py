@@ -51,6 +51,10 @@ def _size_text(value: float) -> str:
     return format_size(value, binary=True).replace(" ", "")
 
 
+def _count_text(value: float) -> str:
+    return f"{value:,.0f}"
+
+
 def _numeric(values: tuple[float | str, ...]) -> list[float]:
     return [float(v) for v in values]
 
@@ -140,7 +144,8 @@ def draw_figure(ax: Axes, figure: Figure) -> None:
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_locator(FixedLocator(size_ticks(min(xs), max(xs))))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _size_text(v)))
+        label = _size_text if figure.x_sizes else _count_text
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: label(v)))
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     if figure.y_scale == "log10":
         ax.set_yscale("log")
@@ -213,7 +218,8 @@ def plotly_figure(figure: Figure) -> str:
     if figure.x_scale == "log2":
         xs = [float(x) for s in figure.series for x in s.x]
         ticks = size_ticks(min(xs), max(xs))
-        x_axis.update(type="log", tickvals=ticks, ticktext=[_size_text(t) for t in ticks])
+        label = _size_text if figure.x_sizes else _count_text
+        x_axis.update(type="log", tickvals=ticks, ticktext=[label(t) for t in ticks])
     if figure.y_scale == "log10":
         y_axis["type"] = "log"
     elif figure.y_from_zero and not bars and figure.y_scale != "category":

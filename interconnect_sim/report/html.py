@@ -168,6 +168,7 @@ def render_html(
     warnings = "".join(f"<li class='warn'>{esc(w)}</li>" for w in result.warnings)
     headline = "".join(f"<li>{esc(line)}</li>" for line in result.headline)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    fabric_link = '<a href="#fabric">Fabric</a>' if drawings else ""
     source = esc(str(result.source)) if result.source else "(inline scenario)"
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -187,7 +188,7 @@ def render_html(
 <p>{esc(result.description)}</p>
 <p class="meta">Scenario {source}; made {stamp} by interconnect_sim {esc(version)}.
 Bandwidths are bytes per second per direction; GB = 1e9 bytes, GiB = 2^30 bytes.</p>
-<nav><a href="#results">Results</a><a href="#plots">Plots</a><a href="#fabric">Fabric</a>
+<nav><a href="#results">Results</a><a href="#plots">Plots</a>{fabric_link}
 <a href="#tables">Tables</a><a href="#validation">Validation</a><a href="#inputs">Inputs</a>
 <a href="#provenance">Provenance</a></nav>
 </header>
@@ -201,7 +202,7 @@ Bandwidths are bytes per second per direction; GB = 1e9 bytes, GiB = 2^30 bytes.
 <p class="note">Hover for values; drag to zoom, double-click to reset.</p>
 {"".join(plots)}
 </section>
-<section id="fabric"><h2>Fabric</h2>{drawings}</section>
+{f'<section id="fabric"><h2>Fabric</h2>{drawings}</section>' if drawings else ""}
 <section id="tables"><h2>Tables</h2>
 {_table_section(result.summary)}
 {tables}

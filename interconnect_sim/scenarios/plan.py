@@ -66,7 +66,7 @@ def parse_plan(data: Mapping[str, Any], path: Path | str, base: Path | None) -> 
             raise scenario_error(
                 path,
                 "",
-                f"unknown key {key!r}{suggest(key, _TOP)} for kind = \"plan\"; allowed: "
+                f'unknown key {key!r}{suggest(key, _TOP)} for kind = "plan"; allowed: '
                 + ", ".join(_TOP),
             )
     table = data.get("plan")
@@ -98,9 +98,9 @@ def parse_plan(data: Mapping[str, Any], path: Path | str, base: Path | None) -> 
     return {"sweep": sweep, "workers": workers, "file": file}
 
 
-def _designs(sweep: Sweep, workers: int | None, progress: Callable[[int, int], None] | None) -> (
-    pd.DataFrame
-):
+def _designs(
+    sweep: Sweep, workers: int | None, progress: Callable[[int, int], None] | None
+) -> pd.DataFrame:
     with tempfile.TemporaryDirectory(prefix="plan-") as scratch:
         out = Path(scratch) / "designs"
         run_sweep(sweep, out, workers=workers, progress=progress)
@@ -160,6 +160,7 @@ def _figures(frame: pd.DataFrame, deadline_days: float | None) -> list[Figure]:
             y_label="days to train (with failures)",
             series=tuple(series),
             x_scale="log2",
+            x_sizes=False,
         )
     ]
     if cost:

@@ -1,25 +1,26 @@
 """Where every hardware number of a fabric comes from.
 
 For each spec a fabric was built from (its GPUs, switches, NICs, links and the system itself) this
-lists every quantity of the spec file as written (``"25 GB/s"``, ``18``) with its status:
+lists every quantity of the spec file as written (``"25 GB/s"``, ``18``) with its status from the
+catalog's provenance API (:func:`~interconnect_sim.specs.provenance.field_provenance`):
 
-* ``cited (primary)``, ``cited (secondary)`` ...: the file's ``[[sources]]`` grades;
+* ``cited (primary)``, ``cited (secondary)`` ...: the file's ``[[sources]]``, with their grades;
 * ``inferred``: the file's ``[inferred]`` table names the field and gives the reasoning;
-* ``user-supplied``: the spec file is not one of the shipped ones;
-* ``announced``: the spec marks itself as announced, not shipping (``status = "announced"``).
+* ``user-supplied``: a user's own file without sources;
+* ``announced``: a product only announced (``status = "announced"``).
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from interconnect_sim.specs.catalog import DATA_DIR, Catalog
+from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.specs.model import Spec
+from interconnect_sim.specs.provenance import field_provenance
 from interconnect_sim.topology.fabric import Fabric
 
 __all__ = ["PROVENANCE_COLUMNS", "fabric_spec_ids", "hardware_provenance"]
@@ -46,14 +47,6 @@ def fabric_spec_ids(fabric: Fabric) -> list[str]:
     return list(ids)
 
 
-def _is_user_supplied(path: Path) -> bool:
-    try:
-        path.resolve().relative_to(DATA_DIR.resolve())
-    except ValueError:
-        return True
-    return False
-
-
 def _cited(spec: Spec) -> str:
     grades = sorted({source.grade for source in spec.sources})
     return f"cited ({', '.join(grades)})" if grades else "uncited"
@@ -69,26 +62,25 @@ def _shown(value: Any) -> str | None:
     return None
 
 
+def _status(label: str, spec: Spec) -> str:
+    return _cited(spec) if label == "cited" else label
+
+
 def _rows_for(catalog: Catalog, spec: Spec) -> list[dict[str, str]]:
-    path = catalog.path_of(spec.id)
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    labels = field_provenance(spec)
+    try:
+        raw = tomllib.loads(catalog.path_of(spec.id).read_text(encoding="utf-8"))
+    except (KeyError, OSError):
+        raw = {}
     inferred = spec.inferred_fields()
-    user = _is_user_supplied(path)
-    announced = str(raw.get("status", "")).lower() == "announced"
     source = spec.sources[0] if spec.sources else None
     rows = []
-    for key, value in raw.items():
-        shown = _shown(value)
-        if key in _NOT_QUANTITIES or shown is None or not _is_number_like(value):
+    for key, label in labels.items():
+        value = raw.get(key)
+        shown = _shown(value) if value is not None else None
+        if shown is None or not _is_number_like(value):
             continue
-        if user:
-            status = "user-supplied"
-        elif key in inferred:
-            status = "inferred"
-        elif announced:
-            status = "announced"
-        else:
-            status = _cited(spec)
+        status = _status(label, spec)
         rows.append(
             {
                 "spec": spec.id,
@@ -96,7 +88,7 @@ def _rows_for(catalog: Catalog, spec: Spec) -> list[dict[str, str]]:
                 "quantity": key,
                 "value": shown,
                 "status": status,
-                "source": inferred[key] if status == "inferred" else _source_text(source),
+                "source": inferred[key] if label == "inferred" else _source_text(source),
                 "url": "" if source is None else source.url,
             }
         )
@@ -132,7 +124,8 @@ def hardware_provenance(catalog: Catalog, spec_ids: Iterable[str]) -> pd.DataFra
     [['25 GB/s', 'cited (primary)']]
     """
     rows: list[dict[str, str]] = []
+    specs = {spec.id: spec for spec in catalog}
     for spec_id in dict.fromkeys(spec_ids):
-        if spec_id in catalog:
-            rows.extend(_rows_for(catalog, next(s for s in catalog if s.id == spec_id)))
+        if spec_id in specs:
+            rows.extend(_rows_for(catalog, specs[spec_id]))
     return pd.DataFrame(rows, columns=PROVENANCE_COLUMNS)

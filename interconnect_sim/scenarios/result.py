@@ -54,6 +54,8 @@ class Figure:
     y_scale: Scale = "linear"
     caption: str = ""
     y_from_zero: bool = True
+    x_sizes: bool = True
+    """On a ``log2`` x axis, label ticks as sizes (``1KiB``); otherwise as plain numbers."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
