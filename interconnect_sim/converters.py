@@ -35,11 +35,13 @@ __all__ = [
     "duration",
     "message_size",
     "on_off",
+    "positive_float",
     "positive_int",
     "rate",
     "ratio",
     "token_count",
     "toml_types",
+    "virtual_stages",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -152,3 +154,21 @@ def rate(text: str) -> float:
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive, finite rate")
     return value
+
+
+@_accepts(int, float)
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+@_accepts(int, str)
+def virtual_stages(text: str) -> int | str:
+    """``auto`` or a whole number >= 1."""
+    return "auto" if text == "auto" else positive_int(text)

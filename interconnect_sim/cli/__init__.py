@@ -17,6 +17,12 @@ from interconnect_sim.cli.collective_commands import (
 )
 from interconnect_sim.cli.common import PROG, Parser
 from interconnect_sim.cli.fabric_commands import add_fabric_commands, run_fabric_command
+from interconnect_sim.cli.import_commands import (
+    add_import_commands,
+    add_topology_commands,
+    run_import_command,
+    run_topology_command,
+)
 from interconnect_sim.cli.planning_commands import add_planning_commands, run_planning_command
 from interconnect_sim.cli.replay_commands import add_replay_command, run_replay_command
 from interconnect_sim.cli.scenario_commands import add_scenario_command, run_scenario_command
@@ -40,6 +46,8 @@ def _build_parser() -> Parser:
     add_training_commands(commands)
     add_scenario_command(commands)
     add_planning_commands(commands)
+    add_import_commands(commands)
+    add_topology_commands(commands)
     return parser
 
 
@@ -66,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_scenario_command(args)
         if args.command == "plan":
             return run_planning_command(args)
+        if args.command in ("import-topo", "export-topo"):
+            return run_topology_command(args)
+        if args.command == "import-trace":
+            return run_import_command(args)
         return run_validation_command(args)
     except InterconnectSimError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -8,16 +8,16 @@ import sys
 from pathlib import Path
 
 from interconnect_sim.calibration.model import load_calibration
-from interconnect_sim.cli.common import add_fabric_options, catalog_from, print_warnings
+from interconnect_sim.cli.common import PROG, add_fabric_options, catalog_from, print_warnings
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
 from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.engines.records import ReplayResult
 from interconnect_sim.errors import ScenarioError
+from interconnect_sim.importers.traces import load_trace
 from interconnect_sim.topology.presets import build_fabric
 from interconnect_sim.units import format_duration, format_size
-from interconnect_sim.workload.trace import read_trace
 
 __all__ = ["add_replay_command", "run_replay_command"]
 
@@ -34,7 +34,13 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:  # type: i
         "fairness); the analytic engine times each call alone. Ranks are numbered node by node "
         "(rank = node x GPUs per node + local GPU).",
     )
-    parser.add_argument("trace", type=Path, help="JSON Lines trace, one call per line")
+    parser.add_argument(
+        "trace",
+        type=Path,
+        nargs="+",
+        help="JSON Lines trace (one call per line), or PyTorch profiler / Chakra traces, one "
+        "file per rank (docs/importers.md)",
+    )
     add_fabric_options(parser, system_flag=True)
     parser.add_argument(
         "--engine",
@@ -108,7 +114,10 @@ def _format_results(results: list[ReplayResult], top: int) -> str:
 
 def run_replay_command(args: argparse.Namespace) -> int:
     """Run ``replay``."""
-    calls = read_trace(args.trace)
+    imported = load_trace(args.trace)
+    calls = imported.calls
+    for note in imported.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ScenarioError(f"--out {str(args.out)!r} exists and is not a folder")
     catalog = catalog_from(vars(args))

@@ -16,22 +16,29 @@ from interconnect_sim.cli.common import (
     prior_note,
 )
 from interconnect_sim.cli.progress import progress_bar
+from interconnect_sim.cli.training_output import format_step, format_validation
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.scenarios.loader import load_scenario, training_defaults
 from interconnect_sim.scenarios.options import add_training_options
-from interconnect_sim.scenarios.training import COLLECTIVE_NAMES, run_training, training_inputs
+from interconnect_sim.scenarios.training import run_training, training_inputs
 from interconnect_sim.training.compute import (
     COMPUTE_CALIBRATION,
     load_compute_calibration,
     write_compute_calibration,
 )
-from interconnect_sim.training.parallel import ParallelConfig
-from interconnect_sim.training.step import StepEstimate
 from interconnect_sim.units import format_duration
 from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS, load_training_runs
 from interconnect_sim.validation.training_score import fit_compute, score_runs
 
 __all__ = ["add_training_commands", "run_training_command"]
+
+_FLOPS_HELP = (
+    "TFLOP/s count model FLOPs: forward + backward (3 passes), full (non-causal) attention, no "
+    "recompute; MoE layers count the routed top-k and shared experts, DeepSeek's multi-token "
+    "prediction is included. MFU divides them by the dense tensor peak of the training "
+    "precision (FP8 peak for the FP8 recipes, FP4 for NVFP4). validate-training compares each "
+    "published row under that row's own convention (docs/training.md)."
+)
 
 
 def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,8 +48,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="estimate an LLM training step and time-to-train on a fabric",
         description="Step time, its breakdown, tokens/s, TFLOP/s per GPU, MFU, memory per GPU "
         "and time-to-train of an LLM under data, tensor, pipeline, context and expert "
-        "parallelism. TFLOP/s count model FLOPs (forward + backward, no recompute, full "
-        "attention); MFU divides them by the dense tensor peak of the training precision.",
+        "parallelism, or the minutes of an MLPerf LLM benchmark (--benchmark). " + _FLOPS_HELP,
     )
     train.add_argument("--scenario", type=Path, help="read every option from a TOML scenario")
     add_training_options(train)
@@ -53,8 +59,10 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="score the step model against published training runs",
         description="Maps each row (schema of time_to_train.csv) to a model, a parallel "
         "layout and a preset fabric, predicts it, and reports the absolute % error of the "
-        "quantity the row gives (TFLOP/s per GPU under the row's own FLOP convention, step "
-        "time, or tokens/s). Rows that cannot be mapped are listed with the reason.",
+        "quantity the row gives (tokens/s per GPU, else TFLOP/s per GPU under the row's own FLOP "
+        "convention, else step time; MLPerf minutes; whole-run GPU-hours), with summaries by fit "
+        "role, GPU architecture, dense vs MoE and category. Rows that cannot be mapped are "
+        "listed with the reason.",
     )
     validate.add_argument(
         "--runs",
@@ -94,59 +102,6 @@ def _options(args: argparse.Namespace, parser_defaults: dict[str, Any]) -> dict[
     return merged
 
 
-def _format(
-    model_name: str,
-    fabric_name: str,
-    p: ParallelConfig,
-    step: StepEstimate,
-    ttt: dict[str, Any] | None,
-    engine: str,
-) -> str:
-    gb = 1e9
-    mem = step.memory
-    lines = [
-        f"{model_name} on {fabric_name} ({p.world_size} GPUs): tp {p.tp}, pp {p.pp}, "
-        f"cp {p.cp}, dp {p.dp}, ep {p.ep}, vpp {p.vpp}; micro-batch {p.micro_batch}, global "
-        f"batch {p.global_batch} x {p.seq_len} tokens; {p.precision}; recompute {p.recompute}; "
-        f"{engine} engine",
-        f"step time {format_duration(step.step_time_s)}, {step.tokens_per_s / 1e6:.3f} M tokens/s, "
-        f"{step.tflops_per_gpu:.0f} TFLOP/s per GPU (model FLOPs), MFU {step.mfu_pct:.1f} % of "
-        f"the dense {p.precision.upper()} peak",
-        f"memory per GPU {mem.total_bytes / gb:.1f} GB of {step.memory_capacity_bytes / gb:.0f} "
-        f"GB (parameters {mem.parameters_bytes / gb:.1f}, gradients {mem.gradients_bytes / gb:.1f}"
-        f", optimizer {mem.optimizer_bytes / gb:.1f}, activations "
-        f"{mem.activations_bytes / gb:.1f})",
-        "step breakdown: "
-        + ", ".join(
-            f"{k.replace('exposed_', 'exposed ')} {format_duration(v)}"
-            for k, v in step.breakdown_s.items()
-            if v > 0
-        ),
-    ]
-    if step.limiting_collectives:
-        lines.append("collectives that limit it (exposed time per step, largest first):")
-        lines.extend(
-            f"  {COLLECTIVE_NAMES[name]}: {format_duration(sec)}"
-            for name, sec in step.limiting_collectives
-        )
-    else:
-        lines.append("all communication is hidden behind compute")
-    if ttt is not None:
-        line = (
-            f"time to train {ttt['tokens'] / 1e12:g}T tokens: "
-            f"{ttt['time_to_train_days']:.1f} days, {ttt['gpu_hours'] / 1e6:.2f} M GPU-hours"
-        )
-        if ttt.get("goodput") is not None:
-            line += (
-                f"; with failures: goodput {100 * ttt['goodput']:.1f} %, "
-                f"{ttt['expected_days_with_failures']:.1f} days (optimal checkpoint every "
-                f"{format_duration(ttt['optimal_checkpoint_interval_s'])})"
-            )
-        lines.append(line)
-    lines.extend(f"warning: {w}" for w in step.warnings)
-    return "\n".join(lines)
-
-
 def run_training_command(args: argparse.Namespace) -> int:
     """Dispatch ``train`` or ``validate-training``."""
     if args.command == "validate-training":
@@ -180,7 +135,7 @@ def run_training_command(args: argparse.Namespace) -> int:
                 f"{b['layout']} ({format_duration(b['step_time_s'])})" for b in search["best"][:3]
             )
         )
-    print(_format(run.model.name, fabric.name, parallel, step, ttt, run.engine))
+    print(format_step(run.model.name, fabric.name, parallel, step, run.engine, ttt, run.mlperf))
     print_warnings(fabric, stream=sys.stdout, extra=(note,))
     return 0
 
@@ -211,25 +166,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(score.to_json(), indent=2))
         return 0
-    print(
-        f"{'row':>5}  {'model':<60}{'metric':<16}{'measured':>10}{'predicted':>11}"
-        f"{'error':>8}  role"
-    )
-    for row in score.rows:
-        print(
-            f"{row['row_id']:>5}  {row['model'][:58]:<60}{row['metric']:<16}"
-            f"{row['measured']:>10.2f}{row['predicted']:>11.2f}{row['abs_pct_error']:>7.1f}%"
-            f"  {row['fit_role']}"
-        )
-    o = score.overall
-    print(
-        f"overall: {o['n']} rows, median {o['median_abs_pct_error']:.1f} %, max "
-        f"{o['max_abs_pct_error']:.1f} % (fit rows median {o['median_abs_pct_error_fit']:.1f} %, "
-        f"held-out median {o['median_abs_pct_error_holdout']:.1f} %)"
-    )
-    print(f"not mapped ({len(score.unmapped)}):")
-    for row in score.unmapped:
-        print(f"  {row['row_id']:>5}  {row['model'][:58]:<60}{row['reason']}")
+    print(format_validation(score))
     if args.fit:
         print(f"Compute calibration written to {args.out}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +13,13 @@ import pandas as pd
 
 from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.calibration.writer import write_calibration
-from interconnect_sim.cli.common import add_catalog_option, catalog_from
+from interconnect_sim.cli.common import PROG, add_catalog_option, catalog_from, positive_int
 from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
+from interconnect_sim.importers import RunDefaults, load_measurement_files
+from interconnect_sim.specs import Catalog
 from interconnect_sim.validation.fit import fit_calibration
 from interconnect_sim.validation.harness import Predictor, Score, score_predictions
 from interconnect_sim.validation.measurements import (
@@ -36,12 +39,7 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
         description="Per system class and op: median and worst absolute % error of busbw at "
         ">= 64 MiB and of time at <= 64 KiB. Without --measurements, the shipped healthy rows.",
     )
-    validate.add_argument(
-        "--measurements",
-        type=Path,
-        metavar="FILE",
-        help="CSV in the schema of docs/measurements.md",
-    )
+    _add_measurement_options(validate)
     validate.add_argument("--calibration", type=Path, metavar="FILE")
     add_catalog_option(validate)
     validate.add_argument("--json", action="store_true", help="print groups and overall as JSON")
@@ -57,7 +55,7 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
         description="Fit on rows with fit_role=fit; report held-out rows separately. Writes a "
         "calibration file usable with --calibration.",
     )
-    calibrate.add_argument("--measurements", type=Path, metavar="FILE")
+    _add_measurement_options(calibrate)
     calibrate.add_argument(
         "--out",
         type=Path,
@@ -67,6 +65,35 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
     )
     calibrate.add_argument("--sweeps", type=int, default=3, help="coordinate-descent passes")
     add_catalog_option(calibrate)
+
+
+def _add_measurement_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--measurements",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="nccl-tests logs (text or -J JSON), NCCL Inspector files, or CSV in the schema of "
+        "docs/measurements.md; the format is detected (docs/importers.md)",
+    )
+    logs = parser.add_argument_group("for logs that do not say it")
+    logs.add_argument("--system", help="preset id the logged runs ran on")
+    logs.add_argument("--nodes", type=positive_int, help="nodes in the logged runs")
+    logs.add_argument("--gpus-per-node", type=positive_int, metavar="N", help="GPUs per node")
+    logs.add_argument("--op", help="collective, when the log does not name its binary")
+
+
+def _measurements(args: argparse.Namespace, catalog: Catalog) -> pd.DataFrame:
+    """The rows of --measurements (any format), or the shipped ones; notes go to stderr."""
+    if not args.measurements:
+        return load_measurements(None, catalog)
+    defaults = RunDefaults(
+        system=args.system, nodes=args.nodes, gpus_per_node=args.gpus_per_node, op=args.op
+    )
+    imported = load_measurement_files(args.measurements, catalog, defaults)
+    for note in imported.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    return imported.frame
 
 
 def run_validation_command(args: argparse.Namespace) -> int:
@@ -109,7 +136,7 @@ def _format_score(score: Score) -> str:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     catalog = catalog_from(vars(args))
-    measurements = load_measurements(args.measurements, catalog)
+    measurements = _measurements(args, catalog)
     engine = AnalyticEngine(catalog, load_calibration(args.calibration))
     predictor = Predictor(engine)
     bar = progress_bar("validate", "group")
@@ -173,8 +200,8 @@ def engine_fabric(engine: AnalyticEngine, row: pd.Series):  # type: ignore[no-un
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     catalog = catalog_from(vars(args))
-    path = args.measurements or SHIPPED_MEASUREMENTS
-    measurements = load_measurements(path, catalog)
+    path = args.measurements[0] if args.measurements else SHIPPED_MEASUREMENTS
+    measurements = _measurements(args, catalog)
     if args.sweeps < 1:
         raise ScenarioError("--sweeps must be at least 1")
     if not args.out.parent.exists():

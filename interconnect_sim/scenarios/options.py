@@ -22,14 +22,17 @@ from interconnect_sim.converters import (
     duration,
     message_size,
     on_off,
+    positive_float,
     positive_int,
     rate,
     ratio,
     token_count,
+    virtual_stages,
 )
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.specs import Catalog, load_catalog
 from interconnect_sim.topology.presets import FabricRequest
+from interconnect_sim.training.parallel import PRECISIONS
 
 __all__ = [
     "ENGINES",
@@ -166,33 +169,53 @@ def add_collective_options(parser: argparse._ActionsContainer) -> None:
     )
 
 
-def add_training_options(parser: argparse.ArgumentParser) -> None:
-    """Everything ``train`` needs, grouped as the scenario tables that hold it."""
-    parser.add_argument("--model", help="preset id (e.g. llama3-70b) or a model .toml file")
-    fabric = parser.add_argument_group("fabric", "the cluster (scenario table [fabric])")
-    add_fabric_options(fabric, system_flag=True, system_required=False)
-    layout = parser.add_argument_group(
-        "parallel", "the parallel layout (scenario table [parallel])"
-    )
-    for name in ("tp", "pp", "dp", "cp", "ep", "vpp"):
+def _add_parallel_options(layout: argparse._ActionsContainer) -> None:
+    for name in ("tp", "pp", "dp", "cp", "ep"):
         layout.add_argument(f"--{name}", type=positive_int)
+    layout.add_argument("--etp", type=positive_int, help="expert tensor parallel (default: tp)")
+    layout.add_argument(
+        "--vpp",
+        type=virtual_stages,
+        default="auto",
+        help="virtual pipeline stages per rank, or auto (default): the fastest the split allows "
+        "that fits memory",
+    )
+    layout.add_argument("--pp-first-stage-layers", type=positive_int, metavar="N")
+    layout.add_argument("--pp-last-stage-layers", type=positive_int, metavar="N")
+    layout.add_argument(
+        "--pp-embedding-in-split",
+        action="store_true",
+        help="count the embedding as a layer in the pipeline split (done automatically when the "
+        "layers do not divide, e.g. Llama 3 405B on 16 stages)",
+    )
+    layout.add_argument("--pp-loss-in-split", action="store_true")
     layout.add_argument("--seq", type=positive_int, help="sequence length (default: the model's)")
     layout.add_argument("--global-batch", type=positive_int, metavar="B", help="sequences per step")
     layout.add_argument("--micro-batch", type=positive_int, metavar="M")
     layout.add_argument("--recompute", choices=("none", "selective", "full"))
-    layout.add_argument("--precision", choices=("bf16", "fp8"))
+    layout.add_argument("--precision", choices=PRECISIONS)
     layout.add_argument(
         "--zero",
         type=int,
         choices=(0, 1, 2, 3),
         help="ZeRO stage (1 = distributed optimizer, default; 3 = FSDP)",
     )
+    layout.add_argument("--fp32-grads", action="store_true", help="FP32 gradient accumulation")
     layout.add_argument("--no-sequence-parallel", action="store_true")
     layout.add_argument(
-        "--tp-overlap",
-        action="store_true",
-        help="tensor-parallel communication overlapped with GEMMs",
+        "--tp-overlap", action="store_true", help="tensor-parallel communication overlapped"
     )
+    layout.add_argument("--moe-capacity-factor", type=positive_float, metavar="C")
+    layout.add_argument(
+        "--moe-load-imbalance",
+        type=positive_float,
+        metavar="L",
+        help="tokens on the busiest expert rank over the mean (default 1, balanced)",
+    )
+    layout.add_argument("--moe-a2a-overlap", action="store_true")
+    layout.add_argument("--lora-rank", type=positive_int, metavar="R")
+    layout.add_argument("--lora-mlp", action="store_true", help="LoRA on MLP projections too")
+    layout.add_argument("--packed-document-tokens", type=positive_int, metavar="N")
     layout.add_argument("--no-flash-attention", action="store_true")
     layout.add_argument(
         "--layout",
@@ -200,6 +223,23 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="search the parallel layout (tp, pp, vpp, cp, ep, dp, ZeRO, micro-batch, "
         "recompute); --tp etc. given with it fix that knob",
     )
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """Everything ``train`` needs, grouped as the scenario tables that hold it."""
+    from interconnect_sim.training.benchmarks import list_benchmarks
+
+    parser.add_argument("--model", help="preset id (e.g. llama3-70b) or a model .toml file")
+    parser.add_argument(
+        "--benchmark",
+        help=f"MLPerf LLM benchmark: {', '.join(list_benchmarks())} (needs --global-batch)",
+    )
+    fabric = parser.add_argument_group("fabric", "the cluster (scenario table [fabric])")
+    add_fabric_options(fabric, system_flag=True, system_required=False)
+    layout = parser.add_argument_group(
+        "parallel", "the parallel layout (scenario table [parallel])"
+    )
+    _add_parallel_options(layout)
     run = parser.add_argument_group("training", "the run (scenario table [training])")
     run.add_argument("--tokens", type=token_count, help="training tokens, e.g. 15T")
     run.add_argument(

@@ -20,7 +20,10 @@ from interconnect_sim.scenarios.options import catalog_from, fabric_request_from
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.presets import FabricRequest, build_fabric
+from interconnect_sim.training.benchmarks import Benchmark, benchmark_time, load_benchmark
 from interconnect_sim.training.compute import load_compute_calibration
+from interconnect_sim.training.layout import default_pipeline_split, fastest_virtual_stages
+from interconnect_sim.training.memory import fits_memory, shortfall_message
 from interconnect_sim.training.model import ModelConfig, load_model
 from interconnect_sim.training.parallel import ParallelConfig
 from interconnect_sim.training.step import StepEstimate, estimate_step
@@ -67,6 +70,7 @@ class TrainingRun:
     time_to_train: TimeToTrain | None
     engine: str
     search: dict[str, Any] | None = None
+    mlperf: dict[str, Any] | None = None
 
     @property
     def nodes_in_job(self) -> int:
@@ -88,11 +92,18 @@ class TrainingRun:
         )
         if ttt is not None:
             payload["time_to_train"] = ttt
+        payload["vpp"] = self.parallel.vpp
+        if self.mlperf is not None:
+            payload["mlperf"] = self.mlperf
         return payload
 
 
 def _check_required(values: Mapping[str, Any]) -> None:
-    needed = ("model", "system") if values.get("layout") == "auto" else REQUIRED_TRAINING_OPTIONS
+    needed: tuple[str, ...] = (
+        ("model", "system") if values.get("layout") == "auto" else REQUIRED_TRAINING_OPTIONS
+    )
+    if values.get("benchmark"):  # the benchmark names the model
+        needed = tuple(n for n in needed if n != "model")
     for required in needed:
         if values.get(required) is None:
             raise ScenarioError(
@@ -105,8 +116,9 @@ def _check_required(values: Mapping[str, Any]) -> None:
 def parallel_config(values: Mapping[str, Any], gpus: int, seq: int) -> ParallelConfig:
     """The parallel layout of option values on a fabric of ``gpus`` GPUs.
 
-    Without ``dp``, data parallelism fills the fabric; without ``global_batch``, about 4M tokens
-    per step in whole micro-batches per replica.
+    Without ``dp``, data parallelism fills the fabric; with it the job may use fewer GPUs than
+    the fabric has (spares). Without ``global_batch``, about 4M tokens per step in whole
+    micro-batches per replica. ``vpp = "auto"`` starts at 1 (the caller searches).
     """
     tp, pp, cp = values["tp"], values["pp"], values.get("cp") or 1
     dp = values.get("dp")
@@ -122,22 +134,57 @@ def parallel_config(values: Mapping[str, Any], gpus: int, seq: int) -> ParallelC
     if batch is None:  # about 4M tokens per step, a whole number of micro-batches per replica
         per_step = dp * micro
         batch = max(per_step, round(4_194_304 / seq / per_step) * per_step)
+    vpp = values.get("vpp") or "auto"
     return ParallelConfig(
         tp=tp,
         pp=pp,
         dp=dp,
         cp=cp,
         ep=values.get("ep") or 1,
-        vpp=values.get("vpp") or 1,
+        etp=values.get("etp"),
+        vpp=1 if vpp == "auto" else int(vpp),
+        pp_first_stage_layers=values.get("pp_first_stage_layers"),
+        pp_last_stage_layers=values.get("pp_last_stage_layers"),
+        pp_embedding_in_split=bool(values.get("pp_embedding_in_split")),
+        pp_loss_in_split=bool(values.get("pp_loss_in_split")),
         micro_batch=micro,
         global_batch=batch,
         seq_len=seq,
         sequence_parallel=not values.get("no_sequence_parallel", False),
         zero_stage=1 if values.get("zero") is None else values["zero"],
+        fp32_gradients=bool(values.get("fp32_grads")),
         recompute=values.get("recompute") or "none",
         precision=values.get("precision") or "bf16",
         tp_comm_overlap=bool(values.get("tp_overlap", False)),
+        moe_capacity_factor=values.get("moe_capacity_factor"),
+        moe_load_imbalance=values.get("moe_load_imbalance") or 1.0,
+        moe_a2a_overlap=bool(values.get("moe_a2a_overlap")),
+        lora_rank=values.get("lora_rank") or 0,
+        lora_mlp=bool(values.get("lora_mlp")),
+        packed_document_tokens=values.get("packed_document_tokens"),
     )
+
+
+def benchmark_setup(values: dict[str, Any]) -> Benchmark | None:
+    """Apply ``benchmark``: its model, sequence length and LoRA settings."""
+    if not values.get("benchmark"):
+        return None
+    benchmark = load_benchmark(values["benchmark"])
+    if values.get("model") not in (None, benchmark.model):
+        raise ScenarioError(
+            f"--benchmark {benchmark.id} trains {benchmark.model}, not {values['model']}"
+        )
+    if values.get("global_batch") is None:
+        batches = [b for b, _ in benchmark.rcp]
+        raise ScenarioError(
+            f"--benchmark {benchmark.id} needs --global-batch (reference convergence points "
+            f"cover {batches[0]} to {batches[-1]} sequences)"
+        )
+    values["model"] = benchmark.model
+    values["seq"] = benchmark.seq_len
+    if benchmark.lora_rank and not values.get("lora_rank"):
+        values["lora_rank"], values["lora_mlp"] = benchmark.lora_rank, benchmark.lora_mlp
+    return benchmark
 
 
 def _goodput(values: Mapping[str, Any], model: ModelConfig) -> Goodput:
@@ -158,7 +205,9 @@ def _auto_layout(
 ) -> tuple[ParallelConfig, dict[str, Any]]:
     """The fastest layout that fits (``layout = "auto"``); given knobs stay fixed."""
     fixed: dict[str, Any] = {
-        k: (values[k],) for k in ("tp", "pp", "cp", "ep", "vpp") if values.get(k)
+        k: (values[k],)
+        for k in ("tp", "pp", "cp", "ep", "vpp")
+        if values.get(k) not in (None, "auto")
     }
     if values.get("micro_batch"):
         fixed["micro_batch"] = (values["micro_batch"],)
@@ -240,6 +289,63 @@ def training_inputs(
     }
 
 
+def _step(
+    values: Mapping[str, Any],
+    model: ModelConfig,
+    fabric: Fabric,
+    catalog: Catalog,
+    progress: Callable[[str], None] | None,
+) -> tuple[ParallelConfig, StepEstimate, dict[str, Any] | None]:
+    """The layout (given, its interleaving searched, or all of it searched) and its step."""
+    seq = values.get("seq") or model.seq_len
+    engine = values.get("engine") or "analytic"
+    flash = not values.get("no_flash_attention", False)
+    analytic = AnalyticEngine(catalog, load_calibration())
+    compute = load_compute_calibration()
+    if values.get("layout") == "auto":
+        parallel, search = _auto_layout(values, model, fabric, catalog, seq)
+        step = estimate_step(
+            model,
+            default_pipeline_split(model, parallel),
+            fabric,
+            catalog,
+            compute,
+            check_memory=False,
+            engine=engine,
+            flash_attention=flash,
+            analytic=analytic,
+            progress=progress,
+        )
+        return parallel, step, search
+    parallel = parallel_config(values, len(fabric.gpus), seq)
+    if (values.get("vpp") or "auto") == "auto":
+        parallel, step = fastest_virtual_stages(
+            model,
+            parallel,
+            fabric,
+            catalog,
+            compute,
+            engine=engine,
+            flash_attention=flash,
+            analytic=analytic,
+        )
+        return parallel, step, None
+    parallel = default_pipeline_split(model, parallel)
+    step = estimate_step(
+        model,
+        parallel,
+        fabric,
+        catalog,
+        compute,
+        check_memory=False,
+        engine=engine,
+        flash_attention=flash,
+        analytic=analytic,
+        progress=progress,
+    )
+    return parallel, step, None
+
+
 def run_training(
     values: Mapping[str, Any],
     *,
@@ -260,29 +366,20 @@ def run_training(
     progress : callable, optional
         Called with a description before each discrete-event simulation (``--engine des``).
     """
+    values = dict(values)
     _check_required(values)
+    benchmark = benchmark_setup(values)
     catalog = catalog or catalog_from(values)
     model = load_model(str(values["model"]))
     request = fabric_request_from(values)
     fabric = fabric if fabric is not None else build_fabric(catalog, request)
-    seq = values.get("seq") or model.seq_len
-    search = None
-    if values.get("layout") == "auto":
-        parallel, search = _auto_layout(values, model, fabric, catalog, seq)
-    else:
-        parallel = parallel_config(values, len(fabric.gpus), seq)
+    if benchmark is not None and values.get("global_batch"):
+        benchmark.samples_to_target(int(values["global_batch"]))  # in range, before any work
+    parallel, step, search = _step(values, model, fabric, catalog, progress)
+    if fits_memory(step.memory, step.memory_capacity_bytes) == "no":
+        gpu_name = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])).name
+        raise ScenarioError(shortfall_message(step.memory, step.memory_capacity_bytes, gpu_name))
     engine = values.get("engine") or "analytic"
-    step = estimate_step(
-        model,
-        parallel,
-        fabric,
-        catalog,
-        load_compute_calibration(),
-        engine=engine,
-        flash_attention=not values.get("no_flash_attention", False),
-        analytic=AnalyticEngine(catalog, load_calibration()),
-        progress=progress,
-    )
     run = TrainingRun(model, request, fabric, parallel, step, None, engine, search)
     ttt = None
     if values.get("tokens"):
@@ -294,4 +391,9 @@ def run_training(
             hosts_of(system, run.nodes_in_job),
             _goodput(values, model),
         )
-    return TrainingRun(model, request, fabric, parallel, step, ttt, engine, search)
+    mlperf = None
+    if benchmark is not None:
+        mlperf = benchmark_time(
+            benchmark, parallel.global_batch, step.step_time_s, step.forward_fraction
+        ).to_json()
+    return TrainingRun(model, request, fabric, parallel, step, ttt, engine, search, mlperf)

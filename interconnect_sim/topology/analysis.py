@@ -78,9 +78,16 @@ class FabricSummary:
         }
 
 
-def _out_bandwidth(fabric: Fabric, node: str, tier: str) -> float:
+def _out_bandwidth(
+    fabric: Fabric, node: str, tier: str, *, to: tuple[str, ...] | None = None
+) -> float:
+    """Bandwidth of ``node``'s out-edges of one tier (only towards these device kinds)."""
     return float(
-        sum(d[BANDWIDTH] for _, _, d in fabric.graph.out_edges(node, data=True) if d[TIER] == tier)
+        sum(
+            d[BANDWIDTH]
+            for _, dst, d in fabric.graph.out_edges(node, data=True)
+            if d[TIER] == tier and (to is None or fabric.kind(dst) in to)
+        )
     )
 
 
@@ -96,10 +103,11 @@ def _per_gpu(fabric: Fabric, catalog: Catalog) -> dict[str, float]:
         to_net = _out_bandwidth(fabric, nic, "network")
         port = catalog.link(nic_spec.port_link).data_rate_per_direction_bytes_per_s
         network += to_net if to_net else port * nic_spec.port_count
+    # A NIC on the GPU (ConnectX-8 on the GPU board, Gaudi's on-die ports) is not its host link.
     return {
         "nvlink": _out_bandwidth(fabric, gpu, "nvlink"),
-        "pcie": _out_bandwidth(fabric, gpu, "pcie"),
-        "host": _out_bandwidth(fabric, gpu, "host"),
+        "pcie": _out_bandwidth(fabric, gpu, "pcie", to=("pcie_switch", "cpu")),
+        "host": _out_bandwidth(fabric, gpu, "host", to=("cpu",)),
         "network": network / gpus_in_node if gpus_in_node else 0.0,
     }
 

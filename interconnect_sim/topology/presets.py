@@ -211,6 +211,16 @@ def build_fabric(catalog: Catalog, request: FabricRequest) -> Fabric:
     fabric.graph.graph["nvlink_lanes_per_link"] = request.nvlink_lanes_per_link
     if fabric.graph.graph.get("node_count") != node_count:
         raise TopologyError("internal error: node count mismatch")
+    nic_id = request.nic or system.nic
+    if node_count > 1 and nic_id is not None and request.switch is None and not system.superpod:
+        leaf = catalog.switch(design.leaf_switch)
+        port = catalog.nic(nic_id).port_link
+        if leaf.port_link != port:
+            fabric.warn(
+                f"no network switch with {port} ports in the catalog: the leaves are {leaf.id} "
+                f"({leaf.port_link} ports, cabled at the slower of the two); choose one with "
+                "--switch"
+            )
     if system.status == "announced":
         fabric.warn(
             f"{system.id} is ANNOUNCED, not shipping: its figures are the announcement's and "

@@ -264,3 +264,29 @@ def test_the_example_validates_and_a_typo_does_not() -> None:
     data["gpu_cuont"] = 4
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, SCHEMA)
+
+
+def test_measurement_files_name_system_files_relative_to_themselves(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "nodes").mkdir()
+    (tmp_path / "nodes" / "my-4xh100.toml").write_text(EXAMPLE.read_text())
+    csv = tmp_path / "mine.csv"
+    csv.write_text(
+        "system,nodes,gpus_per_node,op,bytes,time_us,busbw_GBps\n"
+        "nodes/my-4xh100.toml,1,4,all_reduce,1073741824,4000,400\n"
+        "nodes/my-4xh100.toml,1,4,all_reduce,8,20,0\n"
+    )
+    code, out, err = run(capsys, "validate", "--measurements", str(csv), "--json")
+    assert code == 0, err
+    assert json.loads(out)["overall"]["n"] == 2
+
+
+def test_catalog_that_is_not_a_folder_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for argv in (["systems"], ["topo", "dgx-h100"], ["specs", "--json"]):
+        code, out, err = run(capsys, *argv, "--catalog", str(tmp_path / "nope"))
+        assert code == 2
+        assert out == ""
+        assert "is not a folder of spec files" in err
