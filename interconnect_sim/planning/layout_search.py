@@ -7,8 +7,8 @@ The space is the layouts a Megatron-style framework accepts (:func:`candidate_la
 * **PP** divides the layers; **VPP** (interleaved 1F1B, only with PP > 1) divides the layers of
   a stage, and needs the micro-batch count to be a multiple of PP.
 * **CP** is a power of two with ``seq % (2 cp) == 0`` (load-balanced causal chunks).
-* **EP** (MoE models only) divides the experts and DP (``estimate_step`` lays expert groups
-  along the data-parallel ranks).
+* **EP** (MoE models only) divides the experts and ``cp x dp`` (expert groups lie inside one
+  pipeline stage; expert TP = TP).
 * **DP** = GPUs / (TP x PP x CP); the micro-batch size divides ``global batch / DP``.
 
 Every layout of the space is first checked for memory (:func:`estimate_memory`, the same
@@ -143,11 +143,11 @@ def _cp_values(seq_len: int, space: SearchSpace) -> list[int]:
     return [c for c in values if c == 1 or seq_len % (2 * c) == 0]
 
 
-def _ep_values(model: ModelConfig, dp: int, space: SearchSpace) -> list[int]:
+def _ep_values(model: ModelConfig, cp_dp: int, space: SearchSpace) -> list[int]:
     if model.moe is None:
         return [1]
     values = space.ep or tuple(_divisors(model.moe.experts))
-    return [e for e in values if model.moe.experts % e == 0 and dp % e == 0]
+    return [e for e in values if model.moe.experts % e == 0 and cp_dp % e == 0]
 
 
 def candidate_layouts(
@@ -171,7 +171,7 @@ def candidate_layouts(
                 if gpus % (tp * pp * cp):
                     continue
                 dp = gpus // (tp * pp * cp)
-                for ep in _ep_values(model, dp, space):
+                for ep in _ep_values(model, cp * dp, space):
                     yield from _inner(
                         model,
                         space,

@@ -10,6 +10,7 @@ and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -310,11 +311,17 @@ class Sweep:
         return replace(self, axes={**self.axes, **checked})
 
 
-def _convert(path: Path, where: str, key: str, value: Any, base: Path) -> Any:
+def _known(path: Path, where: str, key: str) -> None:
     if key not in DESIGN_KEYS:
+        near = difflib.get_close_matches(key, DESIGN_KEYS, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise ScenarioError(
-            f"{path}: {where}: unknown key {key!r}; allowed: {', '.join(sorted(DESIGN_KEYS))}"
+            f"{path}: {where}: unknown key {key!r}{hint}; allowed: {', '.join(sorted(DESIGN_KEYS))}"
         )
+
+
+def _convert(path: Path, where: str, key: str, value: Any, base: Path) -> Any:
+    _known(path, where, key)
     convert, meaning = DESIGN_KEYS[key]
     try:
         converted = convert(value)
@@ -386,6 +393,8 @@ def parse_sweep(data: Mapping[str, Any], path: Path) -> Sweep:
     for axis, values in axes_table.items():
         if not isinstance(values, list) or not values:
             raise ScenarioError(f"{path}: [axes].{axis}: must be a non-empty list of values")
+        if axis in _TABLE_VALUED or any(not isinstance(v, dict) for v in values):
+            _known(path, f"[axes].{axis}", axis)  # a linked axis (inline tables) may be any name
         axes[axis] = [
             _axis_value(path, f"[axes].{axis}[{i}]", axis, v, base) for i, v in enumerate(values)
         ]

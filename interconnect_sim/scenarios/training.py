@@ -203,12 +203,11 @@ def _goodput(values: Mapping[str, Any], model: ModelConfig) -> Goodput:
 def _auto_layout(
     values: Mapping[str, Any], model: ModelConfig, fabric: Fabric, catalog: Catalog, seq: int
 ) -> tuple[ParallelConfig, dict[str, Any]]:
-    """The fastest layout that fits (``layout = "auto"``); given knobs stay fixed."""
-    fixed: dict[str, Any] = {
-        k: (values[k],)
-        for k in ("tp", "pp", "cp", "ep", "vpp")
-        if values.get(k) not in (None, "auto")
-    }
+    """The fastest layout that fits (``layout = "auto"``), and a JSON-ready account of the
+    search; knobs the values give stay fixed."""
+    fixed: dict[str, Any] = {k: (values[k],) for k in ("tp", "pp", "cp", "ep") if values.get(k)}
+    if values.get("vpp") not in (None, "auto"):
+        fixed["vpp"] = (int(values["vpp"]),)
     if values.get("micro_batch"):
         fixed["micro_batch"] = (values["micro_batch"],)
     if values.get("zero") is not None:
@@ -216,11 +215,12 @@ def _auto_layout(
     if values.get("recompute"):
         fixed["recompute"] = (values["recompute"],)
     batch = values.get("global_batch") or max(1, round(4_194_304 / seq))
+    compute = load_compute_calibration()
     result = search_layouts(
         model,
         fabric,
         catalog,
-        load_compute_calibration(),
+        compute,
         global_batch=batch,
         seq_len=seq,
         precision=values.get("precision") or "bf16",
@@ -228,11 +228,10 @@ def _auto_layout(
         tp_comm_overlap=bool(values.get("tp_overlap")),
         flash_attention=not values.get("no_flash_attention", False),
         analytic=AnalyticEngine(catalog, load_calibration()),
-        gpus=len(fabric.gpus),
     )
     best = result.best
     if (values.get("engine") or "analytic") == "des":
-        best = recheck(best[:3], model, fabric, catalog, load_compute_calibration())
+        best = recheck(best[:3], model, fabric, catalog, compute)
     info = result.to_json()
     info["best"] = [{"layout": r.describe(), "step_time_s": r.step.step_time_s} for r in best]
     return best[0].parallel, info

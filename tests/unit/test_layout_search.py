@@ -74,7 +74,7 @@ def _allowed(
     if batch % (dp * mb) or (vpp > 1 and (batch // (dp * mb)) % pp):
         return False
     experts = model.moe.experts if model.moe else 1
-    return experts % ep == 0 and dp % ep == 0
+    return experts % ep == 0 and (cp * dp) % ep == 0
 
 
 def _brute_force(

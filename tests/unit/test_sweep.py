@@ -55,7 +55,10 @@ def test_reduced_axes_are_checked_like_the_file() -> None:
 @pytest.mark.parametrize(
     ("tables", "message"),
     [
-        ({"axes": {"nodez": [1]}}, r"x\.toml: \[axes\]\.nodez\[0\]: unknown key 'nodez'; allowed:"),
+        (
+            {"axes": {"nodez": [1]}},
+            r"x\.toml: \[axes\]\.nodez: unknown key 'nodez' \(did you mean 'nodes'\?\); allowed:",
+        ),
         ({"axes": {"nodes": [0]}}, r"\[axes\]\.nodes\[0\]: must be a whole number >= 1"),
         ({"axes": {"nodes": []}}, r"\[axes\]\.nodes: must be a non-empty list"),
         ({"axes": {"precision": ["fp4x"]}}, r"precision\[0\]: must be one of bf16, fp8"),
