@@ -14,6 +14,7 @@ import pandas as pd
 from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.calibration.writer import write_calibration
 from interconnect_sim.cli.common import PROG, add_catalog_option, catalog_from, positive_int
+from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
@@ -145,7 +146,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     measurements = _measurements(args, catalog)
     engine = AnalyticEngine(catalog, load_calibration(args.calibration))
     predictor = Predictor(engine)
-    predicted = predictor.predict(measurements)
+    bar = progress_bar("validate", "group")
+    try:
+        predicted = predictor.predict(measurements, None if bar is None else bar.update_to)
+    finally:
+        if bar is not None:
+            bar.close()
     score = score_predictions(predicted)
     if args.plots is not None:
         _write_plots(args.plots, predicted, engine)
