@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import NoReturn
 
+from interconnect_sim.calibration import Calibration, load_calibration
 from interconnect_sim.errors import UnitError
 from interconnect_sim.units import parse_nccl_tests_size
 
@@ -92,3 +95,44 @@ def add_fabric_options(parser: argparse.ArgumentParser, *, system_flag: bool) ->
         help="active lanes per NVLink link (e.g. 1 of 2 on NVLink 4)",
     )
     parser.add_argument("--p2p", type=on_off, metavar="on|off", help="GPU peer-to-peer on or off")
+
+
+def add_calibration_option(parser: argparse.ArgumentParser) -> None:
+    """``--calibration FILE``, shared by every command that predicts."""
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="FILE",
+        help="calibration file written by `interconnect-sim calibrate` (default: the shipped one)",
+    )
+
+
+def calibration_from(args: argparse.Namespace) -> Calibration:
+    """The calibration ``--calibration`` names, or the shipped one."""
+    return load_calibration(getattr(args, "calibration", None))
+
+
+def warn_outside_fitted_range(
+    calibration: Calibration,
+    *,
+    system: str,
+    nic: str,
+    op: str,
+    min_bytes: float,
+    max_bytes: float,
+    nodes: int,
+    gpus_per_node: int,
+) -> None:
+    """Print a warning (stderr) when a prediction uses values fitted on a cluster outside what
+    that cluster's rows covered."""
+    scope = calibration.scope_for(system, nic)
+    if scope is None:
+        return
+    reasons = scope.fitted_range.outside(op, min_bytes, max_bytes, nodes, gpus_per_node)
+    if reasons:
+        where = calibration.path or "the calibration"
+        print(
+            f"{PROG}: warning: {where} was fitted on {scope.rows} rows of {system} "
+            f"({nic or 'its NICs'}); this prediction extrapolates: {'; '.join(reasons)}",
+            file=sys.stderr,
+        )

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration.model import load_calibration
-from interconnect_sim.cli.common import add_fabric_options
+from interconnect_sim.cli.common import add_calibration_option, add_fabric_options, calibration_from
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
@@ -43,7 +42,7 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:  # type: i
         default="des",
         help="des (default), analytic, or both side by side",
     )
-    parser.add_argument("--calibration", type=Path, metavar="FILE")
+    add_calibration_option(parser)
     parser.add_argument(
         "--out",
         type=Path,
@@ -122,7 +121,7 @@ def run_replay_command(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--out {str(args.out)!r} exists and is not a folder")
     catalog = load_catalog()
     fabric = build_fabric(catalog, fabric_request_from_args(args))
-    calibration = load_calibration(args.calibration)
+    calibration = calibration_from(args)
     results: list[ReplayResult] = []
     if args.engine in ("des", "both"):
         bar = _progress_bar(len(calls))

@@ -8,8 +8,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration.model import load_calibration
-from interconnect_sim.cli.common import positive_int, ratio
+from interconnect_sim.cli.common import (
+    add_calibration_option,
+    calibration_from,
+    positive_int,
+    ratio,
+)
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError, UnitError
 from interconnect_sim.specs import load_catalog
@@ -105,6 +109,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     train.add_argument("--restart", type=duration, default=600.0, metavar="D")
     train.add_argument("--engine", choices=("analytic", "des"), default="analytic")
     train.add_argument("--json", action="store_true")
+    add_calibration_option(train)
 
     validate = commands.add_parser(
         "validate-training",
@@ -121,6 +126,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="rows in the time_to_train.csv schema (default: shipped rows)",
     )
     validate.add_argument("--json", action="store_true")
+    add_calibration_option(validate)
     validate.add_argument(
         "--fit", action="store_true", help="first re-fit the compute calibration on the fit rows"
     )
@@ -286,7 +292,7 @@ def run_training_command(args: argparse.Namespace) -> int:
         load_compute_calibration(),
         engine=values.get("engine") or "analytic",
         flash_attention=not values.get("no_flash_attention", False),
-        analytic=AnalyticEngine(catalog, load_calibration()),
+        analytic=AnalyticEngine(catalog, calibration_from(args)),
     )
     ttt = None
     if values.get("tokens"):
@@ -331,7 +337,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if not args.out.parent.exists():
             raise ScenarioError(f"--out: folder {str(args.out.parent)!r} does not exist")
         compute, objective = fit_compute(frame, catalog, compute)
-        score = score_runs(frame, catalog, compute)
+        score = score_runs(frame, catalog, compute, AnalyticEngine(catalog, calibration_from(args)))
         fit_rows = [r["row_id"] for r in score.rows if r["fit_role"] == "fit"]
         write_compute_calibration(
             args.out,
@@ -345,7 +351,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             },
         )
     else:
-        score = score_runs(frame, catalog, compute)
+        score = score_runs(frame, catalog, compute, AnalyticEngine(catalog, calibration_from(args)))
     if args.json:
         print(json.dumps(score.to_json(), indent=2))
         return 0

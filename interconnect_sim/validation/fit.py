@@ -30,10 +30,10 @@ __all__ = ["FitResult", "fit_calibration", "neutral_start"]
 
 
 def neutral_start(calibration: Calibration) -> Calibration:
-    """The fixed starting point of every fit, so that re-running it reproduces the result.
+    """The fixed starting point of the shipped fit, so that re-running it reproduces the result.
 
-    Efficiencies start at 0.8 (tree and NVLS multipliers at 1.0), network latencies at 10 us
-    and extra intra-node latencies at 0; the NCCL constants are kept.
+    Efficiencies start at 0.8, network latencies at 10 us and extra intra-node latencies at 0;
+    the NCCL constants are kept, and no scoped values.
     """
     return replace(
         calibration,
@@ -41,8 +41,7 @@ def neutral_start(calibration: Calibration) -> Calibration:
         network_efficiency=dict.fromkeys(calibration.network_efficiency, 0.8),
         network_latency_s=dict.fromkeys(calibration.network_latency_s, 10e-6),
         intra_latency_s=dict.fromkeys(calibration.intra_latency_s, 0.0),
-        tree_efficiency=dict.fromkeys(calibration.tree_efficiency, 1.0),
-        nvls_fit_efficiency=1.0,
+        scopes=(),
     )
 
 
@@ -71,42 +70,14 @@ def _parameters(
 ) -> tuple[list[_Parameter], list[_Parameter]]:
     """Only parameters the fit rows can inform (a transport nobody measured stays as it is)."""
     tiers = {bw.intra_tier for bw in bandwidths.values() if bw.gpus_per_node > 1}
+    if any(bw.nvls for bw in bandwidths.values()):
+        tiers.add("nvlink")
     transports = {bw.transport for bw in bandwidths.values() if bw.node_count > 1}
-    arches = {bw.architecture for bw in bandwidths.values() if bw.node_count > 1}
     bandwidth = [_dict_parameter("intra_efficiency", t, 0.2, 1.0) for t in sorted(tiers)]
     bandwidth += [_dict_parameter("network_efficiency", t, 0.2, 1.0) for t in sorted(transports)]
-    bandwidth += [_TreeParameter(arch).parameter() for arch in sorted(arches)]
     latency = [_dict_parameter("network_latency_s", t, 0.0, 200e-6) for t in sorted(transports)]
     latency += [_dict_parameter("intra_latency_s", t, 0.0, 20e-6) for t in sorted(tiers)]
-    if any(bw.nvls for bw in bandwidths.values()):
-        bandwidth.append(
-            _Parameter(
-                "nvls_fit_efficiency",
-                lambda cal: cal.nvls_fit_efficiency,
-                lambda cal, v: replace(cal, nvls_fit_efficiency=v),
-                0.2,
-                1.2,
-            )
-        )
     return bandwidth, latency
-
-
-@dataclass(frozen=True, slots=True)
-class _TreeParameter:
-    architecture: str
-
-    def parameter(self) -> _Parameter:
-        arch = self.architecture
-
-        def get(cal: Calibration) -> float:
-            return cal.tree_efficiency[cal.arch_class(arch)]
-
-        def set_(cal: Calibration, value: float) -> Calibration:
-            return replace(
-                cal, tree_efficiency={**cal.tree_efficiency, cal.arch_class(arch): value}
-            )
-
-        return _Parameter(f"tree_efficiency.{arch}", get, set_, 0.2, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,27 +135,35 @@ def _search(
 
 
 def fit_calibration(
-    engine: AnalyticEngine, measurements: pd.DataFrame, *, sweeps: int = 3
+    engine: AnalyticEngine,
+    measurements: pd.DataFrame,
+    *,
+    sweeps: int = 3,
+    start: Calibration | None = None,
+    predictor: Predictor | None = None,
 ) -> FitResult:
     """Fit ``engine``'s calibration to the ``fit`` rows of ``measurements``.
 
     Parameters
     ----------
     engine : AnalyticEngine
-        Its NCCL constants are kept; its fitted part restarts from :func:`neutral_start` and
-        is replaced by the fit.
+        Its NCCL constants are kept; its fitted part starts from ``start`` (default
+        :func:`neutral_start` of its calibration) and is replaced by the fit.
     measurements : pandas.DataFrame
         Rows from :func:`~interconnect_sim.validation.measurements.load_measurements`.
     sweeps : int
         Coordinate-descent passes (each refines the grid 4x).
+    start : Calibration, optional
+        Where the search starts. Parameters the rows do not inform keep its values.
+    predictor : Predictor, optional
+        Reuse its fabrics and graph analyses (it must wrap ``engine``).
     """
-    engine.calibration = neutral_start(engine.calibration)
+    engine.calibration = neutral_start(engine.calibration) if start is None else start
     rows = measurements[measurements["fit_role"] == "fit"]
     big = rows[(rows["bytes"] >= BANDWIDTH_BOUND_BYTES) & (rows["busbw_GBps"] > 0)]
     small = rows[rows["bytes"] <= LATENCY_BOUND_BYTES]
-    predictor = Predictor(engine)
-    predictor.predict(rows)  # builds fabrics and graph analyses once
-    bandwidth, latency = _parameters(predictor.analyses())
+    predictor = predictor if predictor is not None else Predictor(engine)
+    bandwidth, latency = _parameters(predictor.analyses(rows))
     objective_bw = objective_lat = float("nan")
     for _ in range(2):  # bandwidth and latency interact a little through algorithm choice
         if not big.empty:
