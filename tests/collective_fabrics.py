@@ -35,8 +35,10 @@ def ideal_calibration() -> Calibration:
         base_latency_s=dict.fromkeys(shipped.base_latency_s, 0.0),
         hw_latency_s=dict.fromkeys(shipped.hw_latency_s, 0.0),
         intra_efficiency=dict.fromkeys(shipped.intra_efficiency, 1.0),
+        p2p_efficiency=dict.fromkeys(shipped.p2p_efficiency, 1.0),
         network_efficiency=dict.fromkeys(shipped.network_efficiency, 1.0),
         network_latency_s=dict.fromkeys(shipped.network_latency_s, 0.0),
         intra_latency_s=dict.fromkeys(shipped.intra_latency_s, 0.0),
         nvlink_data_rate_bytes_per_s={},
+        pcie_data_rate_bytes_per_s={},
     )

@@ -369,6 +369,7 @@ def load_calibration(path: Path | None = None) -> Calibration:
     per_channel = _table(nccl, "per_channel_max_GBps", cpath, "nccl.")
     _exact_keys(per_channel, PER_CHANNEL_KINDS, "nccl.per_channel_max_GBps", cpath)
     nvlink = _table(nccl, "nvlink_data_rate_GBps", cpath, "nccl.")
+    pcie = _table(nccl, "pcie_data_rate_GBps", cpath, "nccl.")
     fitted = _fitted_values(_table(data, "fitted", path), path, "fitted.", partial=False)
     return Calibration(
         base_latency_s=base,
@@ -388,6 +389,10 @@ def load_calibration(path: Path | None = None) -> Calibration:
         nvlink_data_rate_bytes_per_s={
             k: _number(v, f"nccl.nvlink_data_rate_GBps.{k}", cpath, positive=True) * _GBPS
             for k, v in nvlink.items()
+        },
+        pcie_data_rate_bytes_per_s={
+            k: _number(v, f"nccl.pcie_data_rate_GBps.{k}", cpath, positive=True) * _GBPS
+            for k, v in pcie.items()
         },
         per_channel_max_bytes_per_s={
             kind: _per_arch(

@@ -55,6 +55,7 @@ DEFAULT_CALIBRATION = Path(__file__).parent / "data" / "nccl-tests.toml"
 
 FITTED_TABLES = {
     "intra_efficiency": ("intra_efficiency", INTRA_TIERS, 1.0),
+    "p2p_efficiency": ("p2p_efficiency", INTRA_TIERS, 1.0),
     "network_efficiency": ("network_efficiency", TRANSPORTS, 1.0),
     "network_latency_s": ("network_latency_us", TRANSPORTS, 1e-6),
     "intra_latency_s": ("intra_latency_us", INTRA_TIERS, 1e-6),
@@ -243,6 +244,8 @@ class Calibration:
         NCCL's ring bandwidth factors of LL128 and LL relative to Simple.
     nvlink_data_rate_bytes_per_s : dict
         NVLink link spec id -> data rate NCCL assumes per link (after packet overheads).
+    pcie_data_rate_bytes_per_s : dict
+        PCIe link spec id -> data rate NCCL assumes for an x16 link.
     per_channel_max_bytes_per_s : dict
         ``kind -> class -> (1 node, 2 nodes, >= 4 nodes)``: what one channel of NCCL's kernels
         reaches (``ring_ll128``, ``tree_ll128``, ``tree``, ``nvlstree``).
@@ -253,9 +256,13 @@ class Calibration:
     nvls : NvlsRules
         NVLS CTAs and chunk sizes (pipeline fill).
     intra_efficiency : dict
-        Fitted fraction of the link data rate a ring reaches inside a node, per tier
+        Fitted fraction of the link data rate NCCL's collective kernels (rings, trees, NVLS)
+        reach inside a node, per tier
         (``nvlink`` = of NCCL's NVLink data rate, ``pcie`` = P2P over PCIe, ``host`` = staged
         through host memory).
+    p2p_efficiency : dict
+        Fitted fraction of the link data rate NCCL's point-to-point kernels (sendrecv,
+        all-to-all) reach inside a node, per tier.
     network_efficiency : dict
         Fitted fraction of NIC bandwidth reached, per transport.
     network_latency_s : dict
@@ -280,11 +287,13 @@ class Calibration:
     ll128_bandwidth_factor: float
     ll_bandwidth_factor: float
     nvlink_data_rate_bytes_per_s: dict[str, float]
+    pcie_data_rate_bytes_per_s: dict[str, float]
     per_channel_max_bytes_per_s: dict[str, dict[str, tuple[float, float, float]]]
     search: SearchRules
     tuning: TuningRules
     nvls: NvlsRules
     intra_efficiency: dict[str, float]
+    p2p_efficiency: dict[str, float]
     network_efficiency: dict[str, float]
     network_latency_s: dict[str, float]
     intra_latency_s: dict[str, float]
@@ -312,6 +321,13 @@ class Calibration:
         if data is None or raw_rate_bytes_per_s <= 0:
             return 1.0
         return data / raw_rate_bytes_per_s
+
+    def pcie_data_fraction(self, link_spec: str, raw_x16_bytes_per_s: float) -> float:
+        """NCCL's x16 data rate of a PCIe generation over its raw rate (1 if not listed)."""
+        data = self.pcie_data_rate_bytes_per_s.get(link_spec)
+        if data is None or raw_x16_bytes_per_s <= 0:
+            return 1.0
+        return data / raw_x16_bytes_per_s
 
     def per_channel_max(self, kind: str, architecture: str, node_count: int) -> float:
         """What one channel reaches for ``kind`` (bytes/s of bus bandwidth; inf if unknown)."""

@@ -37,6 +37,12 @@ __all__ = ["AlgorithmCost", "applicable", "cost", "tree_factor"]
 P2P_LL_THRESHOLD_BYTES = 16384
 """NCCL_P2P_LL_THRESHOLD default: point-to-point messages up to this size use LL."""
 
+NVLS_FILL_STAGES = 3
+"""Rounds an NVLS pipeline needs to fill: a chunk is copied into the multicast buffer, reduced
+(``multimem.ld_reduce``), broadcast (``multimem.st``) and copied out, four stages, as NCCL's
+NVLS kernels do for buffers that are not registered (nccl-tests' case). Across nodes the tree
+adds two stages (up, down) per level beyond the first."""
+
 
 @dataclass(frozen=True, slots=True)
 class AlgorithmCost:
@@ -109,6 +115,7 @@ class _Terms:
         self.n, self.m, self.g = bw.rank_count, bw.node_count, bw.gpus_per_node
         self.klass_arch = cal.arch_class(bw.architecture)
         self.e_intra = cal.intra_efficiency[bw.intra_tier] * data_fraction(bw, cal)
+        self.e_p2p = cal.p2p_efficiency[bw.intra_tier] * data_fraction(bw, cal)
         self.intra = bw.ring_intra_bytes_per_s * self.e_intra
         self.e_net = cal.network_efficiency.get(bw.transport, 0.0)
         self.net = bw.network_per_node_bytes_per_s * self.e_net
@@ -286,7 +293,14 @@ def _nvls(op: CollectiveOp, t: _Terms) -> AlgorithmCost:
     )
     rounds = nvls_rounds(t.bw, t.cal, tree=False)
     return AlgorithmCost(
-        "nvls", "simple", latency, algbw, text, algbw, fill_stages=1, fill_rounds=rounds
+        "nvls",
+        "simple",
+        latency,
+        algbw,
+        text,
+        algbw,
+        fill_stages=NVLS_FILL_STAGES,
+        fill_rounds=rounds,
     )
 
 
@@ -308,8 +322,8 @@ def _nvlstree(t: _Terms) -> AlgorithmCost:
     correction: tuple[float, ...] = ()
     if t.klass_arch == "blackwell" and t.bw.cpu_vendor in ("intel", "amd"):
         correction = t.cal.tuning.tree_correction["simple"]
-    # stages a chunk passes: NVLS reduce, the tree up and down, NVLS broadcast
-    stages = 1 + 2 * math.ceil(math.log2(t.m))
+    # the NVLS stages, and each level of the tree up and down after the first
+    stages = NVLS_FILL_STAGES + 2 * (math.ceil(math.log2(t.m)) - 1)
     rounds = nvls_rounds(t.bw, t.cal, tree=True)
     return AlgorithmCost(
         "nvlstree",
@@ -360,7 +374,7 @@ def _p2p(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
         latency += t.inter_step("ring", proto)
     if op is CollectiveOp.ALLTOALL:
         # Per byte of the call, (g-1)/n goes to local peers and (n-g)/n over the network.
-        k_intra = t.e_intra * n / (g - 1) if g > 1 else 0.0
+        k_intra = t.e_p2p * n / (g - 1) if g > 1 else 0.0
         k_net = t.e_net * n / (n - g) if m > 1 else 0.0
         intra = k_intra * bw.alltoall_intra_bytes_per_s if g > 1 else math.inf
         net = k_net * bw.alltoall_network_per_gpu() if m > 1 else math.inf
@@ -372,9 +386,9 @@ def _p2p(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
         algbw, text = t.joint("alltoall", k_intra, k_net, intra, net, net_text)
         link = algbw
     else:  # sendrecv: rank i sends to rank i+1, all at once
-        intra = bw.shift_intra_bytes_per_s * t.e_intra if g > 1 else math.inf
+        intra = bw.shift_intra_bytes_per_s * t.e_p2p if g > 1 else math.inf
         net = bw.network_per_gpu_bytes_per_s * t.e_net if m > 1 else math.inf
-        algbw, text = t.joint("shift", t.e_intra, t.e_net, intra, net)
+        algbw, text = t.joint("shift", t.e_p2p, t.e_net, intra, net)
         link = algbw
         if m > 1:
             algbw, text = _p2p_channel_limit(t, algbw, text)

@@ -164,6 +164,9 @@ class CommunicatorBandwidths:
     cpu_vendor : str
         ``intel``, ``amd`` or ``other``, from the host CPU model (NCCL's per-step network
         overhead depends on it).
+    pcie_spec, pcie_x16_rate_bytes_per_s : str, float
+        The GPUs' PCIe generation and the catalog rate of an x16 link of it (peer-to-peer
+        over PCIe and host staging are fractions of NCCL's data rate for it).
     p2p_pairs : bool
         Point-to-point calls run on a 2-rank NCCL communicator per peer pair (PyTorch's
         unbatched ``isend``/``irecv``, e.g. Transformer Engine's context-parallel ring) rather
@@ -196,6 +199,8 @@ class CommunicatorBandwidths:
     nvlink_spec: str = ""
     nvlink_link_rate_bytes_per_s: float = 0.0
     cpu_vendor: str = "other"
+    pcie_spec: str = ""
+    pcie_x16_rate_bytes_per_s: float = 0.0
     p2p_pairs: bool = False
     plan: CommunicatorPlan = field(repr=False, compare=False)
     alltoall_network_per_gpu: Callable[[], float] = field(repr=False, compare=False)
@@ -535,6 +540,8 @@ def analyse_communicator(
             else 0.0
         ),
         cpu_vendor=_cpu_vendor(fabric, int(graph.nodes[local[0]]["node"])),
+        pcie_spec=gpu_spec.pcie,
+        pcie_x16_rate_bytes_per_s=catalog.link(gpu_spec.pcie).rate_for_lanes_bytes_per_s(16),
         plan=plan,
         alltoall_network_per_gpu=alltoall_network_per_gpu,
         alltoall_network_bottleneck=alltoall_network_bottleneck,

@@ -106,6 +106,7 @@ def decompose(
     plan = bw.plan
     n, m, g = bw.rank_count, bw.node_count, bw.gpus_per_node
     e_intra = cal.intra_efficiency[bw.intra_tier] * data_fraction(bw, cal)
+    e_p2p = cal.p2p_efficiency[bw.intra_tier] * data_fraction(bw, cal)
     e_net = cal.network_efficiency.get(bw.transport, 1.0)
     rails = max(1, bw.rail_count)
     p = _link_factor(op, bw, cal, algorithm, protocol)
@@ -149,12 +150,12 @@ def decompose(
         template, global_flow = {}, {}
         if g > 1:
             peers = plan.alltoall_gpu_count - 1
-            template = _scaled(plan.alltoall_flow, (g - 1) / n / (peers * e_intra * p))
+            template = _scaled(plan.alltoall_flow, (g - 1) / n / (peers * e_p2p * p))
         if m > 1:
             global_flow = _scaled(plan.alltoall_network(), (n - g) / n * g / (rails * e_net * p))
         flow = spec("alltoall", template, global_flow, size_bytes)
     else:  # sendrecv: the intra-node shift and the one hop per node boundary, in lock-step
-        template = _scaled(plan.shift_flow, 1.0 / (e_intra * p)) if g > 1 else {}
+        template = _scaled(plan.shift_flow, 1.0 / (e_p2p * p)) if g > 1 else {}
         global_flow = _scaled(plan.network_flow, g / (rails * e_net * p)) if m > 1 else {}
         flow = spec("sendrecv", template, global_flow, size_bytes)
     return Decomposition(algorithm, protocol, latency, (flow,), plan)

@@ -49,10 +49,13 @@ class GraphChannels:
 
 
 def data_fraction(bw: CommunicatorBandwidths, cal: Calibration) -> float:
-    """NCCL's data rate over the raw rate of the intra-node links the rings use."""
-    if bw.intra_tier != "nvlink" or not bw.nvlink_spec:
-        return 1.0
-    return cal.nvlink_data_fraction(bw.nvlink_spec, bw.nvlink_link_rate_bytes_per_s)
+    """NCCL's data rate over the raw rate of the intra-node links the rings use (NVLink, or
+    the GPUs' PCIe generation for peer-to-peer over PCIe and host staging)."""
+    if bw.intra_tier == "nvlink":
+        if not bw.nvlink_spec:
+            return 1.0
+        return cal.nvlink_data_fraction(bw.nvlink_spec, bw.nvlink_link_rate_bytes_per_s)
+    return cal.pcie_data_fraction(bw.pcie_spec, bw.pcie_x16_rate_bytes_per_s)
 
 
 def _best(
