@@ -108,9 +108,9 @@ def _latencies(nccl: dict[str, Any], path: Path) -> tuple[dict[Any, float], dict
 
 
 def _per_arch(
-    table: dict[str, Any], where: str, path: Path
+    table: dict[str, Any], where: str, path: Path, classes: frozenset[str]
 ) -> dict[str, tuple[float, float, float]]:
-    unknown = sorted(set(table) - set(ARCH_CLASSES))
+    unknown = sorted(set(table) - classes)
     if unknown:
         raise SpecError(f"{path}: [{where}]: unknown architecture class(es) {unknown}")
     return {
@@ -197,7 +197,7 @@ def _tuning(nccl: dict[str, Any], path: Path) -> TuningRules:
     )
 
 
-def _nvls(nccl: dict[str, Any], path: Path) -> NvlsRules:
+def _nvls(nccl: dict[str, Any], path: Path, known: frozenset[str]) -> NvlsRules:
     table = _table(nccl, "nvls", path, "nccl.")
     keys = (
         "chunk_bytes",
@@ -210,7 +210,7 @@ def _nvls(nccl: dict[str, Any], path: Path) -> NvlsRules:
     _exact_keys(table, keys, "nccl.nvls", path)
     subs = {k: _table(table, k, path, "nccl.nvls.") for k in keys[1:]}
     for key, sub in subs.items():
-        unknown = sorted(set(sub) - set(ARCH_CLASSES))
+        unknown = sorted(set(sub) - known)
         if unknown:
             raise SpecError(f"{path}: [nccl.nvls.{key}]: unknown architecture class(es) {unknown}")
     classes = set(subs["channels_one_node"])
@@ -366,6 +366,7 @@ def load_calibration(path: Path | None = None) -> Calibration:
     nccl = _table(constants, "nccl", cpath)
     base, hw = _latencies(nccl, cpath)
     classes = _table(nccl, "architecture_class", cpath, "nccl.")
+    known = frozenset(ARCH_CLASSES) | {str(v) for v in classes.values()}
     per_channel = _table(nccl, "per_channel_max_GBps", cpath, "nccl.")
     _exact_keys(per_channel, PER_CHANNEL_KINDS, "nccl.per_channel_max_GBps", cpath)
     nvlink = _table(nccl, "nvlink_data_rate_GBps", cpath, "nccl.")
@@ -378,6 +379,7 @@ def load_calibration(path: Path | None = None) -> Calibration:
             _table(nccl, "ll_max_bandwidth_GBps", cpath, "nccl."),
             "nccl.ll_max_bandwidth_GBps",
             cpath,
+            known,
         ),
         nvls_efficiency={
             k: _number(v, f"nccl.nvls_efficiency.{k}", cpath)
@@ -399,15 +401,17 @@ def load_calibration(path: Path | None = None) -> Calibration:
                 _table(per_channel, kind, cpath, "nccl.per_channel_max_GBps."),
                 f"nccl.per_channel_max_GBps.{kind}",
                 cpath,
+                known,
             )
             for kind in PER_CHANNEL_KINDS
         },
         search=_search(nccl, cpath),
         tuning=_tuning(nccl, cpath),
-        nvls=_nvls(nccl, cpath),
+        nvls=_nvls(nccl, cpath, known),
         channels=_channel_rules(nccl, cpath),
         scopes=_scopes(data, path),
         fit=dict(data.get("fit", {})),
         path=path,
+        prior_classes=frozenset(str(c) for c in nccl.get("priors", {}).get("classes", ())),
         **fitted,
     )

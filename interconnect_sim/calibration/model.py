@@ -277,6 +277,9 @@ class Calibration:
         Values fitted on one user's cluster, applied only there.
     fit : dict
         What the global fit used (rows, systems, held-out systems, errors).
+    prior_classes : frozenset of str
+        Architecture classes whose constants are neutral priors, not published by their
+        library (``[nccl.priors]``; RCCL and HCCL classes).
     """
 
     base_latency_s: dict[tuple[str, str], float]
@@ -301,6 +304,7 @@ class Calibration:
     scopes: tuple[FitScope, ...] = ()
     fit: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    prior_classes: frozenset[str] = frozenset()
     _resolved: dict[tuple[str, str], Calibration] = field(
         init=False, default_factory=dict, repr=False, compare=False
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,11 @@ from interconnect_sim.cli.common import (
     add_calibration_option,
     add_fabric_options,
     calibration_from,
+    catalog_from,
     message_size,
     positive_int,
+    print_warnings,
+    prior_note,
     warn_outside_fitted_range,
 )
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
@@ -26,7 +30,6 @@ from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.engines.records import CollectiveEstimate
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.files import write_atomically
-from interconnect_sim.specs import load_catalog
 from interconnect_sim.topology.presets import build_fabric
 
 __all__ = ["add_collective_command", "run_collective_command"]
@@ -128,7 +131,7 @@ def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
 
 def run_collective_command(args: argparse.Namespace) -> int:
     """Run ``collective``."""
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     op = parse_op(args.op)
     sizes = _sizes(args)
     if args.csv is not None and not args.csv.parent.exists():
@@ -171,6 +174,7 @@ def run_collective_command(args: argparse.Namespace) -> int:
         _write_csv(args.csv, rows)
     if args.json:
         print(json.dumps(rows, indent=2))
+        print_warnings(fabric, stream=sys.stderr, extra=(prior_note(fabric, catalog, calibration),))
         return 0
     engines = (
         "analytic and discrete-event engines"
@@ -184,4 +188,5 @@ def run_collective_command(args: argparse.Namespace) -> int:
     if op is CollectiveOp.ALL_GATHER or op is CollectiveOp.REDUCE_SCATTER:
         header += "\n# size = whole gathered buffer (n x per-rank), as nccl-tests prints it"
     print(_table(estimate, header, rows, both=args.engine == "both"))
+    print_warnings(fabric, stream=sys.stdout, extra=(prior_note(fabric, catalog, calibration),))
     return 0

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TextIO
 
 from interconnect_sim.calibration import Calibration, load_calibration
-from interconnect_sim.errors import UnitError
+from interconnect_sim.errors import ScenarioError, UnitError
+from interconnect_sim.specs import Catalog, load_catalog
+from interconnect_sim.topology.fabric import Fabric
+from interconnect_sim.topology.presets import FabricRequest
 from interconnect_sim.units import parse_nccl_tests_size
 
 PROG = "interconnect-sim"
@@ -59,14 +63,34 @@ def message_size(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_fabric_options(parser: argparse.ArgumentParser, *, system_flag: bool) -> None:
-    """Options that describe a fabric (shared by ``topo`` and ``collective``)."""
+def add_catalog_option(parser: argparse.ArgumentParser) -> None:
+    """``--catalog DIR`` (repeatable): a folder of the user's own spec files."""
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of your own GPU, link, NIC, switch and system files in the catalog's "
+        "format (repeatable; see docs/systems.md)",
+    )
+
+
+def catalog_from(values: Mapping[str, Any]) -> Catalog:
+    """The shipped catalog plus the ``--catalog`` folders named in ``values``."""
+    return load_catalog(*(Path(folder) for folder in values.get("catalog") or ()))
+
+
+def add_fabric_options(
+    parser: argparse.ArgumentParser, *, system_flag: bool, system_required: bool = True
+) -> None:
+    """Options that describe a fabric (``topo``, ``collective``, ``replay``, ``train``)."""
+    system_help = "preset id (any case; `interconnect-sim systems`) or a system .toml file"
     if system_flag:
-        parser.add_argument(
-            "--system", required=True, help="preset id (`interconnect-sim systems`)"
-        )
+        parser.add_argument("--system", required=system_required, help=system_help)
     else:
-        parser.add_argument("system", help="preset id (see `interconnect-sim systems`)")
+        parser.add_argument("system", help=system_help)
+    add_catalog_option(parser)
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--nodes", type=positive_int, help="number of systems (default 1)")
     size.add_argument(
@@ -92,9 +116,33 @@ def add_fabric_options(parser: argparse.ArgumentParser, *, system_flag: bool) ->
         "--nvlink-lanes",
         type=positive_int,
         metavar="LANES",
-        help="active lanes per NVLink link (e.g. 1 of 2 on NVLink 4)",
+        help="active lanes per scale-up link (e.g. 1 of 2 on NVLink 4)",
     )
     parser.add_argument("--p2p", type=on_off, metavar="on|off", help="GPU peer-to-peer on or off")
+
+    parser.add_argument(
+        "--fail-link",
+        nargs=2,
+        action="append",
+        metavar=("A", "B"),
+        default=[],
+        help="remove all links between devices A and B (repeatable)",
+    )
+    parser.add_argument(
+        "--disable-links",
+        nargs=3,
+        action="append",
+        metavar=("A", "B", "COUNT"),
+        default=[],
+        help="disable COUNT of the parallel links between A and B (repeatable)",
+    )
+    parser.add_argument(
+        "--fail-device",
+        action="append",
+        metavar="DEVICE",
+        default=[],
+        help="remove a switch or NIC, e.g. n0/nvsw1 or spine3 (repeatable)",
+    )
 
 
 def add_calibration_option(parser: argparse.ArgumentParser) -> None:
@@ -136,3 +184,57 @@ def warn_outside_fitted_range(
             f"({nic or 'its NICs'}); this prediction extrapolates: {'; '.join(reasons)}",
             file=sys.stderr,
         )
+
+
+def _link_count(text: object, where: str) -> int:
+    try:
+        count = int(str(text))
+    except ValueError:
+        raise ScenarioError(f"{where}: count {text!r} is not a whole number") from None
+    if count < 1:
+        raise ScenarioError(f"{where}: count {text!r} must be at least 1")
+    return count
+
+
+def fabric_request_from(values: Mapping[str, Any]) -> FabricRequest:
+    """The fabric the shared fabric options (parsed arguments or a scenario) describe."""
+    disable = tuple(
+        (str(a), str(b), _link_count(count, "--disable-links"))
+        for a, b, count in values.get("disable_links") or ()
+    )
+    return FabricRequest(
+        system=str(values["system"]),
+        node_count=values.get("nodes"),
+        scalable_units=values.get("scalable_units"),
+        oversubscription=values.get("oversubscription") or 1.0,
+        levels=values.get("levels"),
+        nic=values.get("nic"),
+        nic_count=values.get("nic_count"),
+        switch=values.get("switch"),
+        nvlink_lanes_per_link=values.get("nvlink_lanes"),
+        p2p=values.get("p2p"),
+        fail_links=tuple((str(a), str(b)) for a, b in values.get("fail_link") or ()),
+        disable_links=disable,
+        fail_devices=tuple(str(d) for d in values.get("fail_device") or ()),
+    )
+
+
+def prior_note(fabric: Fabric, catalog: Catalog, calibration: Calibration) -> str | None:
+    """A note when the fabric's GPUs use an architecture class whose constants are priors."""
+    gpu = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"]))
+    klass = calibration.arch_class(gpu.architecture)
+    if klass not in calibration.prior_classes:
+        return None
+    return (
+        f"{gpu.id} ({gpu.architecture}) uses the '{klass}' collective-library class, whose "
+        "constants are neutral priors (no LL cap, no NVLS; NCCL's latencies and NVIDIA-fitted "
+        "efficiencies), not values its library publishes or fitted to its measurements"
+    )
+
+
+def print_warnings(
+    fabric: Fabric, *, stream: TextIO | None = None, extra: tuple[str | None, ...] = ()
+) -> None:
+    """One ``note:`` line per fabric warning and extra note (on stderr unless told otherwise)."""
+    for warning in (*fabric.warnings, *(note for note in extra if note)):
+        print(f"note: {warning}", file=stream or sys.stderr)

@@ -8,13 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.cli.common import add_calibration_option, add_fabric_options, calibration_from
+from interconnect_sim.cli.common import (
+    add_calibration_option,
+    add_fabric_options,
+    calibration_from,
+    catalog_from,
+    print_warnings,
+)
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.engines.records import ReplayResult
 from interconnect_sim.errors import ScenarioError
-from interconnect_sim.specs import load_catalog
 from interconnect_sim.topology.presets import build_fabric
 from interconnect_sim.units import format_duration, format_size
 from interconnect_sim.workload.trace import read_trace
@@ -119,7 +124,7 @@ def run_replay_command(args: argparse.Namespace) -> int:
     calls = read_trace(args.trace)
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ScenarioError(f"--out {str(args.out)!r} exists and is not a folder")
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     fabric = build_fabric(catalog, fabric_request_from_args(args))
     calibration = calibration_from(args)
     results: list[ReplayResult] = []
@@ -142,8 +147,10 @@ def run_replay_command(args: argparse.Namespace) -> int:
         if len(results) == 2:
             payload["compare"] = results[1].to_json(args.top_links)
         print(json.dumps(payload, indent=2))
+        print_warnings(fabric, stream=sys.stderr)
     else:
         print(_format_results(results, args.top_links))
+        print_warnings(fabric, stream=sys.stdout)
         if args.out is not None:
             print(f"Outputs written to {args.out}/")
     return 0

@@ -5,19 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 from interconnect_sim.cli.common import (
     add_calibration_option,
+    add_catalog_option,
+    add_fabric_options,
     calibration_from,
+    catalog_from,
+    fabric_request_from,
+    on_off,
     positive_int,
-    ratio,
+    print_warnings,
+    prior_note,
 )
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError, UnitError
-from interconnect_sim.specs import load_catalog
-from interconnect_sim.topology.presets import FabricRequest, build_fabric
+from interconnect_sim.specs.catalog import is_system_path
+from interconnect_sim.topology.presets import build_fabric
 from interconnect_sim.training.compute import (
     COMPUTE_CALIBRATION,
     load_compute_calibration,
@@ -73,10 +80,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     )
     train.add_argument("--scenario", type=Path, help="read every option from a TOML scenario")
     train.add_argument("--model", help="preset id (e.g. llama3-70b) or a model .toml file")
-    train.add_argument("--system", help="preset system id (e.g. dgx-h100)")
-    train.add_argument("--nodes", type=positive_int, help="systems in the job")
-    train.add_argument("--nic", help="replace the compute NICs")
-    train.add_argument("--oversubscription", type=ratio, default=1.0, metavar="R")
+    add_fabric_options(train, system_flag=True, system_required=False)
     for name in ("tp", "pp", "dp", "cp", "ep", "vpp"):
         train.add_argument(f"--{name}", type=positive_int)
     train.add_argument("--seq", type=positive_int, help="sequence length (default: the model's)")
@@ -127,6 +131,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     )
     validate.add_argument("--json", action="store_true")
     add_calibration_option(validate)
+    add_catalog_option(validate)
     validate.add_argument(
         "--fit", action="store_true", help="first re-fit the compute calibration on the fit rows"
     )
@@ -158,6 +163,28 @@ def _scenario(path: Path) -> dict[str, Any]:
     return flat
 
 
+_DURATIONS = ("mtbf_node", "checkpoint_interval", "checkpoint_cost", "restart")
+
+
+def _scenario_value(path: Path, key: str, value: Any) -> Any:
+    """A scenario value in the form the command line gives it (paths relative to the file)."""
+    if key == "tokens" and isinstance(value, str):
+        return token_count(value)
+    if key in _DURATIONS and isinstance(value, str):
+        return duration(value)
+    if key == "system" and isinstance(value, str) and is_system_path(value):
+        return str(path.parent / value)
+    if key == "catalog":
+        folders = [value] if isinstance(value, str) else value
+        return [path.parent / str(folder) for folder in folders]
+    if key == "p2p" and isinstance(value, str):
+        try:
+            return on_off(value)
+        except argparse.ArgumentTypeError as exc:
+            raise ScenarioError(f"{path}: p2p: {exc}") from None
+    return value
+
+
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     values = vars(args).copy()
     if args.scenario is not None:
@@ -168,22 +195,17 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             raise ScenarioError(f"{args.scenario}: unknown key(s) {unknown}")
         for key, value in scenario.items():
             key = key.replace("-", "_")
-            if values.get(key) in (None, False, 1.0) or key not in values:
-                if key == "tokens" and isinstance(value, str):
-                    value = token_count(value)
-                elif key in (
-                    "mtbf_node",
-                    "checkpoint_interval",
-                    "checkpoint_cost",
-                    "restart",
-                ) and isinstance(value, str):
-                    value = duration(value)
-                values[key] = value
-    for required in ("model", "system", "nodes", "tp", "pp"):
+            if values.get(key) in (None, False, 1.0, []) or key not in values:
+                values[key] = _scenario_value(args.scenario, key, value)
+    for required in ("model", "system", "tp", "pp"):
         if values.get(required) is None:
             raise ScenarioError(
                 f"--{required.replace('_', '-')} is required (or give it in the scenario)"
             )
+    if values.get("nodes") is None and values.get("scalable_units") is None:
+        raise ScenarioError(
+            "--nodes (or --scalable-units) is required (or give it in the scenario)"
+        )
     return values
 
 
@@ -273,15 +295,12 @@ def run_training_command(args: argparse.Namespace) -> int:
     if args.command == "validate-training":
         return _cmd_validate(args)
     values = _options(args)
-    catalog = load_catalog()
+    catalog = catalog_from(values)
+    calibration = calibration_from(args)
     model = load_model(str(values["model"]))
-    request = FabricRequest(
-        system=values["system"],
-        node_count=values["nodes"],
-        nic=values.get("nic"),
-        oversubscription=values.get("oversubscription") or 1.0,
-    )
+    request = fabric_request_from(values)
     fabric = build_fabric(catalog, request)
+    node_count = int(fabric.graph.graph["node_count"])
     seq = values.get("seq") or model.seq_len
     parallel = _parallel(values, len(fabric.gpus), seq)
     step = estimate_step(
@@ -292,7 +311,7 @@ def run_training_command(args: argparse.Namespace) -> int:
         load_compute_calibration(),
         engine=values.get("engine") or "analytic",
         flash_attention=not values.get("no_flash_attention", False),
-        analytic=AnalyticEngine(catalog, calibration_from(args)),
+        analytic=AnalyticEngine(catalog, calibration),
     )
     ttt = None
     if values.get("tokens"):
@@ -305,32 +324,36 @@ def run_training_command(args: argparse.Namespace) -> int:
                 restart_s=values["restart"],
             )
         ttt = time_to_train(
-            values["tokens"], step.tokens_per_s, parallel.world_size, values["nodes"], goodput
+            values["tokens"], step.tokens_per_s, parallel.world_size, node_count, goodput
         ).to_json()
     if args.json:
         payload = step.to_json()
         payload.update(
             {
                 "model": model.id,
-                "system": request.system,
+                "system": fabric.graph.graph["system"],
                 "gpus": parallel.world_size,
                 "time_to_train_days": None if ttt is None else ttt["time_to_train_days"],
             }
         )
         if ttt is not None:
             payload["time_to_train"] = ttt
+        note = prior_note(fabric, catalog, calibration)
+        payload["fabric_warnings"] = [*fabric.warnings, *([note] if note else [])]
         print(json.dumps(payload, indent=2))
+        print_warnings(fabric, stream=sys.stderr, extra=(note,))
     else:
         print(
             _format(
                 model.name, fabric.name, parallel, step, ttt, values.get("engine") or "analytic"
             )
         )
+        print_warnings(fabric, stream=sys.stdout, extra=(prior_note(fabric, catalog, calibration),))
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     frame = load_training_runs(args.runs)
     compute = load_compute_calibration()
     if args.fit:

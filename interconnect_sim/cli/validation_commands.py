@@ -15,12 +15,18 @@ import pandas as pd
 
 from interconnect_sim.calibration import Calibration
 from interconnect_sim.calibration.writer import write_calibration
-from interconnect_sim.cli.common import add_calibration_option, calibration_from, positive_int
+from interconnect_sim.cli.common import (
+    add_calibration_option,
+    add_catalog_option,
+    calibration_from,
+    catalog_from,
+    positive_int,
+)
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.files import check_output_file, check_output_folder
-from interconnect_sim.specs import Catalog, load_catalog
+from interconnect_sim.specs import Catalog
 from interconnect_sim.validation.calibrate import ScopedFit, fit_scoped, residuals
 from interconnect_sim.validation.crossval import CrossValidation, cross_validate
 from interconnect_sim.validation.fit import FitResult, fit_calibration
@@ -50,6 +56,7 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
         help="CSV in the schema of docs/measurements.md",
     )
     add_calibration_option(validate)
+    add_catalog_option(validate)
     validate.add_argument("--json", action="store_true", help="print groups and overall as JSON")
     validate.add_argument(
         "--plots",
@@ -79,6 +86,7 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
     )
     calibrate.add_argument("--measurements", type=Path, metavar="FILE")
     add_calibration_option(calibrate)
+    add_catalog_option(calibrate)
     calibrate.add_argument(
         "--out",
         type=Path,
@@ -178,7 +186,7 @@ def _load_rows(args: argparse.Namespace, catalog: Catalog) -> pd.DataFrame:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     if args.plots is not None:
         check_output_folder(args.plots, "--plots")
     measurements = _load_rows(args, catalog)
@@ -330,7 +338,7 @@ def _format_residuals(table: pd.DataFrame) -> str:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     check_output_file(args.out, "--out", suffixes=(".toml",))
     path = args.measurements or SHIPPED_MEASUREMENTS
     measurements = _load_rows(args, catalog)

@@ -30,7 +30,8 @@ from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from interconnect_sim.collectives.network import NetworkRoutes, attach_point
+from interconnect_sim.collectives.mesh_rings import full_mesh_rings
+from interconnect_sim.collectives.network import NetworkRoutes
 from interconnect_sim.collectives.paths import (
     Edge,
     Flow,
@@ -229,6 +230,11 @@ def _intra_rings(
     paths: HopPaths, gpus: list[str], *, closed: bool = True
 ) -> tuple[list[tuple[float, Flow]], Edge | None, set[str]]:
     graph = paths.fabric.graph
+    mesh = full_mesh_rings(paths, gpus)  # uniform full meshes: rings on every link
+    if mesh is not None:
+        rate, orders = mesh
+        rings = [(rate, paths.ring_flow(order, closed=closed)) for order in orders]
+        return rings, (gpus[0], gpus[1]), {"nvlink"}
     capacity: MutableMapping[Edge, float] = ChainMap({}, paths.capacity)  # writes stay local
     flows = [paths.ring_flow(order, closed=closed) for order in _candidate_orders(paths, gpus)]
     flow_tiers = [{graph.edges[e][TIER] for e in flow} for flow in flows]
@@ -289,7 +295,7 @@ def _network(
     flow: Flow = {}
     if nodes == 1:
         rates = [
-            min(capacity[(gpu, attach_point(fabric, nic))], _port_rate(fabric, catalog, nic))
+            min(capacity[routes.gpu_to_nic(gpu, nic)[0][0]], _port_rate(fabric, catalog, nic))
             for gpu, nic in pairs[0]
         ]
         return float(sum(rates)), rail_count, None, flow, tuple(tuple(p) for p in pairs)
@@ -391,7 +397,31 @@ def analyse_communicator(
     ------
     TopologyError
         If the fabric has fewer nodes or GPUs than asked for, or an uneven group.
+
+    Notes
+    -----
+    The result is kept with the fabric (:meth:`Fabric.derived`): every op, size sweep and
+    engine asking about the same communicator shares one ring search.
     """
+    key = f"communicator:{id(catalog)}:{node_count}:{gpus_per_node}:" + (
+        "" if gpus is None else ",".join(gpus)
+    )
+    return fabric.derived(
+        key,
+        lambda: _analyse(
+            fabric, catalog, node_count=node_count, gpus_per_node=gpus_per_node, gpus=gpus
+        ),
+    )
+
+
+def _analyse(
+    fabric: Fabric,
+    catalog: Catalog,
+    *,
+    node_count: int | None,
+    gpus_per_node: int | None,
+    gpus: Sequence[str] | None,
+) -> CommunicatorBandwidths:
     graph = fabric.graph
     gpus_by_node = _group_by_node(fabric, gpus, node_count, gpus_per_node)
     m, g = len(gpus_by_node), len(gpus_by_node[0])

@@ -10,6 +10,7 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from interconnect_sim.specs.model import (
     SystemSpec,
 )
 
-__all__ = ["DATA_DIR", "Catalog", "CheckResult", "load_catalog"]
+__all__ = ["DATA_DIR", "Catalog", "CheckResult", "is_system_path", "load_catalog"]
 
 DATA_DIR = Path(__file__).parent / "data"
 """Folder of the shipped spec files, one TOML file per product or generation."""
@@ -56,12 +57,23 @@ class CheckResult:
         )
 
 
+def is_system_path(reference: str) -> bool:
+    """Whether a ``--system`` value names a file (``my-node.toml``, ``nodes/x``) not a preset id."""
+    return reference.lower().endswith(".toml") or "/" in reference or "\\" in reference
+
+
 class Catalog:
-    """All specs by id, with typed lookups that fail with a clear message."""
+    """All specs by id, with typed lookups that fail with a clear message.
+
+    Ids are matched case-insensitively (``DGX-H100`` is ``dgx-h100``); an unknown id names the
+    nearest known ones.
+    """
 
     def __init__(self, specs: dict[str, Spec], paths: dict[str, Path]) -> None:
         self._specs = specs
         self._paths = paths
+        self._folded = {spec_id.lower(): spec_id for spec_id in specs}
+        self._system_files: dict[tuple[Path, float], SystemSpec] = {}
         self._check_references()
 
     def __iter__(self) -> Iterator[Spec]:
@@ -71,17 +83,22 @@ class Catalog:
         return len(self._specs)
 
     def __contains__(self, spec_id: object) -> bool:
-        return spec_id in self._specs
+        return isinstance(spec_id, str) and spec_id.lower() in self._folded
 
     def path_of(self, spec_id: str) -> Path:
-        """The file a spec was read from."""
-        return self._paths[spec_id]
+        """The file a spec was read from (shipped data, a ``--catalog`` folder or a system file)."""
+        for (path, _), spec in self._system_files.items():
+            if spec.id == spec_id:
+                return path
+        return self._paths[self._folded.get(spec_id.lower(), spec_id)]
 
     def _get(self, spec_id: str, cls: type[SpecT], what: str) -> SpecT:
-        spec = self._specs.get(spec_id)
+        spec = self._specs.get(self._folded.get(spec_id.lower(), spec_id))
         if not isinstance(spec, cls):
             known = sorted(s.id for s in self._specs.values() if isinstance(s, cls))
-            raise SpecError(f"unknown {what} {spec_id!r}; known: {', '.join(known)}")
+            near = difflib.get_close_matches(spec_id.lower(), known, n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(near)}? " if near else ""
+            raise SpecError(f"unknown {what} {spec_id!r}; {hint}known: {', '.join(known)}")
         return spec
 
     def link(self, spec_id: str) -> LinkSpec:
@@ -107,6 +124,57 @@ class Catalog:
     def superpod(self, spec_id: str) -> SuperPodSpec:
         """The SuperPOD reference design with this id."""
         return self._get(spec_id, SuperPodSpec, "SuperPOD design")
+
+    def resolve_system(self, reference: str) -> SystemSpec:
+        """A system given as a preset id (any case) or as a path to a system TOML file.
+
+        A file is read as a user's file (``[[sources]]`` optional, values then user-supplied)
+        and checked against this catalog like a preset; its id (the file stem) must not be a
+        preset's. Files are read once per catalog (again if they change).
+
+        Raises
+        ------
+        SpecError
+            Unknown id (naming the nearest ones), missing or unreadable file, a file that is
+            not a system, or a bad value (naming the file, the key and the value).
+        """
+        if not is_system_path(reference):
+            return self.system(reference)
+        path = Path(reference).expanduser().resolve()
+        if not path.is_file():
+            raise SpecError(f"system file {reference!r} does not exist")
+        key = (path, path.stat().st_mtime)
+        if key not in self._system_files:
+            self._system_files[key] = self._load_system_file(path)
+        return self._system_files[key]
+
+    def _load_system_file(self, path: Path) -> SystemSpec:
+        spec = load_spec_file(path, origin="user")
+        if not isinstance(spec, SystemSpec):
+            kind = type(spec).__name__.removesuffix("Spec").lower()
+            raise SpecError(
+                f'{path}: kind: is {kind!r}; a system file needs kind = "system" (GPU, '
+                "link, NIC and switch files go in a folder passed with --catalog)"
+            )
+        if spec.id.lower() in self._folded:
+            other = self._paths[self._folded[spec.id.lower()]]
+            raise SpecError(
+                f"{path}: id: {spec.id!r} is already defined in {other}; rename the file "
+                "(its stem is its id)"
+            )
+        try:
+            self._check_spec_references(spec)
+        except SpecError as exc:
+            raise SpecError(f"{path}: {exc}") from None
+        return spec
+
+    def provenance(self, spec: Spec | str) -> dict[str, str]:
+        """Each value-carrying key of a spec mapped to ``cited``, ``inferred``,
+        ``user-supplied`` or ``announced`` (see :mod:`interconnect_sim.specs.provenance`)."""
+        from interconnect_sim.specs.provenance import field_provenance
+
+        resolved = spec if isinstance(spec, Spec) else self._get(spec, Spec, "spec")
+        return dict(field_provenance(resolved))
 
     def of_kind(self, cls: type[SpecT]) -> list[SpecT]:
         """Every spec of one class, sorted by id."""
@@ -140,15 +208,11 @@ class Catalog:
         elif isinstance(spec, SwitchSpec):
             self.link(spec.port_link)
         elif isinstance(spec, SystemSpec):
-            self.gpu(spec.gpu)
-            self.link(spec.cpu_pcie)
-            self.link(spec.inter_socket_link)
-            if spec.nic is not None:
-                self.nic(spec.nic)
-            if spec.nvswitch is not None:
-                self.switch(spec.nvswitch)
-            if spec.host_gpu_link is not None:
-                self.link(spec.host_gpu_link)
+            from interconnect_sim.specs.system_checks import check_system
+
+            check_system(self, spec)
+            if spec.superpod is not None:
+                self.superpod(spec.superpod)
         elif isinstance(spec, SuperPodSpec):
             self.system(spec.system)
             for switch_id in (spec.leaf_switch, spec.spine_switch, spec.core_switch):
@@ -196,9 +260,28 @@ class Catalog:
         return {
             "nvlink_per_gpu_per_direction": per_gpu_nvlink,
             "nvlink_all_gpus_per_direction": per_gpu_nvlink * spec.gpu_count,
+            "scale_up_per_gpu_per_direction": self._wired_scale_up(spec),
             "scale_out_per_system_per_direction": scale_out,
             "nvswitch_aggregate_per_direction": switch_aggregate,
         }
+
+    def _wired_scale_up(self, spec: SystemSpec) -> float:
+        """Scale-up bandwidth the system wires to its first GPU (per direction): the links of
+        its mesh row, switch links or bridge, which may be fewer than the GPU has (Gaudi 3
+        uses 21 of its 24 ports for the mesh)."""
+        gpu = self.gpu(spec.gpu)
+        link_id = spec.mesh_link if spec.topology == "mesh" and spec.mesh_link else gpu.nvlink
+        if link_id is None:
+            return 0.0
+        rate = self.link(link_id).data_rate_per_direction_bytes_per_s
+        if spec.topology == "mesh":
+            links = sum(spec.link_matrix[0]) if spec.link_matrix else 0
+        elif spec.topology == "pcie":
+            bridged = any(0 in pair for pair in spec.nvlink_bridge_pairs)
+            links = spec.nvlink_bridge_link_count if bridged else 0
+        else:
+            links = sum(spec.gpu_links_per_nvswitch)
+        return rate * links
 
     def run_checks(self) -> list[CheckResult]:
         """Evaluate every ``[[checks]]`` entry of every spec."""
@@ -211,11 +294,13 @@ class Catalog:
         return results
 
 
-def _read_folder(folder: Path) -> tuple[dict[str, Spec], dict[str, Path]]:
+def _read_folder(folder: Path, *, user: bool = False) -> tuple[dict[str, Spec], dict[str, Path]]:
+    if user and not folder.is_dir():
+        raise SpecError(f"--catalog {str(folder)!r} is not a folder of spec files")
     specs: dict[str, Spec] = {}
     paths: dict[str, Path] = {}
     for path in sorted(folder.rglob("*.toml")):
-        spec = load_spec_file(path)
+        spec = load_spec_file(path, origin="user" if user else "shipped")
         if spec.id in specs:
             raise SpecError(f"{path}: id {spec.id!r} is also defined in {paths[spec.id]}")
         specs[spec.id] = spec
@@ -235,8 +320,9 @@ def load_catalog(*folders: Path) -> Catalog:
     Parameters
     ----------
     *folders : Path
-        Extra folders searched recursively for ``*.toml``; their ids must not clash with the
-        shipped ones.
+        Extra folders of a user's spec files (``--catalog DIR``), searched recursively for
+        ``*.toml``; their ids must not clash with the shipped ones (compared case-insensitively).
+        Their values may omit ``[[sources]]`` and are then shown as user-supplied.
 
     Returns
     -------
@@ -246,10 +332,12 @@ def load_catalog(*folders: Path) -> Catalog:
         return _load_cached(DATA_DIR)
     specs, paths = _read_folder(DATA_DIR)
     for folder in folders:
-        extra_specs, extra_paths = _read_folder(folder)
+        extra_specs, extra_paths = _read_folder(Path(folder), user=True)
+        known = {spec_id.lower(): spec_id for spec_id in specs}
         for spec_id, path in extra_paths.items():
-            if spec_id in specs:
-                raise SpecError(f"{path}: id {spec_id!r} is also defined in {paths[spec_id]}")
+            if spec_id.lower() in known:
+                other = paths[known[spec_id.lower()]]
+                raise SpecError(f"{path}: id {spec_id!r} is also defined in {other}")
         specs.update(extra_specs)
         paths.update(extra_paths)
     return Catalog(specs, paths)

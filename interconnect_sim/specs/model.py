@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "MICROSCALING_FORMATS",
     "Check",
     "GpuSpec",
     "LinkSpec",
@@ -26,9 +27,27 @@ __all__ = [
 Transport = Literal["infiniband", "roce", "efa", "tcpx", "tcpxo"]
 """How a NIC moves collective traffic: IB verbs, RoCE, AWS EFA (SRD), GPUDirect-TCPX or -TCPXO."""
 SourceGrade = Literal["primary", "secondary", "measured", "derived"]
-LinkFamily = Literal["nvlink", "nvlink-c2c", "pcie", "infiniband", "ethernet", "inter-socket"]
+LinkFamily = Literal[
+    "nvlink",
+    "nvlink-c2c",
+    "infinity-fabric",
+    "on-package",
+    "pcie",
+    "infiniband",
+    "ethernet",
+    "inter-socket",
+]
 SwitchRole = Literal["nvswitch", "network"]
-SystemTopology = Literal["nvswitch", "hybrid-cube-mesh", "nvswitch-two-board", "pcie", "nvl-rack"]
+SystemTopology = Literal["nvswitch", "nvswitch-two-board", "mesh", "pcie", "nvlink-domain"]
+"""Builder families. Files may also say ``hybrid-cube-mesh`` (read as ``mesh``) and ``nvl-rack``
+(read as ``nvlink-domain``), the names of earlier versions."""
+Status = Literal["available", "announced"]
+"""``announced``: a product only announced, not shipping; its figures are the announcement's."""
+Origin = Literal["shipped", "user"]
+"""Where a spec was read from: the package's data folder, or a user's file or folder."""
+Precision = Literal["fp16", "bf16", "fp8", "fp4", "mxfp8", "mxfp4", "nvfp4"]
+MICROSCALING_FORMATS = ("mxfp8", "mxfp4", "nvfp4")
+"""Block-scaled formats a GPU may run natively, at the rate of their element type."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +88,8 @@ class Spec:
     checks: tuple[Check, ...] = ()
     inferred: tuple[tuple[str, str], ...] = ()
     notes: str = ""
+    status: Status = "available"
+    origin: Origin = "shipped"
 
     def inferred_fields(self) -> dict[str, str]:
         """Fields that no public document gives, mapped to the reasoning behind their value."""
@@ -100,7 +121,13 @@ class LinkSpec(Spec):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GpuSpec(Spec):
-    """A GPU model: dense tensor throughput, memory, and its links."""
+    """A GPU or accelerator: dense tensor throughput, memory, and its links.
+
+    ``nvlink`` / ``nvlink_count`` name the GPU's own GPU-to-GPU (scale-up) link, whatever its
+    family: NVLink, AMD Infinity Fabric, or Gaudi's on-chip RoCE ports (files may write them
+    ``scale_up_link`` / ``scale_up_link_count``). ``microscaling`` lists the block-scaled
+    formats (MXFP8, MXFP4, NVFP4) the tensor cores run natively, at their element type's rate.
+    """
 
     architecture: str
     memory_bytes: float
@@ -111,11 +138,41 @@ class GpuSpec(Spec):
     dense_fp16_flops_per_s: float
     dense_bf16_flops_per_s: float | None = None
     dense_fp8_flops_per_s: float | None = None
+    dense_fp4_flops_per_s: float | None = None
+    microscaling: tuple[str, ...] = ()
     nvlink: str | None = None
     nvlink_count: int = 0
     memory_type: str = ""
     form_factor: str = ""
     year: int | None = None
+
+    def dense_flops_per_s(self, precision: Precision) -> float | None:
+        """Dense tensor rate for a training or inference precision, or None if not supported.
+
+        MXFP8 runs at the FP8 rate and MXFP4 / NVFP4 at the FP4 rate, on GPUs that list them in
+        ``microscaling``; BF16 falls back to the FP16 rate on GPUs without a BF16 figure.
+
+        Examples
+        --------
+        >>> from interconnect_sim.specs import load_catalog
+        >>> gpu = load_catalog().gpu("b200-sxm-180gb")
+        >>> gpu.dense_flops_per_s("nvfp4") == gpu.dense_fp4_flops_per_s
+        True
+        >>> load_catalog().gpu("h100-sxm5-80gb").dense_flops_per_s("mxfp8") is None
+        True
+        """
+        if precision in MICROSCALING_FORMATS and precision not in self.microscaling:
+            return None
+        rates: dict[str, float | None] = {
+            "fp16": self.dense_fp16_flops_per_s,
+            "bf16": self.dense_bf16_flops_per_s or self.dense_fp16_flops_per_s,
+            "fp8": self.dense_fp8_flops_per_s,
+            "mxfp8": self.dense_fp8_flops_per_s,
+            "fp4": self.dense_fp4_flops_per_s,
+            "mxfp4": self.dense_fp4_flops_per_s,
+            "nvfp4": self.dense_fp4_flops_per_s,
+        }
+        return rates[precision]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,7 +207,7 @@ class SystemSpec(Spec):
     """One server or rack-scale system: what is inside and how it is wired.
 
     The ``topology`` names the builder family; the fields it needs are documented in
-    ``docs/specs.md``. Counts and wiring are facts with sources like any bandwidth.
+    ``docs/systems.md``. Counts and wiring are facts with sources like any bandwidth.
     """
 
     topology: SystemTopology
@@ -166,11 +223,13 @@ class SystemSpec(Spec):
     nic: str | None = None
     nic_count: int = 0
     rail_count: int = 0
+    nic_attach: Literal["pcie", "gpu"] = "pcie"
     p2p: bool = True
     nvswitch: str | None = None
     nvswitch_count: int = 0
     gpu_links_per_nvswitch: tuple[int, ...] = ()
-    nvlink_matrix: tuple[tuple[int, ...], ...] = ()
+    link_matrix: tuple[tuple[int, ...], ...] = ()
+    mesh_link: str | None = None
     board_count: int = 1
     inter_board_links_per_nvswitch: int = 0
     nvlink_bridge_pairs: tuple[tuple[int, int], ...] = ()
@@ -178,6 +237,10 @@ class SystemSpec(Spec):
     gpus_per_host: int = 0
     host_gpu_link: str | None = None
     host_gpu_link_count: int = 0
+    gpus_per_nvswitch_group: int = 0
+    nvswitch_uplinks: tuple[int, ...] = ()
+    spine_nvswitch: str | None = None
+    spine_nvswitch_count: int = 0
     superpod: str | None = None
     year: int | None = None
 

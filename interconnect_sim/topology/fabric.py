@@ -40,7 +40,10 @@ LINK_COUNT = "link_count"
 LINK_SPEC = "link_spec"
 """Edge attribute: catalog id of the link type."""
 TIER = "tier"
-"""Edge attribute: ``nvlink``, ``pcie``, ``network`` or ``host`` (inter-socket, C2C)."""
+"""Edge attribute: ``nvlink``, ``pcie``, ``network`` or ``host`` (inter-socket, C2C).
+
+``nvlink`` is the GPUs' scale-up tier, whatever the link family: NVLink, AMD Infinity Fabric
+(xGMI) between GPUs, or the RoCE ports of a Gaudi mesh; ``link_spec`` names the link type."""
 
 LinkTier = Literal["nvlink", "pcie", "network", "host"]
 
@@ -59,6 +62,8 @@ NODE_KINDS = (
 _TIER_OF_FAMILY: dict[str, LinkTier] = {
     "nvlink": "nvlink",
     "nvlink-c2c": "host",
+    "infinity-fabric": "nvlink",
+    "on-package": "host",
     "pcie": "pcie",
     "infiniband": "network",
     "ethernet": "network",
@@ -141,6 +146,7 @@ class Fabric:
         link_count: int = 1,
         lane_count: int | None = None,
         latency_s: float | None = None,
+        tier: LinkTier | None = None,
     ) -> None:
         """Connect ``a`` and ``b`` with ``link_count`` full-duplex links: one edge each way.
 
@@ -156,6 +162,9 @@ class Fabric:
             Active lanes per link when narrower than the spec (a PCIe x8 slot); default all.
         latency_s : float, optional
             Fixed latency per traversal; defaults to the spec's latency or 0.
+        tier : {"nvlink", "pcie", "network", "host"}, optional
+            Override the tier the link family implies: Gaudi's RoCE ports wired GPU to GPU
+            form the scale-up (``nvlink``) tier although they are Ethernet ports.
         """
         if link_count <= 0:
             raise TopologyError(f"link {a!r} <-> {b!r}: link_count must be positive")
@@ -177,7 +186,7 @@ class Fabric:
                     LATENCY: latency,
                     LINK_COUNT: link_count,
                     LINK_SPEC: spec.id,
-                    TIER: _TIER_OF_FAMILY[spec.family],
+                    TIER: tier or _TIER_OF_FAMILY[spec.family],
                     "lanes_per_link": lanes,
                     "rate_per_link_bytes_per_s": per_link,
                 },
@@ -200,6 +209,17 @@ class Fabric:
     def gpus(self) -> list[str]:
         """GPU node ids in rank order (node by node, local index within a node)."""
         return self.nodes_of_kind("gpu")
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Notes on what the built fabric cannot do as specified (a NIC faster than its switch
+        port, an announced product), for commands to print."""
+        return tuple(self.graph.graph.get("warnings", ()))
+
+    def warn(self, message: str) -> None:
+        """Record a warning once (kept with the fabric and its copies)."""
+        if message not in self.warnings:
+            self.graph.graph["warnings"] = (*self.warnings, message)
 
     @property
     def p2p(self) -> bool:

@@ -30,6 +30,7 @@ from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.specs.model import SwitchSpec, SystemSpec
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.node import NodeOptions, NodePorts, add_system, slower_link
+from interconnect_sim.units import format_rate
 
 __all__ = ["FatTreeDesign", "build_multi_node", "leaf_port_split"]
 
@@ -139,6 +140,7 @@ def build_multi_node(
         _add_network(fabric, catalog, nodes, design)
     fabric.graph.graph.update(
         system=system.id,
+        system_spec=system,
         node_count=node_count,
         gpus_per_node=system.gpu_count,
         oversubscription=design.oversubscription if node_count > 1 else None,
@@ -224,9 +226,31 @@ def _add_leaves(
                 for nic_id in nics[k * down : (k + 1) * down]:
                     nic = catalog.nic(fabric.graph.nodes[nic_id]["spec"])
                     port = slower_link(catalog.link(nic.port_link), leaf_port)
+                    if port.id != nic.port_link:
+                        _note_slow_port(fabric, catalog, nic.id, nic.port_link, leaf_spec)
                     fabric.add_duplex_link(nic_id, leaf_id, port)
     fabric.graph.graph["scalable_units"] = su_count
     return leaves
+
+
+def _note_slow_port(
+    fabric: Fabric,
+    catalog: Catalog,
+    nic_id: str,
+    nic_link: str,
+    leaf: SwitchSpec,
+) -> None:
+    """A NIC faster than the leaf port it plugs into runs at the port's rate: say so."""
+    nic_rate = catalog.link(nic_link).data_rate_per_direction_bytes_per_s
+    leaf_rate = catalog.link(leaf.port_link).data_rate_per_direction_bytes_per_s
+    if leaf_rate >= nic_rate * 0.99:
+        return  # same rate, different lane layout: nothing lost
+    fabric.warn(
+        f"{nic_id} NIC ports ({nic_link}, {format_rate(nic_rate)} per direction) plug into "
+        f"{leaf.id} leaf ports ({leaf.port_link}, {format_rate(leaf_rate)}): the leaf port "
+        f"limits each NIC to {format_rate(leaf_rate)}; give --switch a switch with "
+        f"{nic_link} ports for the full rate"
+    )
 
 
 def _add_switch(fabric: Fabric, node_id: str, kind: str, spec: SwitchSpec, **attrs: int) -> None:

@@ -1,24 +1,32 @@
-"""Build a fabric from a preset system id plus what-if knobs; the entry point commands use.
+"""Build a fabric from a system plus what-if knobs: the one entry point every command uses.
 
-A preset is a system spec in the catalog (``dgx-h100``, ``gb200-nvl72`` ...). With more than one
+A system is a preset id of the catalog (``dgx-h100``, ``GB200-NVL72``: any case) or a path to a
+system TOML file (``nodes/my-4xh100.toml``); both go through :func:`build_fabric`, so every
+command, scenario and measurement file that names a system accepts either. With more than one
 node, systems are joined by a rail-optimized fat tree laid out as the system's DGX SuperPOD
 reference design when it has one, otherwise by the generic rules of
-:mod:`interconnect_sim.topology.fat_tree` with a switch matching the NIC.
+:mod:`interconnect_sim.topology.fat_tree` with a switch matching the NIC. Failure what-ifs (links,
+devices) are applied last.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from interconnect_sim.errors import ScenarioError, TopologyError
+from interconnect_sim.errors import ScenarioError, SpecError, TopologyError
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.specs.model import SwitchSpec, SystemSpec
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.fat_tree import FatTreeDesign, build_multi_node, leaf_port_split
 from interconnect_sim.topology.node import NodeOptions
-from interconnect_sim.topology.whatif import with_p2p
+from interconnect_sim.topology.whatif import (
+    with_links_disabled,
+    with_p2p,
+    without_device,
+    without_link,
+)
 
-__all__ = ["FabricRequest", "build_fabric", "default_design", "list_presets"]
+__all__ = ["FabricRequest", "build_fabric", "default_design", "list_presets", "resolve_system"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,7 +36,7 @@ class FabricRequest:
     Attributes
     ----------
     system : str
-        Preset (system spec) id.
+        Preset id (case-insensitive) or path to a system TOML file.
     node_count : int, optional
         Number of systems; exclusive with ``scalable_units``. Default 1.
     scalable_units : int, optional
@@ -48,6 +56,12 @@ class FabricRequest:
         Active NVLink lanes per link (e.g. 1 of 2 on NVLink 4: "half the lanes").
     p2p : bool, optional
         Override the system's GPU peer-to-peer setting.
+    fail_links : tuple of (str, str)
+        Remove every link between each pair of devices.
+    disable_links : tuple of (str, str, int)
+        Disable that many of the parallel links between two devices (a failed NVLink).
+    fail_devices : tuple of str
+        Remove these switches or NICs.
     """
 
     system: str
@@ -60,6 +74,9 @@ class FabricRequest:
     switch: str | None = None
     nvlink_lanes_per_link: int | None = None
     p2p: bool | None = None
+    fail_links: tuple[tuple[str, str], ...] = ()
+    disable_links: tuple[tuple[str, str, int], ...] = ()
+    fail_devices: tuple[str, ...] = ()
 
 
 def list_presets(catalog: Catalog) -> list[SystemSpec]:
@@ -68,12 +85,24 @@ def list_presets(catalog: Catalog) -> list[SystemSpec]:
 
 
 def _matching_switch(catalog: Catalog, port_link: str) -> SwitchSpec:
-    candidates = [
-        s for s in catalog.of_kind(SwitchSpec) if s.role == "network" and s.port_link == port_link
-    ]
-    if not candidates:
-        raise ScenarioError(f"no network switch in the catalog has {port_link} ports; pass one")
-    return max(candidates, key=lambda s: (s.port_count, s.id))
+    """The largest network switch with the NIC's port type, else the fastest of its family."""
+    network = [s for s in catalog.of_kind(SwitchSpec) if s.role == "network"]
+    candidates = [s for s in network if s.port_link == port_link]
+    if candidates:
+        return max(candidates, key=lambda s: (s.port_count, s.id))
+    family = catalog.link(port_link).family
+    rate = catalog.link
+
+    same_family = [s for s in network if rate(s.port_link).family == family]
+    if not same_family:
+        raise ScenarioError(
+            f"no network switch in the catalog has {port_link} ports or any {family} ports; "
+            "pass one with --switch"
+        )
+    return max(
+        same_family,
+        key=lambda s: (rate(s.port_link).data_rate_per_direction_bytes_per_s, s.port_count, s.id),
+    )
 
 
 def default_design(catalog: Catalog, system: SystemSpec, request: FabricRequest) -> FatTreeDesign:
@@ -127,20 +156,43 @@ def _node_count(catalog: Catalog, system: SystemSpec, request: FabricRequest) ->
     return request.scalable_units * pod.nodes_per_scalable_unit
 
 
+def resolve_system(catalog: Catalog, reference: str) -> SystemSpec:
+    """The system a request names: a preset id (any case) or a system file.
+
+    Raises
+    ------
+    ScenarioError
+        Unknown id (naming the nearest presets), or a file that is missing or invalid (naming
+        the file, the key and the value).
+    """
+    try:
+        return catalog.resolve_system(reference)
+    except SpecError as exc:
+        raise ScenarioError(str(exc)) from None
+
+
+def _apply_failures(fabric: Fabric, request: FabricRequest) -> Fabric:
+    for a, b in request.fail_links:
+        fabric = without_link(fabric, a, b)
+    for a, b, count in request.disable_links:
+        fabric = with_links_disabled(fabric, a, b, count)
+    for device in request.fail_devices:
+        fabric = without_device(fabric, device)
+    return fabric
+
+
 def build_fabric(catalog: Catalog, request: FabricRequest) -> Fabric:
     """Build and validate the fabric described by ``request``.
 
     Raises
     ------
     ScenarioError
-        Unknown preset, contradictory options.
+        Unknown preset or bad system file, contradictory options.
     TopologyError
-        A design that cannot be built (too few ports, a knob outside its range).
+        A design that cannot be built (too few ports, a knob outside its range, a failure that
+        names no link or disconnects a GPU).
     """
-    try:
-        system = catalog.system(request.system)
-    except Exception as exc:
-        raise ScenarioError(str(exc)) from None
+    system = resolve_system(catalog, request.system)
     node_count = _node_count(catalog, system, request)
     if node_count < 1:
         raise ScenarioError(f"node count must be at least 1, got {node_count}")
@@ -159,4 +211,19 @@ def build_fabric(catalog: Catalog, request: FabricRequest) -> Fabric:
     fabric.graph.graph["nvlink_lanes_per_link"] = request.nvlink_lanes_per_link
     if fabric.graph.graph.get("node_count") != node_count:
         raise TopologyError("internal error: node count mismatch")
-    return fabric
+    nic_id = request.nic or system.nic
+    if node_count > 1 and nic_id is not None and request.switch is None and not system.superpod:
+        leaf = catalog.switch(design.leaf_switch)
+        port = catalog.nic(nic_id).port_link
+        if leaf.port_link != port:
+            fabric.warn(
+                f"no network switch with {port} ports in the catalog: the leaves are {leaf.id} "
+                f"({leaf.port_link} ports, cabled at the slower of the two); choose one with "
+                "--switch"
+            )
+    if system.status == "announced":
+        fabric.warn(
+            f"{system.id} is ANNOUNCED, not shipping: its figures are the announcement's and "
+            "may change (a what-if, not a product)"
+        )
+    return _apply_failures(fabric, request)

@@ -1,6 +1,7 @@
 """nccl-tests measurements in one documented CSV schema (``docs/measurements.md``).
 
-One row per nccl-tests result line: which preset fabric it ran on (with NIC/P2P overrides),
+One row per nccl-tests result line: which fabric it ran on (a preset id, or a system file relative
+to the CSV's folder, with NIC/P2P overrides),
 the communicator shape, the op and any forced algorithm, and what nccl-tests printed. The shipped
 file holds the healthy rows of the shared measurements, each with its source.
 """
@@ -13,7 +14,7 @@ import pandas as pd
 
 from interconnect_sim.collectives.ops import parse_op
 from interconnect_sim.errors import InterconnectSimError, MeasurementError
-from interconnect_sim.specs.catalog import Catalog
+from interconnect_sim.specs.catalog import Catalog, is_system_path
 from interconnect_sim.topology.presets import FabricRequest
 
 __all__ = [
@@ -92,6 +93,11 @@ def load_measurements(path: Path | None = None, catalog: Catalog | None = None) 
         if column not in frame.columns:
             frame[column] = ""
     frame["fit_role"] = frame["fit_role"].replace("", "fit")
+    # A system given as a file is read relative to the CSV's folder.
+    frame["system"] = [
+        str(path.parent / system) if is_system_path(system) else system
+        for system in frame["system"]
+    ]
     for index, row in frame.iterrows():
         _check_row(path, int(str(index)) + 1, row, catalog)
     for column in ("nodes", "gpus_per_node"):
@@ -132,7 +138,7 @@ def _check_row(path: Path, line: int, row: pd.Series, catalog: Catalog | None) -
     try:
         parse_op(str(row["op"]))
         if catalog is not None:
-            catalog.system(str(row["system"]))
+            catalog.resolve_system(str(row["system"]))
             if row["nic"]:
                 catalog.nic(str(row["nic"]))
     except InterconnectSimError as exc:
