@@ -17,6 +17,12 @@ from interconnect_sim.cli.collective_commands import (
 )
 from interconnect_sim.cli.common import PROG, Parser
 from interconnect_sim.cli.fabric_commands import add_fabric_commands, run_fabric_command
+from interconnect_sim.cli.import_commands import (
+    add_import_commands,
+    add_topology_commands,
+    run_import_command,
+    run_topology_command,
+)
 from interconnect_sim.cli.replay_commands import add_replay_command, run_replay_command
 from interconnect_sim.cli.training_commands import add_training_commands, run_training_command
 from interconnect_sim.cli.validation_commands import (
@@ -36,6 +42,8 @@ def _build_parser() -> Parser:
     add_validation_commands(commands)
     add_replay_command(commands)
     add_training_commands(commands)
+    add_import_commands(commands)
+    add_topology_commands(commands)
     return parser
 
 
@@ -58,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_replay_command(args)
         if args.command in ("train", "validate-training"):
             return run_training_command(args)
+        if args.command in ("import-topo", "export-topo"):
+            return run_topology_command(args)
+        if args.command == "import-trace":
+            return run_import_command(args)
         return run_validation_command(args)
     except InterconnectSimError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

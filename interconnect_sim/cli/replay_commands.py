@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from interconnect_sim.cli.common import (
+    PROG,
     add_calibration_option,
     add_fabric_options,
     calibration_from,
@@ -20,9 +21,9 @@ from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.engines.records import ReplayResult
 from interconnect_sim.errors import ScenarioError
+from interconnect_sim.importers.traces import load_trace
 from interconnect_sim.topology.presets import build_fabric
 from interconnect_sim.units import format_duration, format_size
-from interconnect_sim.workload.trace import read_trace
 
 __all__ = ["add_replay_command", "run_replay_command"]
 
@@ -39,7 +40,13 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:  # type: i
         "fairness); the analytic engine times each call alone. Ranks are numbered node by node "
         "(rank = node x GPUs per node + local GPU).",
     )
-    parser.add_argument("trace", type=Path, help="JSON Lines trace, one call per line")
+    parser.add_argument(
+        "trace",
+        type=Path,
+        nargs="+",
+        help="JSON Lines trace (one call per line), or PyTorch profiler / Chakra traces, one "
+        "file per rank (docs/importers.md)",
+    )
     add_fabric_options(parser, system_flag=True)
     parser.add_argument(
         "--engine",
@@ -121,7 +128,10 @@ def _format_results(results: list[ReplayResult], top: int) -> str:
 
 def run_replay_command(args: argparse.Namespace) -> int:
     """Run ``replay``."""
-    calls = read_trace(args.trace)
+    imported = load_trace(args.trace)
+    calls = imported.calls
+    for note in imported.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ScenarioError(f"--out {str(args.out)!r} exists and is not a folder")
     catalog = catalog_from(vars(args))

@@ -16,6 +16,7 @@ import pandas as pd
 from interconnect_sim.calibration import Calibration
 from interconnect_sim.calibration.writer import write_calibration
 from interconnect_sim.cli.common import (
+    PROG,
     add_calibration_option,
     add_catalog_option,
     calibration_from,
@@ -26,6 +27,7 @@ from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.files import check_output_file, check_output_folder
+from interconnect_sim.importers import RunDefaults, load_measurement_files
 from interconnect_sim.specs import Catalog
 from interconnect_sim.validation.calibrate import ScopedFit, fit_scoped, residuals
 from interconnect_sim.validation.crossval import CrossValidation, cross_validate
@@ -49,12 +51,7 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
         ">= 64 MiB and of time at <= 64 KiB. Without --measurements, the shipped healthy rows. "
         "With --cross-validate, refit without each system (or GPU generation) and predict it.",
     )
-    validate.add_argument(
-        "--measurements",
-        type=Path,
-        metavar="FILE",
-        help="CSV in the schema of docs/measurements.md",
-    )
+    _add_measurement_options(validate)
     add_calibration_option(validate)
     add_catalog_option(validate)
     validate.add_argument("--json", action="store_true", help="print groups and overall as JSON")
@@ -84,7 +81,7 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
         "shipped file is made). Prints the fitted values, the residuals per op and size band, "
         "and the range the fit covers.",
     )
-    calibrate.add_argument("--measurements", type=Path, metavar="FILE")
+    _add_measurement_options(calibrate)
     add_calibration_option(calibrate)
     add_catalog_option(calibrate)
     calibrate.add_argument(
@@ -108,6 +105,22 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
     calibrate.add_argument(
         "--sweeps", type=positive_int, default=3, help="coordinate-descent passes"
     )
+
+
+def _add_measurement_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--measurements",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="nccl-tests logs (text or -J JSON), NCCL Inspector files, or CSV in the schema of "
+        "docs/measurements.md; the format is detected (docs/importers.md)",
+    )
+    logs = parser.add_argument_group("for logs that do not say it")
+    logs.add_argument("--system", help="preset id the logged runs ran on")
+    logs.add_argument("--nodes", type=positive_int, help="nodes in the logged runs")
+    logs.add_argument("--gpus-per-node", type=positive_int, metavar="N", help="GPUs per node")
+    logs.add_argument("--op", help="collective, when the log does not name its binary")
 
 
 def run_validation_command(args: argparse.Namespace) -> int:
@@ -181,8 +194,16 @@ def _format_cross_validation(cv: CrossValidation) -> str:
 
 
 def _load_rows(args: argparse.Namespace, catalog: Catalog) -> pd.DataFrame:
-    """The measurement rows of ``--measurements`` (default: the shipped ones)."""
-    return load_measurements(args.measurements, catalog)
+    """The rows of --measurements (any format), or the shipped ones; notes go to stderr."""
+    if not args.measurements:
+        return load_measurements(None, catalog)
+    defaults = RunDefaults(
+        system=args.system, nodes=args.nodes, gpus_per_node=args.gpus_per_node, op=args.op
+    )
+    imported = load_measurement_files(args.measurements, catalog, defaults)
+    for note in imported.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    return imported.frame
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -340,7 +361,7 @@ def _format_residuals(table: pd.DataFrame) -> str:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     catalog = catalog_from(vars(args))
     check_output_file(args.out, "--out", suffixes=(".toml",))
-    path = args.measurements or SHIPPED_MEASUREMENTS
+    path = args.measurements[0] if args.measurements else SHIPPED_MEASUREMENTS
     measurements = _load_rows(args, catalog)
     start = calibration_from(args)
     if args.from_neutral and not args.global_fit:

@@ -22,6 +22,7 @@ __all__ = [
     "SHIPPED_MEASUREMENTS",
     "SHIPPED_SYSTEM_MAP",
     "FabricKey",
+    "check_measurements",
     "fabric_request",
     "load_measurements",
 ]
@@ -39,6 +40,8 @@ OPTIONAL = (
     "proto",
     "algbw_GBps",
     "nccl_version",
+    "nccl_algo",
+    "nccl_proto",
     "fit_role",
     "measured_system",
     "source_url",
@@ -79,8 +82,25 @@ def load_measurements(path: Path | None = None, catalog: Catalog | None = None) 
     path = Path(path) if path is not None else SHIPPED_MEASUREMENTS
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise _fail(path, f"cannot read CSV: {exc}") from None
+    return check_measurements(frame, path, catalog)
+
+
+def check_measurements(
+    frame: pd.DataFrame, path: Path | str, catalog: Catalog | None = None
+) -> pd.DataFrame:
+    """Validate a table of measurements (all values as strings) and convert its types.
+
+    Used for the CSV schema and for rows imported from benchmark logs
+    (:mod:`interconnect_sim.importers`). ``path`` names the file in messages.
+
+    Raises
+    ------
+    MeasurementError
+        Naming the file, row (1-based, after the header) and column on any bad value.
+    """
+    path = Path(path)
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise _fail(path, f"missing column(s) {missing}; required: {', '.join(REQUIRED)}")
@@ -89,6 +109,7 @@ def load_measurements(path: Path | None = None, catalog: Catalog | None = None) 
         raise _fail(path, f"unknown column(s) {unknown}; allowed: {', '.join(COLUMNS)}")
     if frame.empty:
         raise _fail(path, "has no rows")
+    frame = frame.copy()
     for column in OPTIONAL:
         if column not in frame.columns:
             frame[column] = ""
@@ -98,8 +119,8 @@ def load_measurements(path: Path | None = None, catalog: Catalog | None = None) 
         str(path.parent / system) if is_system_path(system) else system
         for system in frame["system"]
     ]
-    for index, row in frame.iterrows():
-        _check_row(path, int(str(index)) + 1, row, catalog)
+    for index, row in enumerate(frame.itertuples(index=False)):
+        _check_row(path, index + 1, pd.Series(row._asdict()), catalog)
     for column in ("nodes", "gpus_per_node"):
         frame[column] = frame[column].astype(int)
     for column in ("bytes", "time_us", "busbw_GBps"):
@@ -107,7 +128,7 @@ def load_measurements(path: Path | None = None, catalog: Catalog | None = None) 
     frame["op"] = [parse_op(op).value for op in frame["op"]]
     frame["algo"] = frame["algo"].str.lower()
     frame["proto"] = frame["proto"].str.lower()
-    return frame
+    return frame.reset_index(drop=True)
 
 
 def _number(
