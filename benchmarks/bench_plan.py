@@ -84,7 +84,7 @@ def sweep_case(workers: int) -> dict[str, float | int | str]:
 
 
 def search_case(nodes: int) -> dict[str, float | int | str]:
-    from interconnect_sim.calibration.model import load_calibration
+    from interconnect_sim.calibration import load_calibration
     from interconnect_sim.engines.analytic import AnalyticEngine
     from interconnect_sim.planning.layout_search import search_layouts
     from interconnect_sim.specs import load_catalog

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.collectives.ops import CollectiveOp, parse_op
 from interconnect_sim.converters import message_size
 from interconnect_sim.engines.analytic import AnalyticEngine

@@ -9,16 +9,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.cli.common import (
     add_fabric_options,
+    calibration_from,
     catalog_from,
     print_warnings,
     prior_note,
+    warn_outside_fitted_range,
 )
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
 from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.collectives.ops import CollectiveOp, parse_op
+from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.records import CollectiveEstimate
 from interconnect_sim.files import check_output_file, write_atomically
 from interconnect_sim.scenarios.collective import TYPE_BYTES, predict_collective, size_sweep
@@ -84,11 +86,24 @@ def run_collective_command(args: argparse.Namespace) -> int:
     """Run ``collective``."""
     catalog = catalog_from(vars(args))
     op = parse_op(args.op)
-    size_sweep(args.min_bytes, args.max_bytes, args.step_factor)  # checked before any work
+    sizes = size_sweep(args.min_bytes, args.max_bytes, args.step_factor)  # before any work
     if args.csv is not None:
         check_output_file(args.csv, "--csv")
     fabric = build_fabric(catalog, fabric_request_from_args(args))
-    calibration = load_calibration(args.calibration)
+    calibration = calibration_from(args)
+    bandwidths = AnalyticEngine(catalog, calibration).bandwidths(
+        fabric, gpus_per_node=args.gpus_per_node
+    )
+    warn_outside_fitted_range(
+        calibration,
+        system=bandwidths.system,
+        nic=bandwidths.nic_spec,
+        op=op.value,
+        min_bytes=float(sizes.min()),
+        max_bytes=float(sizes.max()),
+        nodes=bandwidths.node_count,
+        gpus_per_node=bandwidths.gpus_per_node,
+    )
     bar = progress_bar("des", "size") if args.engine != "analytic" else None
     try:
         prediction = predict_collective(

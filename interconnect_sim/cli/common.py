@@ -11,9 +11,10 @@ import argparse
 import sys
 from typing import NoReturn, TextIO
 
-from interconnect_sim.calibration.model import Calibration
+from interconnect_sim.calibration import Calibration, load_calibration
 from interconnect_sim.converters import message_size, on_off, positive_int, ratio
 from interconnect_sim.scenarios.options import (
+    add_calibration_option,
     add_catalog_option,
     add_fabric_options,
     catalog_from,
@@ -25,8 +26,10 @@ from interconnect_sim.topology.fabric import Fabric
 __all__ = [
     "PROG",
     "Parser",
+    "add_calibration_option",
     "add_catalog_option",
     "add_fabric_options",
+    "calibration_from",
     "catalog_from",
     "fabric_request_from",
     "message_size",
@@ -35,6 +38,7 @@ __all__ = [
     "print_warnings",
     "prior_note",
     "ratio",
+    "warn_outside_fitted_range",
 ]
 
 PROG = "interconnect-sim"
@@ -66,3 +70,34 @@ def print_warnings(
     """One ``note:`` line per fabric warning and extra note (on stderr unless told otherwise)."""
     for warning in (*fabric.warnings, *(note for note in extra if note)):
         print(f"note: {warning}", file=stream or sys.stderr)
+
+
+def calibration_from(args: argparse.Namespace) -> Calibration:
+    """The calibration ``--calibration`` names, or the shipped one."""
+    return load_calibration(getattr(args, "calibration", None))
+
+
+def warn_outside_fitted_range(
+    calibration: Calibration,
+    *,
+    system: str,
+    nic: str,
+    op: str,
+    min_bytes: float,
+    max_bytes: float,
+    nodes: int,
+    gpus_per_node: int,
+) -> None:
+    """Print a warning (stderr) when a prediction uses values fitted on a cluster outside what
+    that cluster's rows covered."""
+    scope = calibration.scope_for(system, nic)
+    if scope is None:
+        return
+    reasons = scope.fitted_range.outside(op, min_bytes, max_bytes, nodes, gpus_per_node)
+    if reasons:
+        where = calibration.path or "the calibration"
+        print(
+            f"{PROG}: warning: {where} was fitted on {scope.rows} rows of {system} "
+            f"({nic or 'its NICs'}); this prediction extrapolates: {'; '.join(reasons)}",
+            file=sys.stderr,
+        )

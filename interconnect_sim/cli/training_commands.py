@@ -8,15 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.cli.common import (
+    add_calibration_option,
     add_catalog_option,
+    calibration_from,
     catalog_from,
     print_warnings,
     prior_note,
 )
 from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.cli.training_output import format_step, format_validation
+from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.scenarios.loader import load_scenario, training_defaults
 from interconnect_sim.scenarios.options import add_training_options
@@ -71,6 +74,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="rows in the time_to_train.csv schema (default: shipped rows)",
     )
     validate.add_argument("--json", action="store_true")
+    add_calibration_option(validate)
     add_catalog_option(validate)
     validate.add_argument(
         "--fit", action="store_true", help="first re-fit the compute calibration on the fit rows"
@@ -115,7 +119,7 @@ def run_training_command(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     fabric, parallel, step = run.fabric, run.parallel, run.step
-    note = prior_note(fabric, catalog, load_calibration())
+    note = prior_note(fabric, catalog, load_calibration(values.get("calibration")))
     ttt = None if run.time_to_train is None else run.time_to_train.to_json()
     if args.json:
         payload = run.to_json()
@@ -148,7 +152,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if not args.out.parent.exists():
             raise ScenarioError(f"--out: folder {str(args.out.parent)!r} does not exist")
         compute, objective = fit_compute(frame, catalog, compute)
-        score = score_runs(frame, catalog, compute)
+        score = score_runs(frame, catalog, compute, AnalyticEngine(catalog, calibration_from(args)))
         fit_rows = [r["row_id"] for r in score.rows if r["fit_role"] == "fit"]
         write_compute_calibration(
             args.out,
@@ -162,7 +166,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             },
         )
     else:
-        score = score_runs(frame, catalog, compute)
+        score = score_runs(frame, catalog, compute, AnalyticEngine(catalog, calibration_from(args)))
     if args.json:
         print(json.dumps(score.to_json(), indent=2))
         return 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import InterconnectSimError, ScenarioError
 from interconnect_sim.importers.topology import system_from_dump_file

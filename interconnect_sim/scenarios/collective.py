@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.collectives.ops import CollectiveOp, parse_op
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine

@@ -45,10 +45,14 @@ def limiting_tier(bottleneck: str) -> str:
     'nvlink'
     >>> limiting_tier("latency (35.8 us per call)")
     'latency'
+    >>> limiting_tier("NCCL NVLSTree channels: 8 x 45.5 GB/s per channel")
+    'NCCL channels'
     """
     head = bottleneck.split(":", 1)[0].strip()
     if head.startswith("latency"):
         return "latency"
+    if head.startswith("NCCL"):  # a per-channel rate of NCCL's kernels (tuning.cc)
+        return "NCCL channels"
     return head.split(" (", 1)[0]
 
 

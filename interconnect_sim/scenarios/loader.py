@@ -29,6 +29,7 @@ from interconnect_sim.errors import InterconnectSimError
 from interconnect_sim.files import read_text_file
 from interconnect_sim.scenarios.keys import OptionTable, scenario_error, suggest, toml_repr
 from interconnect_sim.scenarios.options import (
+    add_calibration_option,
     add_collective_options,
     add_fabric_options,
     add_training_options,
@@ -127,7 +128,7 @@ def _replay_table() -> OptionTable:
     parser = _parser()
     parser.add_argument("--trace", type=Path, required=True, help="JSON Lines trace")
     parser.add_argument("--engine", choices=("des", "analytic", "both"), default="both")
-    parser.add_argument("--calibration", type=Path)
+    add_calibration_option(parser)
     return OptionTable.from_parser(parser)
 
 

@@ -36,6 +36,7 @@ from interconnect_sim.training.parallel import PRECISIONS
 
 __all__ = [
     "ENGINES",
+    "add_calibration_option",
     "add_catalog_option",
     "add_collective_options",
     "add_fabric_options",
@@ -64,6 +65,16 @@ def add_catalog_option(parser: argparse._ActionsContainer) -> None:
 def catalog_from(values: Mapping[str, Any]) -> Catalog:
     """The shipped catalog plus the ``--catalog`` folders named in ``values``."""
     return load_catalog(*(Path(folder) for folder in values.get("catalog") or ()))
+
+
+def add_calibration_option(parser: argparse._ActionsContainer) -> None:
+    """``--calibration FILE``, shared by every command (and scenario kind) that predicts."""
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="FILE",
+        help="calibration file written by `interconnect-sim calibrate` (default: the shipped one)",
+    )
 
 
 def add_fabric_options(
@@ -168,12 +179,7 @@ def add_collective_options(parser: argparse._ActionsContainer) -> None:
         "--algo", help="force an algorithm like NCCL_ALGO: ring, tree, nvls, nvlstree, collnet, pat"
     )
     parser.add_argument("--proto", help="force a protocol like NCCL_PROTO: ll, ll128, simple")
-    parser.add_argument(
-        "--calibration",
-        type=Path,
-        metavar="FILE",
-        help="calibration file from `interconnect-sim calibrate`",
-    )
+    add_calibration_option(parser)
     parser.add_argument(
         "--engine",
         choices=ENGINES,
@@ -267,6 +273,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--checkpoint-cost", type=duration, metavar="D")
     run.add_argument("--restart", type=duration, metavar="D")
     run.add_argument("--engine", choices=("analytic", "des"), default="analytic")
+    add_calibration_option(run)
     run.add_argument("--failure-profile", help="published interruption statistics to use")
     run.add_argument(
         "--storage-bandwidth",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.records import CollectiveEstimate
 from interconnect_sim.scenarios.collective import TYPE_BYTES, CollectivePrediction

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.scenarios.collective import CollectivePrediction, predict_collective
 from interconnect_sim.scenarios.describe import limiting_tier, provenance_of, size_label

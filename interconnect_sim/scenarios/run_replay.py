@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.engines.records import ReplayResult

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.planning.layout_search import SearchSpace, recheck, search_layouts
@@ -228,7 +228,7 @@ def _auto_layout(
         space=SearchSpace(**fixed),
         tp_comm_overlap=bool(values.get("tp_overlap")),
         flash_attention=not values.get("no_flash_attention", False),
-        analytic=AnalyticEngine(catalog, load_calibration()),
+        analytic=AnalyticEngine(catalog, load_calibration(values.get("calibration"))),
     )
     best = result.best
     if (values.get("engine") or "analytic") == "des":
@@ -301,7 +301,7 @@ def _step(
     seq = values.get("seq") or model.seq_len
     engine = values.get("engine") or "analytic"
     flash = not values.get("no_flash_attention", False)
-    analytic = AnalyticEngine(catalog, load_calibration())
+    analytic = AnalyticEngine(catalog, load_calibration(values.get("calibration")))
     compute = load_compute_calibration()
     if values.get("layout") == "auto":
         parallel, search = _auto_layout(values, model, fabric, catalog, seq)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.planning.layout_search import SearchSpace, recheck, search_layouts
