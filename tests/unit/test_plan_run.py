@@ -209,8 +209,14 @@ def test_a_calibration_file_reaches_every_design_point(
     )
     (tmp_path / "bad.toml").write_text("constants = 3\n")
     code, _, stderr = run(
-        capsys, "plan", str(tmp_path / "sweep.toml"), "--out", str(tmp_path / "o"),
-        "--calibration", str(tmp_path / "bad.toml"), "--no-progress",
+        capsys,
+        "plan",
+        str(tmp_path / "sweep.toml"),
+        "--out",
+        str(tmp_path / "o"),
+        "--calibration",
+        str(tmp_path / "bad.toml"),
+        "--no-progress",
     )
     assert code == 2
     assert "bad.toml" in stderr
