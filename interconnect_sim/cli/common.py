@@ -142,6 +142,23 @@ def add_fabric_options(
         default=[],
         help="remove a switch or NIC, e.g. n0/nvsw1 or spine3 (repeatable)",
     )
+    parser.add_argument(
+        "--degrade-link",
+        nargs=3,
+        action="append",
+        metavar=("A", "B", "FRACTION"),
+        default=[],
+        help="run the link between A and B at FRACTION of its capacity, e.g. 0.5 or 50%% "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--degrade-device",
+        nargs=2,
+        action="append",
+        metavar=("DEVICE", "FRACTION"),
+        default=[],
+        help="run every link of a NIC or switch at FRACTION of its capacity (repeatable)",
+    )
 
 
 def _link_count(text: object, where: str) -> int:
@@ -152,6 +169,18 @@ def _link_count(text: object, where: str) -> int:
     if count < 1:
         raise ScenarioError(f"{where}: count {text!r} must be at least 1")
     return count
+
+
+def fraction_of(text: object, where: str) -> float:
+    """``0.5`` or ``50%``: a fraction strictly between 0 and 1."""
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise ScenarioError(f"{where}: {text!r} is not a fraction such as 0.5 or 50%") from None
+    if not 0.0 < value < 1.0:
+        raise ScenarioError(f"{where}: {text!r} must lie strictly between 0 and 1 (0% and 100%)")
+    return value
 
 
 def fabric_request_from(values: Mapping[str, Any]) -> FabricRequest:
@@ -174,6 +203,14 @@ def fabric_request_from(values: Mapping[str, Any]) -> FabricRequest:
         fail_links=tuple((str(a), str(b)) for a, b in values.get("fail_link") or ()),
         disable_links=disable,
         fail_devices=tuple(str(d) for d in values.get("fail_device") or ()),
+        degrade_links=tuple(
+            (str(a), str(b), fraction_of(f, "--degrade-link"))
+            for a, b, f in values.get("degrade_link") or ()
+        ),
+        degrade_devices=tuple(
+            (str(d), fraction_of(f, "--degrade-device"))
+            for d, f in values.get("degrade_device") or ()
+        ),
     )
 
 

@@ -29,11 +29,11 @@ from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.flownet import EdgeIndex, FlowNetwork
 from interconnect_sim.engines.maxmin import Incidence
-from interconnect_sim.engines.records import CallRecord, CollectiveEstimate, LinkLoad, ReplayResult
-from interconnect_sim.engines.scheduling import Communicators, group_label
+from interconnect_sim.engines.records import CollectiveEstimate, LinkLoad, ReplayResult
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
-from interconnect_sim.workload.trace import TraceCall
+from interconnect_sim.topology.whatif import network_modified
+from interconnect_sim.workload.trace import TraceEvent
 
 __all__ = ["DiscreteEventEngine"]
 
@@ -104,7 +104,7 @@ class DiscreteEventEngine:
         for size, algo, proto in zip(
             choice.size_bytes, choice.algorithm, choice.protocol, strict=True
         ):
-            latency, flows = self._flows(index, op, bw, algo, proto, float(size), cache)
+            latency, flows = self.flows_of(index, op, bw, algo, proto, float(size), cache)
             env = simpy.Environment()
             network = FlowNetwork(env, index, record=False)
             finished: list[float] = []
@@ -138,7 +138,7 @@ class DiscreteEventEngine:
             engine=self.name,
         )
 
-    def _flows(
+    def flows_of(
         self,
         index: EdgeIndex,
         op: CollectiveOp,
@@ -148,7 +148,8 @@ class DiscreteEventEngine:
         size: float,
         cache: dict[tuple[str, str], tuple[float, list[tuple[str, Incidence, float]]]],
     ) -> tuple[float, list[tuple[str, Incidence, float]]]:
-        """Latency and (label, incidence, volume) per flow; incidences cached per algorithm."""
+        """Latency and (label, incidence, volume) per flow of one call; incidences cached per
+        (algorithm, protocol) in ``cache`` (one cache per communicator)."""
         decomposition = decompose(op, bw, self.calibration, algorithm, protocol, size)
         key = (algorithm, protocol)
         if key not in cache:
@@ -176,10 +177,11 @@ class DiscreteEventEngine:
     def replay(
         self,
         fabric: Fabric,
-        calls: Sequence[TraceCall],
+        calls: Sequence[TraceEvent],
         *,
         progress: ProgressCallback | None = None,
         record_links: bool = True,
+        merge_copies: bool | None = None,
     ) -> ReplayResult:
         """Replay a trace with contention between concurrent calls.
 
@@ -187,80 +189,43 @@ class DiscreteEventEngine:
         ----------
         fabric : Fabric
             The fabric; ranks are numbered node by node.
-        calls : sequence of TraceCall
-            Validated calls (:func:`~interconnect_sim.workload.trace.read_trace`).
+        calls : sequence of TraceCall or TraceCompute
+            Validated events (:func:`~interconnect_sim.workload.trace.read_trace`).
         progress : callable, optional
-            Called as ``progress(done, total)`` after each call ends.
+            Called as ``progress(done, total)`` after each event ends.
         record_links : bool
             Keep per-interval link loads (for ``links.csv`` and heatmaps).
+        merge_copies : bool, optional
+            Give the identical copies of a call one flow (exact when they are symmetric on the
+            fabric). Default: yes, unless a what-if changed the network
+            (:func:`~interconnect_sim.topology.whatif.network_modified`), where each copy
+            gets its own flows and its own rate.
         """
-        communicators = Communicators(fabric, self.catalog)
-        index = EdgeIndex(fabric)
-        env = simpy.Environment()
-        network = FlowNetwork(env, index, record=record_links)
-        done = {call.id: env.event() for call in calls}
-        records: dict[str, CallRecord] = {}
-        caches: dict[tuple[int | bool, ...], dict[Any, Any]] = {}
-        total = len(calls)
+        from interconnect_sim.engines.des_replay import TraceReplay
 
-        def run(call: TraceCall) -> Any:
-            if call.after:
-                yield env.all_of([done[dep] for dep in call.after])
-            elif call.start_s:
-                yield env.timeout(call.start_s)
-            if call.compute_s:
-                yield env.timeout(call.compute_s)
-            start = env.now
-            bw = communicators.bandwidths(call)
-            ranks = communicators.ranks(call)
-            algo, proto = self.analytic.choose(
-                call.op, bw, call.size_bytes, call.algorithm, call.protocol
-            )
-            cache = caches.setdefault((*sorted(ranks), bw.p2p_pairs), {})
-            latency, flows = self._flows(index, call.op, bw, algo, proto, call.size_bytes, cache)
-            yield env.timeout(latency)
-            yield env.all_of([network.start(label, inc, vol, call.id) for label, inc, vol in flows])
-            records[call.id] = CallRecord(
-                id=call.id,
-                op=call.op.value,
-                size_bytes=call.size_bytes,
-                rank_count=len(ranks),
-                group=group_label(call, ranks),
-                start_s=start,
-                end_s=env.now,
-                algorithm=algo,
-                protocol=proto,
-            )
-            done[call.id].succeed()
-            if progress is not None:
-                progress(len(records), total)
-
-        for call in calls:
-            env.process(run(call))
-        events = _run_counting(env)
-        ordered = tuple(records[call.id] for call in calls)
+        merge = not network_modified(fabric) if merge_copies is None else merge_copies
+        replay = TraceReplay(
+            self,
+            fabric,
+            calls,
+            merge_copies=merge,
+            record_links=record_links,
+            progress=progress,
+        )
+        events = replay.run()
+        network = replay.network
+        ordered = tuple(replay.records[call.id] for call in calls)
         makespan = max(record.end_s for record in ordered)
         return ReplayResult(
             engine=self.name,
             calls=ordered,
             makespan_s=makespan,
-            links=_link_loads(index, network, makespan),
+            links=_link_loads(replay.index, network, makespan),
             intervals=tuple(network.intervals),
-            edges=tuple(index.edges),
+            edges=tuple(replay.index.edges),
             events=events,
             rate_computations=network.rate_computations,
         )
-
-
-def _run_counting(env: simpy.Environment) -> int:
-    """Run to the end; return the number of events processed."""
-    events = 0
-    while True:
-        try:
-            env.step()
-        except simpy.core.EmptySchedule:
-            return events
-        events += 1
 
 
 def _link_loads(index: EdgeIndex, network: FlowNetwork, makespan: float) -> tuple[LinkLoad, ...]:

@@ -10,6 +10,8 @@ collective on 16,384 GPUs is a handful of events, not one per transfer.
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +76,8 @@ class EdgeIndex:
 
 @dataclass(slots=True, eq=False)
 class ActiveFlow:
-    """One flow in progress."""
+    """One flow in progress; ``remaining_bytes`` is as of ``since`` (rates change only at
+    events, so progress is settled lazily)."""
 
     label: str
     incidence: Incidence
@@ -83,6 +86,17 @@ class ActiveFlow:
     owner: str
     rate: float = 0.0
     delivered_bytes: float = 0.0
+    since: float = 0.0
+    version: int = 0
+
+    def settle(self, now: float) -> None:
+        """Move the flow forward to ``now`` at its current rate."""
+        elapsed = now - self.since
+        if elapsed > 0 and self.rate > 0:
+            moved = min(self.remaining_bytes, self.rate * elapsed)
+            self.remaining_bytes -= moved
+            self.delivered_bytes += moved
+        self.since = now
 
 
 def _finished(flow: ActiveFlow) -> bool:
@@ -102,16 +116,26 @@ class UtilisationInterval:
 
 @dataclass(slots=True)
 class FlowNetwork:
-    """The set of active flows and their max-min fair rates, driven by a simpy environment."""
+    """The active flows and their max-min fair rates, driven by a simpy environment.
+
+    Max-min fairness splits over the groups of flows that share links (transitively), so when a
+    flow starts or ends only its group is re-solved: a tensor-parallel all-gather inside one
+    node does not re-rate data-parallel traffic on the spine. Completions are kept in a heap.
+    """
 
     env: simpy.Environment
     index: EdgeIndex
     record: bool = True
-    active: list[ActiveFlow] = field(default_factory=list)
+    active: dict[int, ActiveFlow] = field(default_factory=dict)
     intervals: list[UtilisationInterval] = field(default_factory=list)
     rate_computations: int = 0
+    last_started: ActiveFlow | None = None
+    _on_edge: dict[int, set[int]] = field(default_factory=dict)
+    _heap: list[tuple[float, int, int]] = field(default_factory=list)
+    _dirty: set[int] = field(default_factory=set)
+    _serial: int = 0
     _wake: simpy.Event | None = None
-    _last: float = 0.0
+    _recorded_until: float = 0.0
 
     def __post_init__(self) -> None:
         self.env.process(self._run())
@@ -124,50 +148,118 @@ class FlowNetwork:
         if volume_bytes <= _DONE_BYTES or incidence.edges.size == 0:
             done.succeed()
             return done
-        self._advance()
-        self.active.append(ActiveFlow(label, incidence, volume_bytes, done, owner))
-        self._poke()
-        return done
-
-    def _poke(self) -> None:
+        if self.record:
+            self._record_until_now()
+        key = self._serial
+        self._serial += 1
+        flow = ActiveFlow(label, incidence, volume_bytes, done, owner, since=self.env.now)
+        self.active[key] = flow
+        self.last_started = flow
+        for edge in incidence.edges[incidence.weights > 0].tolist():
+            self._on_edge.setdefault(edge, set()).add(key)
+        self._dirty.add(key)
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
+        return done
 
-    def _advance(self) -> None:
-        """Move every active flow forward to now at its current rate."""
-        elapsed = self.env.now - self._last
-        if elapsed > 0 and self.active:
-            if self.record:
-                self._record(self._last, self.env.now)
-            for flow in self.active:
-                moved = min(flow.remaining_bytes, flow.rate * elapsed)
-                flow.remaining_bytes -= moved
-                flow.delivered_bytes += moved
-        self._last = self.env.now
+    def _record_until_now(self) -> None:
+        now = self.env.now
+        if now > self._recorded_until and self.active:
+            load = np.zeros(self.index.capacity.size)
+            for flow in self.active.values():
+                np.add.at(load, flow.incidence.edges, flow.rate * flow.incidence.weights)
+            used = np.flatnonzero(load > 0)
+            self.intervals.append(
+                UtilisationInterval(
+                    self._recorded_until, now, used, load[used] / self.index.capacity[used]
+                )
+            )
+        self._recorded_until = now
 
-    def _record(self, start: float, end: float) -> None:
-        load = np.zeros(self.index.capacity.size)
-        for flow in self.active:
-            np.add.at(load, flow.incidence.edges, flow.rate * flow.incidence.weights)
-        used = np.flatnonzero(load > 0)
-        self.intervals.append(
-            UtilisationInterval(start, end, used, load[used] / self.index.capacity[used])
-        )
+    def _neighbours(self, key: int) -> set[int]:
+        flow = self.active[key]
+        found: set[int] = set()
+        for edge in flow.incidence.edges.tolist():
+            found.update(self._on_edge.get(edge, ()))
+        return found
+
+    def _remove(self, key: int) -> None:
+        flow = self.active[key]
+        self._dirty.update(self._neighbours(key))
+        for edge in flow.incidence.edges.tolist():
+            sharing = self._on_edge.get(edge)
+            if sharing is not None:
+                sharing.discard(key)
+                if not sharing:
+                    del self._on_edge[edge]
+        del self.active[key]
+        self._dirty.discard(key)
+
+    def _complete_due(self) -> None:
+        """Finish every flow whose last byte is delivered by now."""
+        now = self.env.now
+        heap = self._heap
+        while heap and heap[0][0] <= now * (1 + 1e-12) + 1e-15:
+            _, version, key = heapq.heappop(heap)
+            flow = self.active.get(key)
+            if flow is None or flow.version != version:
+                continue
+            flow.settle(now)
+            flow.delivered_bytes += flow.remaining_bytes
+            flow.remaining_bytes = 0.0
+            self._remove(key)
+            flow.done.succeed()
+
+    def _component(self) -> list[int]:
+        """The dirty flows and every flow sharing links with them, transitively."""
+        seen = {key for key in self._dirty if key in self.active}
+        stack = list(seen)
+        while stack:
+            for other in self._neighbours(stack.pop()):
+                if other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        self._dirty.clear()
+        return sorted(seen)
+
+    def _rerate(self) -> None:
+        keys = self._component()
+        if not keys:
+            return
+        now = self.env.now
+        flows = [self.active[key] for key in keys]
+        rates, _ = max_min_rates(self.index.capacity, [f.incidence for f in flows])
+        self.rate_computations += 1
+        for key, flow, rate in zip(keys, flows, rates.tolist(), strict=True):
+            flow.settle(now)
+            flow.rate = rate
+            flow.version += 1
+            if _finished(flow) or rate == math.inf:
+                heapq.heappush(self._heap, (now, flow.version, key))
+            elif rate > 0:
+                heapq.heappush(self._heap, (now + flow.remaining_bytes / rate, flow.version, key))
+
+    def _next_due(self) -> float | None:
+        heap = self._heap
+        while heap:
+            _, version, key = heap[0]
+            flow = self.active.get(key)
+            if flow is not None and flow.version == version:
+                return heap[0][0]
+            heapq.heappop(heap)
+        return None
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         while True:
-            self._advance()
-            finished = [f for f in self.active if _finished(f)]
-            for flow in finished:
-                self.active.remove(flow)
-                flow.done.succeed()
+            if self.record:
+                self._record_until_now()
+            self._complete_due()
+            if self._dirty:
+                self._rerate()
+                self._complete_due()
             self._wake = self.env.event()
-            if not self.active:
+            due = self._next_due()
+            if due is None:
                 yield self._wake
-                continue
-            rates, _ = max_min_rates(self.index.capacity, [f.incidence for f in self.active])
-            self.rate_computations += 1
-            for flow, rate in zip(self.active, rates, strict=True):
-                flow.rate = float(rate)
-            next_done = min(f.remaining_bytes / f.rate for f in self.active if f.rate > 0)
-            yield self.env.timeout(next_done) | self._wake
+            else:
+                yield self.env.timeout(max(0.0, due - self.env.now)) | self._wake

@@ -79,11 +79,33 @@ def max_min_rates(
     caps = np.array([f.rate_cap for f in flows])
     lengths = np.array([f.edges.size for f in flows])
     owner = np.repeat(np.arange(count), lengths)
-    edges = np.concatenate([f.edges for f in flows]) if lengths.sum() else np.zeros(0, np.int64)
-    weights = np.concatenate([f.weights for f in flows]) if lengths.sum() else np.zeros(0)
-    active = lengths > 0
+    if lengths.sum():
+        # only the links the flows cross take part: number them 0..k-1 (work ~ non-zeros)
+        used, edges = np.unique(np.concatenate([f.edges for f in flows]), return_inverse=True)
+        weights = np.concatenate([f.weights for f in flows])
+    else:
+        used, edges, weights = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    local = _fill(np.asarray(capacity, dtype=float)[used], caps, owner, edges, weights, rates)
+    bottleneck[local >= 0] = used[local[local >= 0]]
+    bottleneck[local == -2] = -2
+    return rates, bottleneck
+
+
+def _fill(
+    capacity: NDArray[np.float64],
+    caps: NDArray[np.float64],
+    owner: NDArray[np.int64],
+    edges: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    rates: NDArray[np.float64],
+) -> NDArray[np.int64]:
+    """Progressive filling on links numbered ``0..len(capacity)-1``; fills ``rates`` in place
+    and returns each flow's bottleneck (local link, -1 none, -2 own cap)."""
+    count = rates.size
+    bottleneck = np.full(count, -1, dtype=np.int64)
+    active = np.bincount(owner, minlength=count) > 0
     rates[~active] = caps[~active]
-    residual = capacity.astype(float).copy()
+    residual = capacity.copy()
     while active.any():
         live = active[owner] & (weights > 0)
         demand = np.bincount(edges[live], weights=weights[live], minlength=capacity.size)
@@ -91,7 +113,7 @@ def max_min_rates(
         headroom = np.full(capacity.size, np.inf)
         headroom[loaded] = residual[loaded] / demand[loaded]
         cap_room = np.where(active, caps - rates, np.inf)
-        step = float(min(headroom.min(), cap_room.min()))
+        step = float(min(headroom.min(initial=np.inf), cap_room.min()))
         if not math.isfinite(step):
             rates[active] = np.inf
             break
@@ -108,4 +130,4 @@ def max_min_rates(
         bottleneck[frozen_flows] = edges[hits[first]]
         bottleneck[capped] = -2
         active &= ~newly
-    return rates, bottleneck
+    return bottleneck

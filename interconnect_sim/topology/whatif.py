@@ -1,8 +1,13 @@
-"""What-if edits of a built fabric: failed links and devices, P2P off, degraded NVLink.
+"""What-if edits of a built fabric: failed links and devices, P2P off, degraded links.
 
 Each function returns a new, validated :class:`Fabric` and leaves its input untouched. Knobs
 that change what is *built* (a different NIC or switch, fewer NVLink lanes everywhere) are
 options of :func:`interconnect_sim.topology.presets.build_fabric` instead.
+
+Every edit records what it touched in the graph's attributes, so engines that time identical
+copies of a communicator once know which copies are no longer identical:
+``modified_nodes`` (the systems whose insides changed) and ``modified_network`` (whether a NIC
+link or a network switch changed).
 """
 
 from __future__ import annotations
@@ -10,7 +15,48 @@ from __future__ import annotations
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_COUNT, Fabric
 
-__all__ = ["with_links_disabled", "with_p2p", "without_device", "without_link"]
+__all__ = [
+    "MODIFIED_NETWORK",
+    "MODIFIED_NODES",
+    "modified_nodes",
+    "network_modified",
+    "with_device_degraded",
+    "with_link_degraded",
+    "with_links_disabled",
+    "with_p2p",
+    "without_device",
+    "without_link",
+]
+
+MODIFIED_NODES = "modified_nodes"
+"""Graph attribute: frozenset of system indices whose devices or links a what-if changed."""
+MODIFIED_NETWORK = "modified_network"
+"""Graph attribute: True once a what-if changed a NIC link or a network switch."""
+
+
+def modified_nodes(fabric: Fabric) -> frozenset[int]:
+    """Systems whose insides a what-if changed."""
+    return frozenset(fabric.graph.graph.get(MODIFIED_NODES, frozenset()))
+
+
+def network_modified(fabric: Fabric) -> bool:
+    """Whether a what-if changed a NIC link or a network switch."""
+    return bool(fabric.graph.graph.get(MODIFIED_NETWORK, False))
+
+
+def _mark(fabric: Fabric, *devices: str) -> None:
+    """Record that ``devices`` (and the links between them) changed."""
+    graph = fabric.graph
+    nodes = set(modified_nodes(fabric))
+    network = network_modified(fabric)
+    for device in devices:
+        data = graph.nodes[device] if device in graph else {}
+        if "node" in data:
+            nodes.add(int(data["node"]))
+        if data.get("kind") in ("nic", "leaf", "spine", "core") or "node" not in data:
+            network = True
+    graph.graph[MODIFIED_NODES] = frozenset(nodes)
+    graph.graph[MODIFIED_NETWORK] = network
 
 
 def with_p2p(fabric: Fabric, enabled: bool) -> Fabric:
@@ -39,6 +85,7 @@ def without_link(fabric: Fabric, a: str, b: str) -> Fabric:
     """
     _require_link(fabric, a, b)
     result = fabric.copy()
+    _mark(result, a, b)
     result.graph.remove_edge(a, b)
     result.graph.remove_edge(b, a)
     result.validate()
@@ -58,10 +105,59 @@ def with_links_disabled(fabric: Fabric, a: str, b: str, count: int = 1) -> Fabri
     if count == links:
         return without_link(fabric, a, b)
     result = fabric.copy()
+    _mark(result, a, b)
     for src, dst in ((a, b), (b, a)):
         data = result.graph.edges[src, dst]
         data[LINK_COUNT] = links - count
         data[BANDWIDTH] = data["rate_per_link_bytes_per_s"] * (links - count)
+    result.validate()
+    return result
+
+
+def _check_fraction(fraction: float, what: str) -> None:
+    if not 0.0 < fraction < 1.0:
+        raise TopologyError(
+            f"{what}: the degraded capacity must be a fraction between 0 and 1 of the healthy "
+            f"one (e.g. 0.5 for half), got {fraction}"
+        )
+
+
+def with_link_degraded(fabric: Fabric, a: str, b: str, fraction: float) -> Fabric:
+    """Run the link between ``a`` and ``b`` at ``fraction`` of its capacity, both directions
+    (a port that trained down to a lower speed, a flapping cable, an error-correcting link).
+
+    Raises
+    ------
+    TopologyError
+        No such link, or a fraction outside (0, 1).
+    """
+    _require_link(fabric, a, b)
+    _check_fraction(fraction, f"link {a} - {b}")
+    result = fabric.copy()
+    _mark(result, a, b)
+    for src, dst in ((a, b), (b, a)):
+        result.graph.edges[src, dst][BANDWIDTH] *= fraction
+    result.validate()
+    return result
+
+
+def with_device_degraded(fabric: Fabric, device: str, fraction: float) -> Fabric:
+    """Run every link of ``device`` (a NIC, a switch, a GPU's NVLinks) at ``fraction`` of its
+    capacity: a NIC that negotiated a lower speed, a throttled switch.
+
+    Raises
+    ------
+    TopologyError
+        No such device, or a fraction outside (0, 1).
+    """
+    if device not in fabric.graph:
+        raise TopologyError(f"no device {device!r} in {fabric.name!r}")
+    _check_fraction(fraction, f"device {device}")
+    result = fabric.copy()
+    _mark(result, device)
+    graph = result.graph
+    for edge in [*graph.out_edges(device), *graph.in_edges(device)]:
+        graph.edges[edge][BANDWIDTH] *= fraction
     result.validate()
     return result
 
@@ -80,6 +176,7 @@ def without_device(fabric: Fabric, node_id: str) -> Fabric:
     if fabric.kind(node_id) == "gpu":
         raise TopologyError(f"{node_id!r} is a GPU; failed GPUs are modelled by using fewer ranks")
     result = fabric.copy()
+    _mark(result, node_id)
     result.graph.remove_node(node_id)
     result.validate()
     return result

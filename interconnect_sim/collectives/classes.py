@@ -1,0 +1,148 @@
+"""Identical copies of a communicator routed as one class, for engines that time them once.
+
+A training step runs the same collective on many rank groups at once: every tensor-parallel
+group of a pipeline stage, the data-parallel groups of every tensor rank, the pipeline sends of
+every replica. Copies that are identical on the fabric move at one rate, so an engine may give
+them a single flow whose incidence is the sum of theirs. :func:`class_parts` builds that sum
+without analysing every copy:
+
+* copies with the same local GPUs on systems no what-if changed share one analysis (ring search,
+  algorithm, latency) and its intra-node template, which the engine repeats on every copy's
+  systems (the plan's ``node_prefixes``);
+* the network part is every copy's own routes (its rails' rings between its systems, or its
+  all-to-all pattern), summed; switch-to-switch routes are added once per leaf pair with a
+  count, so 1,024 pipeline sends between the same leaves cost one route search each way.
+
+Copies on systems a what-if changed (:func:`~interconnect_sim.topology.whatif.modified_nodes`)
+get their own analysis: their template is not the others'.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import cache
+
+from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
+from interconnect_sim.collectives.network import NetworkRoutes
+from interconnect_sim.collectives.paths import Flow, add_flow
+from interconnect_sim.specs.catalog import Catalog
+from interconnect_sim.topology.fabric import Fabric
+from interconnect_sim.topology.whatif import modified_nodes
+
+__all__ = ["ClassPart", "class_parts"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClassPart:
+    """Copies that share one analysis.
+
+    ``bandwidths`` are the first copy's (rates, algorithm choice, latency); its ``plan`` is the
+    sum over the ``copies``: the template repeated on all their systems, their network flows
+    added.
+    """
+
+    bandwidths: CommunicatorBandwidths
+    copies: int
+
+
+def _by_node(fabric: Fabric, gpus: Sequence[str]) -> list[list[str]]:
+    nodes: dict[int, list[str]] = defaultdict(list)
+    for gpu in gpus:
+        nodes[int(fabric.graph.nodes[gpu]["node"])].append(gpu)
+    return [nodes[node] for node in sorted(nodes)]
+
+
+def _ring_flow(
+    fabric: Fabric, routes: NetworkRoutes, members: list[list[list[str]]], rails: int
+) -> Flow:
+    """Every member's inter-node rings, one unit per rail, as
+    :func:`~interconnect_sim.collectives.bandwidth.analyse_communicator` routes them."""
+    graph = fabric.graph
+    flow: Flow = {}
+    leaf_pairs: dict[tuple[str, str], int] = defaultdict(int)
+    for member in members:
+        pairs = [routes.nic_pairs(gpus, int(graph.nodes[gpus[0]]["node"])) for gpus in member]
+        count = len(pairs)
+        for rail in range(rails):
+            for k in range(count):
+                gpu_src, src = pairs[k][rail]
+                gpu_dst, dst = pairs[(k + 1) % count][rail]
+                leaf_src, leaf_dst = routes.leaf_of(src), routes.leaf_of(dst)
+                add_flow(flow, {(src, leaf_src): 1.0, (leaf_dst, dst): 1.0})
+                add_flow(flow, routes.gpu_to_nic(gpu_src, src))
+                add_flow(flow, routes.gpu_to_nic(dst, gpu_dst))
+                leaf_pairs[(leaf_src, leaf_dst)] += 1
+    for (leaf_src, leaf_dst), count in leaf_pairs.items():
+        add_flow(flow, routes.leaf_route(leaf_src, leaf_dst), float(count))
+    return flow
+
+
+def _alltoall_flow(
+    fabric: Fabric, routes: NetworkRoutes, members: list[list[list[str]]]
+) -> Callable[[], Flow]:
+    graph = fabric.graph
+
+    @cache
+    def flow() -> Flow:
+        total: Flow = {}
+        for member in members:
+            pairs = tuple(
+                tuple(routes.nic_pairs(gpus, int(graph.nodes[gpus[0]]["node"]))) for gpus in member
+            )
+            add_flow(total, routes.uniform_flow(pairs))
+        return total
+
+    return flow
+
+
+def _merged(
+    fabric: Fabric, bw: CommunicatorBandwidths, members: list[list[list[str]]]
+) -> CommunicatorBandwidths:
+    prefixes = tuple(gpus[0].split("/", 1)[0] + "/" for member in members for gpus in member)
+    if bw.node_count == 1 or bw.rail_count == 0:
+        plan = replace(bw.plan, node_prefixes=prefixes)
+    else:
+        routes = NetworkRoutes.of(fabric)
+        plan = replace(
+            bw.plan,
+            node_prefixes=prefixes,
+            network_flow=_ring_flow(fabric, routes, members, bw.rail_count),
+            alltoall_network=_alltoall_flow(fabric, routes, members),
+        )
+    return replace(bw, plan=plan)
+
+
+def class_parts(
+    fabric: Fabric, catalog: Catalog, members: Sequence[Sequence[str]]
+) -> list[ClassPart]:
+    """The copies ``members`` (GPU ids of each copy) as few parts of identical copies.
+
+    Examples
+    --------
+    Every tensor-parallel group of four DGX H100 nodes is one part:
+
+    >>> import interconnect_sim as ics
+    >>> catalog = ics.load_catalog()
+    >>> fabric = ics.build_fabric(catalog, ics.FabricRequest(system="dgx-h100", node_count=4))
+    >>> groups = [fabric.gpus[8 * n : 8 * n + 8] for n in range(4)]
+    >>> [(p.copies, p.bandwidths.plan.node_prefixes) for p in class_parts(fabric, catalog, groups)]
+    [(4, ('n0/', 'n1/', 'n2/', 'n3/'))]
+    """
+    modified = modified_nodes(fabric)
+    graph = fabric.graph
+    classes: dict[object, list[list[list[str]]]] = defaultdict(list)
+    for gpus in members:
+        by_node = _by_node(fabric, gpus)
+        nodes = {int(graph.nodes[group[0]]["node"]) for group in by_node}
+        local = tuple(graph.nodes[g]["local_rank"] for g in by_node[0])
+        key: object = (local, len(by_node)) if not nodes & modified else tuple(gpus)
+        classes[key].append(by_node)
+    parts = []
+    for copies in classes.values():
+        first = [gpu for group in copies[0] for gpu in group]
+        bw = analyse_communicator(fabric, catalog, gpus=first)
+        merged = bw if len(copies) == 1 else _merged(fabric, bw, copies)
+        parts.append(ClassPart(merged, len(copies)))
+    return parts
