@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["TraceReplay"]
 
 ProgressCallback = Callable[[int, int], None]
-_FlowCache = dict[tuple[str, str], tuple[float, list[tuple[str, Incidence, float]]]]
+_Plan = tuple[float, list[tuple[str, Incidence, float]], str, str]
+"""Latency, (label, incidence, volume) per flow, algorithm and protocol of a call."""
 
 
 class TraceReplay:
@@ -56,7 +57,8 @@ class TraceReplay:
         self.env = simpy.Environment()
         self.network = FlowNetwork(self.env, self.index, record=record_links)
         self.records: dict[str, CallRecord] = {}
-        self._caches: dict[tuple[object, ...], _FlowCache] = {}
+        self._plans: dict[tuple[object, ...], _Plan] = {}
+        self._caches: dict[tuple[object, ...], dict[Any, Any]] = {}
         self._dependents: dict[str, list[TraceEvent]] = defaultdict(list)
         self._pending: dict[str, int] = {}
         for event in events:
@@ -97,20 +99,7 @@ class TraceReplay:
         if isinstance(event, TraceCompute):
             self._after(event.duration_s, lambda: self._finish(event, start, "", ""))
             return
-        parts = self.communicators.parts(event, merge=self.merge)
-        algo, proto = self.engine.analytic.choose(
-            event.op, parts[0].bandwidths, event.size_bytes, event.algorithm, event.protocol
-        )
-        flows: list[tuple[str, Incidence, float]] = []
-        latency = 0.0
-        for number, part in enumerate(parts):
-            key = (event.ranks or event.group, event.copies, self.merge, event.p2p_comm, number)
-            cache = self._caches.setdefault(key, {})
-            part_latency, part_flows = self.engine.flows_of(
-                self.index, event.op, part.bandwidths, algo, proto, event.size_bytes, cache
-            )
-            latency = max(latency, part_latency)
-            flows.extend(part_flows)
+        latency, flows, algo, proto = self._plan(event)
 
         def move() -> None:
             remaining = [len(flows)]
@@ -127,6 +116,35 @@ class TraceReplay:
                 done.callbacks.append(one_done)
 
         self._after(latency * event.repeat, move)
+
+    def _plan(self, event: TraceCall) -> _Plan:
+        """Latency, flows, algorithm and protocol of a call (cached per call shape)."""
+        shape = (
+            event.ranks or event.group,
+            event.copies,
+            event.p2p_comm,
+            event.comm_size,
+            event.op,
+            event.size_bytes,
+            event.algorithm,
+            event.protocol,
+        )
+        if shape not in self._plans:
+            parts = self.communicators.parts(event, merge=self.merge)
+            algo, proto = self.engine.analytic.choose(
+                event.op, parts[0].bandwidths, event.size_bytes, event.algorithm, event.protocol
+            )
+            flows: list[tuple[str, Incidence, float]] = []
+            latency = 0.0
+            for number, part in enumerate(parts):
+                cache = self._caches.setdefault((*shape[:4], number), {})
+                part_latency, part_flows = self.engine.flows_of(
+                    self.index, event.op, part.bandwidths, algo, proto, event.size_bytes, cache
+                )
+                latency = max(latency, part_latency)
+                flows.extend(part_flows)
+            self._plans[shape] = (latency, flows, algo, proto)
+        return self._plans[shape]
 
     def _finish(self, event: TraceEvent, start: float, algo: str, proto: str) -> None:
         ranks = self.communicators.ranks(event)

@@ -100,7 +100,7 @@ class DiscreteEventEngine:
         )
         index = EdgeIndex(fabric)
         times = []
-        cache: dict[tuple[str, str], tuple[float, list[tuple[str, Incidence, float]]]] = {}
+        cache: dict[Any, Any] = {}
         for size, algo, proto in zip(
             choice.size_bytes, choice.algorithm, choice.protocol, strict=True
         ):
@@ -146,30 +146,26 @@ class DiscreteEventEngine:
         algorithm: str,
         protocol: str,
         size: float,
-        cache: dict[tuple[str, str], tuple[float, list[tuple[str, Incidence, float]]]],
+        cache: dict[Any, Any],
     ) -> tuple[float, list[tuple[str, Incidence, float]]]:
         """Latency and (label, incidence, volume) per flow of one call; incidences cached per
-        (algorithm, protocol) in ``cache`` (one cache per communicator)."""
+        (algorithm, protocol) and whole answers per size in ``cache`` (one per communicator)."""
+        answer = cache.get((algorithm, protocol, size))
+        if answer is not None:
+            return answer  # type: ignore[no-any-return]
         decomposition = decompose(op, bw, self.calibration, algorithm, protocol, size)
         key = (algorithm, protocol)
         if key not in cache:
             plan = bw.plan
-            cache[key] = (
-                0.0,
-                [
-                    (
-                        spec.label,
-                        index.incidence(spec, plan.template_prefix, plan.node_prefixes),
-                        0.0,
-                    )
-                    for spec in decomposition.flows
-                ],
-            )
-        incidences = cache[key][1]
+            cache[key] = [
+                (spec.label, index.incidence(spec, plan.template_prefix, plan.node_prefixes))
+                for spec in decomposition.flows
+            ]
         flows = [
             (label, incidence, spec.volume_bytes)
-            for (label, incidence, _), spec in zip(incidences, decomposition.flows, strict=True)
+            for (label, incidence), spec in zip(cache[key], decomposition.flows, strict=True)
         ]
+        cache[(algorithm, protocol, size)] = (decomposition.latency_s, flows)
         return decomposition.latency_s, flows
 
     # -- traces ------------------------------------------------------------------------------

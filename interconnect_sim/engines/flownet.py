@@ -120,7 +120,9 @@ class FlowNetwork:
 
     Max-min fairness splits over the groups of flows that share links (transitively), so when a
     flow starts or ends only its group is re-solved: a tensor-parallel all-gather inside one
-    node does not re-rate data-parallel traffic on the spine. Completions are kept in a heap.
+    node does not re-rate data-parallel traffic on the spine. Whether two incidences share a
+    link is worked out once per pair (a replay reuses a few hundred incidences many times).
+    Completions are kept in a heap.
     """
 
     env: simpy.Environment
@@ -130,12 +132,13 @@ class FlowNetwork:
     intervals: list[UtilisationInterval] = field(default_factory=list)
     rate_computations: int = 0
     last_started: ActiveFlow | None = None
-    _on_edge: dict[int, set[int]] = field(default_factory=dict)
     _heap: list[tuple[float, int, int]] = field(default_factory=list)
     _dirty: set[int] = field(default_factory=set)
     _serial: int = 0
     _wake: simpy.Event | None = None
     _recorded_until: float = 0.0
+    _known: dict[int, Incidence] = field(default_factory=dict)
+    _overlap: dict[tuple[int, int], bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.env.process(self._run())
@@ -153,10 +156,9 @@ class FlowNetwork:
         key = self._serial
         self._serial += 1
         flow = ActiveFlow(label, incidence, volume_bytes, done, owner, since=self.env.now)
+        self._known.setdefault(id(incidence), incidence)  # keeps ids unique while cached
         self.active[key] = flow
         self.last_started = flow
-        for edge in incidence.edges[incidence.weights > 0].tolist():
-            self._on_edge.setdefault(edge, set()).add(key)
         self._dirty.add(key)
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
@@ -176,24 +178,17 @@ class FlowNetwork:
             )
         self._recorded_until = now
 
-    def _neighbours(self, key: int) -> set[int]:
-        flow = self.active[key]
-        found: set[int] = set()
-        for edge in flow.incidence.edges.tolist():
-            found.update(self._on_edge.get(edge, ()))
-        return found
+    def _shares(self, a: Incidence, b: Incidence) -> bool:
+        """Whether two incidences cross a common link (cached per pair)."""
+        key = (id(a), id(b)) if id(a) <= id(b) else (id(b), id(a))
+        if key not in self._overlap:
+            edges_a = a.edges[a.weights > 0]
+            edges_b = b.edges[b.weights > 0]
+            self._overlap[key] = bool(np.intersect1d(edges_a, edges_b).size)
+        return self._overlap[key]
 
-    def _remove(self, key: int) -> None:
-        flow = self.active[key]
-        self._dirty.update(self._neighbours(key))
-        for edge in flow.incidence.edges.tolist():
-            sharing = self._on_edge.get(edge)
-            if sharing is not None:
-                sharing.discard(key)
-                if not sharing:
-                    del self._on_edge[edge]
-        del self.active[key]
-        self._dirty.discard(key)
+    def _neighbours(self, incidence: Incidence) -> list[int]:
+        return [k for k, f in self.active.items() if self._shares(incidence, f.incidence)]
 
     def _complete_due(self) -> None:
         """Finish every flow whose last byte is delivered by now."""
@@ -207,7 +202,9 @@ class FlowNetwork:
             flow.settle(now)
             flow.delivered_bytes += flow.remaining_bytes
             flow.remaining_bytes = 0.0
-            self._remove(key)
+            del self.active[key]
+            self._dirty.discard(key)
+            self._dirty.update(self._neighbours(flow.incidence))
             flow.done.succeed()
 
     def _component(self) -> list[int]:
@@ -215,7 +212,7 @@ class FlowNetwork:
         seen = {key for key in self._dirty if key in self.active}
         stack = list(seen)
         while stack:
-            for other in self._neighbours(stack.pop()):
+            for other in self._neighbours(self.active[stack.pop()].incidence):
                 if other not in seen:
                     seen.add(other)
                     stack.append(other)

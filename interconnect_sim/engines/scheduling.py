@@ -32,6 +32,7 @@ class Communicators:
         self.gpus_per_node = len(self.gpus) // len(nodes)
         self._cache: dict[tuple[int, ...], CommunicatorBandwidths] = {}
         self._parts: dict[tuple[object, ...], list[ClassPart]] = {}
+        # keyed by the call's ranks (or group) and copies as written
 
     def ranks(self, call: TraceEvent) -> tuple[int, ...]:
         """The call's ranks on this fabric (its first copy's)."""
@@ -58,15 +59,14 @@ class Communicators:
 
     def bandwidths(self, call: TraceCall) -> CommunicatorBandwidths:
         """Graph analysis of the call's communicator (its first copy; cached by rank set)."""
-        bw = self._analyse(call, self.ranks(call))
-        return replace(bw, p2p_pairs=True) if call.p2p_comm == "pairs" else bw
+        return _as_called(call, self._analyse(call, self.ranks(call)))
 
     def parts(self, call: TraceCall, *, merge: bool) -> list[ClassPart]:
         """The call's copies as parts to time: identical copies merged into one part
         (:func:`~interconnect_sim.collectives.classes.class_parts`), or one part per copy."""
-        copies = self.copies(call)
-        key = (copies[0], call.copies, merge)
+        key = (call.ranks or call.group, call.copies, merge)
         if key not in self._parts:
+            copies = self.copies(call)
             if len(copies) == 1 or not merge:
                 parts = [ClassPart(self._analyse(call, ranks), 1) for ranks in copies]
             else:
@@ -77,7 +77,13 @@ class Communicators:
                     [[self.gpus[r] for r in sorted(ranks)] for ranks in copies],
                 )
             self._parts[key] = parts
-        parts = self._parts[key]
-        if call.p2p_comm == "pairs":
-            return [ClassPart(replace(p.bandwidths, p2p_pairs=True), p.copies) for p in parts]
-        return parts
+        return [ClassPart(_as_called(call, p.bandwidths), p.copies) for p in self._parts[key]]
+
+
+def _as_called(call: TraceCall, bw: CommunicatorBandwidths) -> CommunicatorBandwidths:
+    """The analysis with the call's point-to-point communicator (per pair, or a larger one)."""
+    if call.p2p_comm == "pairs":
+        return replace(bw, p2p_pairs=True)
+    if call.comm_size:
+        return replace(bw, comm_size=call.comm_size)
+    return bw

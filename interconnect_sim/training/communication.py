@@ -22,9 +22,9 @@ DP           per step gradient reduce-scatter + parameter all-gather     last mi
              over the DP group, routed experts over expert-DP
 ==========  ==========================================================  =========================
 
-With the discrete-event engine every group of a kind issues its collective at once (all TP
-groups, all DP groups ...) so they contend for the links they share, and the slowest group's
-time is used.
+Each kind also lists its collectives (:class:`Collective`: group kind, op, size, count per
+forward or backward pass, or per step) so that a schedule can issue them one by one
+(:mod:`.step_trace`); the closed form above sums the same lists, timed on an idle fabric.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from typing import Any
 
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
-from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.training.memory import chunk_parameters, lora_parameters
@@ -43,7 +42,6 @@ from interconnect_sim.training.moe import ACTIVATION_BYTES, dispatch_bytes_per_g
 from interconnect_sim.training.parallel import ParallelConfig
 from interconnect_sim.training.pipeline import Chunk
 from interconnect_sim.training.stage_compute import ChunkCompute
-from interconnect_sim.workload.trace import TraceCall
 
 __all__ = [
     "Collective",
@@ -72,40 +70,24 @@ or CP = 2 (Megatron's pipeline sends are batched on the pipeline group)."""
 
 
 class CollectiveTimer:
-    """Times the collectives of one group kind on a fabric, with either engine."""
+    """Times one collective of a group kind on an idle fabric (the analytic engine), on the
+    group holding rank 0 (Megatron's layout makes the others alike)."""
 
     def __init__(
         self,
         fabric: Fabric,
         catalog: Catalog,
         analytic: AnalyticEngine,
-        des: DiscreteEventEngine | None,
         parallel: ParallelConfig,
         cache: dict[Any, Any] | None = None,
     ) -> None:
         self.fabric = fabric
         self.analytic = analytic
-        self.des = des
         self.parallel = parallel
         self.gpus = fabric.gpus
         self._shared = cache if cache is not None else {}
         self._cache: dict[Any, float] = self._shared.setdefault("times", {})
         self.warnings: list[str] = []
-
-    def _groups(self, kind: str) -> list[list[int]]:
-        first = self.parallel.group(kind)
-        world = self.parallel.world_size
-        members = set()
-        groups = []
-        for start in range(world):
-            if start in members:
-                continue
-            group = [start + r for r in first]
-            if group[-1] >= world or any(r in members for r in group):
-                continue
-            members.update(group)
-            groups.append(group)
-        return groups
 
     def _bandwidths(self, kind: str) -> Any:
         ranks = tuple(self.parallel.group(kind))
@@ -123,35 +105,15 @@ class CollectiveTimer:
         return replace(bw, p2p_pairs=True) if kind in _PAIRWISE_P2P else bw
 
     def time(self, kind: str, op: CollectiveOp, size_bytes: float) -> float:
-        """Seconds for one collective of this group kind (slowest group under the DES)."""
+        """Seconds for one collective of this group kind."""
         if len(self.parallel.group(kind)) < 2 or size_bytes <= 0:
             return 0.0
-        key = (tuple(self.parallel.group(kind)), self.des is not None, op.value, float(size_bytes))
+        key = (tuple(self.parallel.group(kind)), kind in _PAIRWISE_P2P, op.value, float(size_bytes))
         if key not in self._cache:
             bw = self._bandwidths(kind)
-            if self.des is None:
-                est = self.analytic.estimate(None, op, [size_bytes], bandwidths=bw)
-                self._cache[key] = float(est.time_s[0])
-            else:
-                self._cache[key] = self._replay(kind, op, size_bytes)
+            est = self.analytic.estimate(None, op, [size_bytes], bandwidths=bw)
+            self._cache[key] = float(est.time_s[0])
         return self._cache[key]
-
-    def _replay(self, kind: str, op: CollectiveOp, size_bytes: float) -> float:
-        assert self.des is not None
-        p2p_comm = "pairs" if kind in _PAIRWISE_P2P else "group"
-        calls = [
-            TraceCall(
-                id=f"{kind}{i}",
-                op=op,
-                size_bytes=size_bytes,
-                ranks=tuple(g),
-                start_s=0.0,
-                p2p_comm=p2p_comm if op is CollectiveOp.SENDRECV else "group",
-            )
-            for i, g in enumerate(self._groups(kind))
-        ]
-        result = self.des.replay(self.fabric, calls, record_links=False)
-        return max(c.duration_s for c in result.calls)
 
 
 def _activation_bytes(model: ModelConfig, parallel: ParallelConfig) -> float:

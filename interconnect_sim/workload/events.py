@@ -110,6 +110,10 @@ class TraceCall:
         For ``sendrecv``: ``group`` (one NCCL communicator of all the ranks, as nccl-tests and
         ``batch_isend_irecv``) or ``pairs`` (a 2-rank communicator per peer pair, as PyTorch's
         unbatched ``isend``/``irecv``); NCCL gives a send fewer channels on big communicators.
+    comm_size : int
+        For ``sendrecv``: ranks of the NCCL communicator the sends run on, when larger than the
+        call's ranks (a pipeline send between two stages on the whole pipeline group); 0: the
+        call's ranks.
     copies : tuple of range
         Rank offsets of the copies (module doc); empty: the call runs once, on ``ranks``.
     repeat : int
@@ -131,6 +135,7 @@ class TraceCall:
     after: tuple[str, ...] = ()
     compute_s: float = 0.0
     p2p_comm: str = "group"
+    comm_size: int = 0
     copies: tuple[range, ...] = ()
     repeat: int = 1
     tag: str | None = None
@@ -149,6 +154,8 @@ class TraceCall:
             data["compute_s"] = self.compute_s
         if self.p2p_comm != "group":
             data["p2p_comm"] = self.p2p_comm
+        if self.comm_size:
+            data["comm_size"] = self.comm_size
         if self.repeat != 1:
             data["repeat"] = self.repeat
         if self.tag is not None:

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 _COMMON = {"id", "op", "ranks", "group", "start_s", "after", "copies", "tag"}
-_CALL_KEYS = _COMMON | {"bytes", "algo", "proto", "compute_s", "p2p_comm", "repeat"}
+_CALL_KEYS = _COMMON | {"bytes", "algo", "proto", "compute_s", "p2p_comm", "comm_size", "repeat"}
 _COMPUTE_KEYS = _COMMON | {"duration_s"}
 P2P_COMMS = ("group", "pairs")
 
@@ -191,6 +191,17 @@ def _event(data: Any, source: str, line: int) -> TraceEvent:
         raise _fail(source, line, f"p2p_comm {p2p_comm!r} must be one of {', '.join(P2P_COMMS)}")
     if "p2p_comm" in data and op.value != "sendrecv":
         raise _fail(source, line, f"p2p_comm applies to sendrecv only, not {op.value}")
+    comm_size = data.get("comm_size", 0)
+    if "comm_size" in data:
+        ranks = common["ranks"]
+        if op.value != "sendrecv" or p2p_comm == "pairs":
+            raise _fail(source, line, "comm_size applies to sendrecv on a group communicator only")
+        if (
+            isinstance(comm_size, bool)
+            or not isinstance(comm_size, int)
+            or comm_size < (len(ranks) if ranks else 2)
+        ):
+            raise _fail(source, line, "comm_size must be a whole number >= the call's ranks")
     repeat = data.get("repeat", 1)
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise _fail(source, line, "repeat must be a whole number >= 1")
@@ -201,6 +212,7 @@ def _event(data: Any, source: str, line: int) -> TraceEvent:
         protocol=str(data["proto"]).lower() if "proto" in data else None,
         compute_s=_number(data, "compute_s", source, line) or 0.0,
         p2p_comm=p2p_comm,
+        comm_size=comm_size,
         repeat=repeat,
         **common,
     )
