@@ -92,7 +92,7 @@ def _step(build: Build, catalog: Catalog, **layout: object):  # type: ignore[no-
 def test_the_trace_has_every_pass_once_per_class_and_its_copies(
     build: Build, catalog: Catalog
 ) -> None:
-    fabric, (_, run) = _step(build, catalog, tp=2, pp=4, dp=4, vpp=2, global_batch=16)
+    _, (_, run) = _step(build, catalog, tp=2, pp=4, dp=4, vpp=2, global_batch=16)
     events = run.trace.events
     computes = [e for e in events if isinstance(e, TraceCompute) and e.tag == "forward"]
     # 4 stages x 2 chunks x 4 micro-batches, the first forward of each chunk cut in buckets
