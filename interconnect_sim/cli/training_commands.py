@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.cli.common import (
+    add_calibration_option,
     add_catalog_option,
     add_fabric_options,
+    calibration_from,
     catalog_from,
     fabric_request_from,
     on_off,
@@ -112,6 +113,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     train.add_argument("--restart", type=duration, default=600.0, metavar="D")
     train.add_argument("--engine", choices=("analytic", "des"), default="analytic")
     train.add_argument("--json", action="store_true")
+    add_calibration_option(train)
 
     validate = commands.add_parser(
         "validate-training",
@@ -128,6 +130,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="rows in the time_to_train.csv schema (default: shipped rows)",
     )
     validate.add_argument("--json", action="store_true")
+    add_calibration_option(validate)
     add_catalog_option(validate)
     validate.add_argument(
         "--fit", action="store_true", help="first re-fit the compute calibration on the fit rows"
@@ -293,7 +296,7 @@ def run_training_command(args: argparse.Namespace) -> int:
         return _cmd_validate(args)
     values = _options(args)
     catalog = catalog_from(values)
-    calibration = load_calibration()
+    calibration = calibration_from(args)
     model = load_model(str(values["model"]))
     request = fabric_request_from(values)
     fabric = build_fabric(catalog, request)
@@ -357,7 +360,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if not args.out.parent.exists():
             raise ScenarioError(f"--out: folder {str(args.out.parent)!r} does not exist")
         compute, objective = fit_compute(frame, catalog, compute)
-        score = score_runs(frame, catalog, compute)
+        score = score_runs(frame, catalog, compute, AnalyticEngine(catalog, calibration_from(args)))
         fit_rows = [r["row_id"] for r in score.rows if r["fit_role"] == "fit"]
         write_compute_calibration(
             args.out,
@@ -371,7 +374,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             },
         )
     else:
-        score = score_runs(frame, catalog, compute)
+        score = score_runs(frame, catalog, compute, AnalyticEngine(catalog, calibration_from(args)))
     if args.json:
         print(json.dumps(score.to_json(), indent=2))
         return 0

@@ -42,7 +42,7 @@ from interconnect_sim.collectives.paths import (
 )
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.specs.catalog import Catalog
-from interconnect_sim.topology.fabric import BANDWIDTH, TIER, Fabric
+from interconnect_sim.topology.fabric import BANDWIDTH, LINK_SPEC, TIER, Fabric
 
 __all__ = ["CommunicatorBandwidths", "CommunicatorPlan", "analyse_communicator"]
 
@@ -152,6 +152,22 @@ class CommunicatorBandwidths:
         In-network reduction on the leaf switches (SHARP) available to IB NICs.
     architecture : str
         GPU architecture (NCCL's protocol caps depend on it).
+    system : str
+        Preset id of the fabric (``""`` for hand-built fabrics): calibrations fitted on one
+        cluster apply by system and NIC.
+    nic_spec : str
+        Catalog id of the compute NICs the communicator uses (``""`` without NICs).
+    nvlink_spec : str
+        Link spec of the GPUs' NVLink links (``""`` without NVLink).
+    nvlink_link_rate_bytes_per_s : float
+        Catalog rate of one such link with all its lanes, one direction (NCCL's data rate
+        per link is relative to it; a what-if with fewer lanes keeps the ratio).
+    cpu_vendor : str
+        ``intel``, ``amd`` or ``other``, from the host CPU model (NCCL's per-step network
+        overhead depends on it).
+    pcie_spec, pcie_x16_rate_bytes_per_s : str, float
+        The GPUs' PCIe generation and the catalog rate of an x16 link of it (peer-to-peer
+        over PCIe and host staging are fractions of NCCL's data rate for it).
     p2p_pairs : bool
         Point-to-point calls run on a 2-rank NCCL communicator per peer pair (PyTorch's
         unbatched ``isend``/``irecv``, e.g. Transformer Engine's context-parallel ring) rather
@@ -179,6 +195,13 @@ class CommunicatorBandwidths:
     nvls: bool
     collnet: bool
     architecture: str
+    system: str = ""
+    nic_spec: str = ""
+    nvlink_spec: str = ""
+    nvlink_link_rate_bytes_per_s: float = 0.0
+    cpu_vendor: str = "other"
+    pcie_spec: str = ""
+    pcie_x16_rate_bytes_per_s: float = 0.0
     p2p_pairs: bool = False
     plan: CommunicatorPlan = field(repr=False, compare=False)
     alltoall_network_per_gpu: Callable[[], float] = field(repr=False, compare=False)
@@ -297,6 +320,20 @@ def _port_rate(fabric: Fabric, catalog: Catalog, nic: str) -> float:
     return catalog.link(spec.port_link).data_rate_per_direction_bytes_per_s * spec.port_count
 
 
+def _cpu_vendor(fabric: Fabric, node: int) -> str:
+    """``intel``, ``amd`` or ``other`` from the model of the node's host CPUs."""
+    graph = fabric.graph
+    for cpu in fabric.nodes_of_kind("cpu"):
+        if graph.nodes[cpu].get("node") == node:
+            model = str(graph.nodes[cpu].get("model", "")).lower()
+            if "intel" in model or "xeon" in model:
+                return "intel"
+            if "amd" in model or "epyc" in model:
+                return "amd"
+            return "other"
+    return "other"
+
+
 # -- communicator --------------------------------------------------------------------------------
 
 
@@ -391,9 +428,8 @@ def _analyse(
     local = gpus_by_node[0]
     paths = HopPaths.of(fabric)
     gpu_spec = catalog.gpu(str(graph.nodes[local[0]]["spec"]))
-    nvlink_out = sum(
-        d[BANDWIDTH] for _, _, d in graph.out_edges(local[0], data=True) if d[TIER] == "nvlink"
-    )
+    nvlink_edges = [d for _, _, d in graph.out_edges(local[0], data=True) if d[TIER] == "nvlink"]
+    nvlink_out = sum(d[BANDWIDTH] for d in nvlink_edges)
     channels: list[tuple[float, Flow]] = []
     chains: list[tuple[float, Flow]] = []
     limit: Edge | None = None
@@ -525,6 +561,17 @@ def _analyse(
         nvls=bool(nvls),
         collnet=bool(sharp and m > 1),
         architecture=gpu_spec.architecture,
+        system=str(graph.graph.get("system", "")),
+        nic_spec=str(graph.nodes[nic_pairs[0][0][1]]["spec"]) if nic_pairs else "",
+        nvlink_spec=str(nvlink_edges[0][LINK_SPEC]) if nvlink_edges else "",
+        nvlink_link_rate_bytes_per_s=(
+            catalog.link(str(nvlink_edges[0][LINK_SPEC])).data_rate_per_direction_bytes_per_s
+            if nvlink_edges
+            else 0.0
+        ),
+        cpu_vendor=_cpu_vendor(fabric, int(graph.nodes[local[0]]["node"])),
+        pcie_spec=gpu_spec.pcie,
+        pcie_x16_rate_bytes_per_s=catalog.link(gpu_spec.pcie).rate_for_lanes_bytes_per_s(16),
         plan=plan,
         alltoall_network_per_gpu=alltoall_network_per_gpu,
         alltoall_network_bottleneck=alltoall_network_bottleneck,

@@ -16,13 +16,14 @@ on one pod) the flows slow each other down as the shared links dictate.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import simpy
 from numpy.typing import ArrayLike
 
-from interconnect_sim.calibration.model import Calibration, load_calibration
+from interconnect_sim.calibration import Calibration, load_calibration
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
 from interconnect_sim.collectives.decomposition import decompose
 from interconnect_sim.collectives.ops import CollectiveOp
@@ -148,7 +149,8 @@ class DiscreteEventEngine:
         size: float,
         cache: dict[tuple[str, str], tuple[float, list[tuple[str, Incidence, float]]]],
     ) -> tuple[float, list[tuple[str, Incidence, float]]]:
-        """Latency and (label, incidence, volume) per flow; incidences cached per algorithm."""
+        """Latency and (label, incidence, volume) per flow; the links a flow crosses are cached
+        per algorithm, its rate cap (NCCL's per-size limits) is the one at this size."""
         decomposition = decompose(op, bw, self.calibration, algorithm, protocol, size)
         key = (algorithm, protocol)
         if key not in cache:
@@ -166,7 +168,7 @@ class DiscreteEventEngine:
             )
         incidences = cache[key][1]
         flows = [
-            (label, incidence, spec.volume_bytes)
+            (label, replace(incidence, rate_cap=spec.rate_cap_bytes_per_s), spec.volume_bytes)
             for (label, incidence, _), spec in zip(incidences, decomposition.flows, strict=True)
         ]
         return decomposition.latency_s, flows
