@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,56 +15,114 @@ from interconnect_sim.cli.common import (
     calibration_from,
     catalog_from,
     fabric_request_from,
-    on_off,
     positive_int,
     print_warnings,
     prior_note,
 )
+from interconnect_sim.cli.training_options import (
+    benchmark_setup,
+    duration,
+    options_of,
+    parallel_of,
+    time_to_train_of,
+    token_count,
+)
+from interconnect_sim.cli.training_output import format_step, format_validation
 from interconnect_sim.engines.analytic import AnalyticEngine
-from interconnect_sim.errors import ScenarioError, UnitError
-from interconnect_sim.specs.catalog import is_system_path
+from interconnect_sim.errors import ScenarioError
 from interconnect_sim.topology.presets import build_fabric
+from interconnect_sim.training.benchmarks import (
+    benchmark_time,
+    list_benchmarks,
+)
 from interconnect_sim.training.compute import (
     COMPUTE_CALIBRATION,
     load_compute_calibration,
     write_compute_calibration,
 )
+from interconnect_sim.training.layout import default_pipeline_split, fastest_virtual_stages
+from interconnect_sim.training.memory import fits_memory, shortfall_message
 from interconnect_sim.training.model import load_model
-from interconnect_sim.training.parallel import ParallelConfig
-from interconnect_sim.training.step import StepEstimate, estimate_step
-from interconnect_sim.training.time_to_train import Goodput, time_to_train
-from interconnect_sim.units import format_duration, parse_duration
+from interconnect_sim.training.parallel import PRECISIONS
+from interconnect_sim.training.step import estimate_step
 from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS, load_training_runs
 from interconnect_sim.validation.training_score import fit_compute, score_runs
 
 __all__ = ["add_training_commands", "run_training_command"]
 
-_TOKEN_SUFFIX = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
+_FLOPS_HELP = (
+    "TFLOP/s count model FLOPs: forward + backward (3 passes), full (non-causal) attention, no "
+    "recompute; MoE layers count the routed top-k and shared experts, DeepSeek's multi-token "
+    "prediction is included. MFU divides them by the dense tensor peak of the training "
+    "precision (FP8 peak for the FP8 recipes, FP4 for NVFP4). validate-training compares each "
+    "published row under that row's own convention (docs/training.md)."
+)
 
 
-def token_count(text: str) -> float:
-    """``15T``, ``2.5B``, ``300M`` or a plain number of tokens (decimal multipliers)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMBGT]?)\s*", text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a token count such as 15T or 2.5B")
-    return float(match.group(1)) * _TOKEN_SUFFIX[match.group(2)]
+def virtual_stages(text: str) -> int | str:
+    """``auto`` or a positive whole number."""
+    return "auto" if text == "auto" else positive_int(text)
 
 
-def duration(text: str) -> float:
-    """A duration with units (``2000 h``, ``90 s``)."""
+def positive_float(text: str) -> float:
+    """A number > 0."""
     try:
-        return parse_duration(text)
-    except UnitError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
 
 
-_COLLECTIVES = {
-    "tp": "TP all-gather / reduce-scatter (all-reduce without SP) per layer",
-    "cp": "CP ring exchange of K and V per layer",
-    "ep": "EP all-to-all dispatch and combine per MoE layer",
-    "pp": "PP send/recv of activations (pipeline warm-up and cool-down)",
-    "dp": "DP gradient reduce-scatter and parameter all-gather",
-}
+def _add_parallel_options(train: argparse.ArgumentParser) -> None:
+    for name in ("tp", "pp", "dp", "cp", "ep"):
+        train.add_argument(f"--{name}", type=positive_int)
+    train.add_argument("--etp", type=positive_int, help="expert tensor parallel (default: tp)")
+    train.add_argument(
+        "--vpp",
+        type=virtual_stages,
+        default="auto",
+        help="virtual pipeline stages per rank, or auto (default): the fastest the split allows "
+        "that fits memory",
+    )
+    train.add_argument("--pp-first-stage-layers", type=positive_int, metavar="N")
+    train.add_argument("--pp-last-stage-layers", type=positive_int, metavar="N")
+    train.add_argument(
+        "--pp-embedding-in-split",
+        action="store_true",
+        help="count the embedding as a layer in the pipeline split (done automatically when the "
+        "layers do not divide, e.g. Llama 3 405B on 16 stages)",
+    )
+    train.add_argument("--pp-loss-in-split", action="store_true")
+    train.add_argument("--seq", type=positive_int, help="sequence length (default: the model's)")
+    train.add_argument("--global-batch", type=positive_int, metavar="B", help="sequences per step")
+    train.add_argument("--micro-batch", type=positive_int, metavar="M")
+    train.add_argument("--recompute", choices=("none", "selective", "full"))
+    train.add_argument("--precision", choices=PRECISIONS)
+    train.add_argument(
+        "--zero",
+        type=int,
+        choices=(0, 1, 2, 3),
+        help="ZeRO stage (1 = distributed optimizer, default; 3 = FSDP)",
+    )
+    train.add_argument("--fp32-grads", action="store_true", help="FP32 gradient accumulation")
+    train.add_argument("--no-sequence-parallel", action="store_true")
+    train.add_argument(
+        "--tp-overlap", action="store_true", help="tensor-parallel communication overlapped"
+    )
+    train.add_argument("--moe-capacity-factor", type=positive_float, metavar="C")
+    train.add_argument(
+        "--moe-load-imbalance",
+        type=positive_float,
+        metavar="L",
+        help="tokens on the busiest expert rank over the mean (default 1, balanced)",
+    )
+    train.add_argument("--moe-a2a-overlap", action="store_true")
+    train.add_argument("--lora-rank", type=positive_int, metavar="R")
+    train.add_argument("--lora-mlp", action="store_true", help="LoRA on MLP projections too")
+    train.add_argument("--packed-document-tokens", type=positive_int, metavar="N")
+    train.add_argument("--no-flash-attention", action="store_true")
 
 
 def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -75,32 +132,16 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="estimate an LLM training step and time-to-train on a fabric",
         description="Step time, its breakdown, tokens/s, TFLOP/s per GPU, MFU, memory per GPU "
         "and time-to-train of an LLM under data, tensor, pipeline, context and expert "
-        "parallelism. TFLOP/s count model FLOPs (forward + backward, no recompute, full "
-        "attention); MFU divides them by the dense tensor peak of the training precision.",
+        "parallelism, or the minutes of an MLPerf LLM benchmark (--benchmark). " + _FLOPS_HELP,
     )
     train.add_argument("--scenario", type=Path, help="read every option from a TOML scenario")
     train.add_argument("--model", help="preset id (e.g. llama3-70b) or a model .toml file")
+    train.add_argument(
+        "--benchmark",
+        help=f"MLPerf LLM benchmark: {', '.join(list_benchmarks())} (needs --global-batch)",
+    )
     add_fabric_options(train, system_flag=True, system_required=False)
-    for name in ("tp", "pp", "dp", "cp", "ep", "vpp"):
-        train.add_argument(f"--{name}", type=positive_int)
-    train.add_argument("--seq", type=positive_int, help="sequence length (default: the model's)")
-    train.add_argument("--global-batch", type=positive_int, metavar="B", help="sequences per step")
-    train.add_argument("--micro-batch", type=positive_int, metavar="M")
-    train.add_argument("--recompute", choices=("none", "selective", "full"))
-    train.add_argument("--precision", choices=("bf16", "fp8"))
-    train.add_argument(
-        "--zero",
-        type=int,
-        choices=(0, 1, 2, 3),
-        help="ZeRO stage (1 = distributed optimizer, default; 3 = FSDP)",
-    )
-    train.add_argument("--no-sequence-parallel", action="store_true")
-    train.add_argument(
-        "--tp-overlap",
-        action="store_true",
-        help="tensor-parallel communication overlapped with GEMMs",
-    )
-    train.add_argument("--no-flash-attention", action="store_true")
+    _add_parallel_options(train)
     train.add_argument("--tokens", type=token_count, help="training tokens, e.g. 15T")
     train.add_argument(
         "--mtbf-node",
@@ -120,8 +161,10 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="score the step model against published training runs",
         description="Maps each row (schema of time_to_train.csv) to a model, a parallel "
         "layout and a preset fabric, predicts it, and reports the absolute % error of the "
-        "quantity the row gives (TFLOP/s per GPU under the row's own FLOP convention, step "
-        "time, or tokens/s). Rows that cannot be mapped are listed with the reason.",
+        "quantity the row gives (tokens/s per GPU, else TFLOP/s per GPU under the row's own FLOP "
+        "convention, else step time; MLPerf minutes; whole-run GPU-hours), with summaries by fit "
+        "role, GPU architecture, dense vs MoE and category. Rows that cannot be mapped are "
+        "listed with the reason.",
     )
     validate.add_argument(
         "--runs",
@@ -144,187 +187,51 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     )
 
 
-def _scenario(path: Path) -> dict[str, Any]:
-    import tomllib
-
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read scenario: {exc}") from None
-    allowed = {"name", "model", "fabric", "parallel", "training"}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ScenarioError(f"{path}: unknown table(s) {unknown}; allowed {sorted(allowed)}")
-    flat: dict[str, Any] = {}
-    for table in ("fabric", "parallel", "training"):
-        flat.update(data.get(table, {}))
-    if "model" in data:
-        flat["model"] = data["model"]
-    return flat
-
-
-_DURATIONS = ("mtbf_node", "checkpoint_interval", "checkpoint_cost", "restart")
-
-
-def _scenario_value(path: Path, key: str, value: Any) -> Any:
-    """A scenario value in the form the command line gives it (paths relative to the file)."""
-    if key == "tokens" and isinstance(value, str):
-        return token_count(value)
-    if key in _DURATIONS and isinstance(value, str):
-        return duration(value)
-    if key == "system" and isinstance(value, str) and is_system_path(value):
-        return str(path.parent / value)
-    if key == "catalog":
-        folders = [value] if isinstance(value, str) else value
-        return [path.parent / str(folder) for folder in folders]
-    if key == "p2p" and isinstance(value, str):
-        try:
-            return on_off(value)
-        except argparse.ArgumentTypeError as exc:
-            raise ScenarioError(f"{path}: p2p: {exc}") from None
-    return value
-
-
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    values = vars(args).copy()
-    if args.scenario is not None:
-        scenario = _scenario(args.scenario)
-        valid = set(values) - {"scenario", "command", "json"}
-        unknown = sorted(k.replace("-", "_") for k in scenario if k.replace("-", "_") not in valid)
-        if unknown:
-            raise ScenarioError(f"{args.scenario}: unknown key(s) {unknown}")
-        for key, value in scenario.items():
-            key = key.replace("-", "_")
-            if values.get(key) in (None, False, 1.0, []) or key not in values:
-                values[key] = _scenario_value(args.scenario, key, value)
-    for required in ("model", "system", "tp", "pp"):
-        if values.get(required) is None:
-            raise ScenarioError(
-                f"--{required.replace('_', '-')} is required (or give it in the scenario)"
-            )
-    if values.get("nodes") is None and values.get("scalable_units") is None:
-        raise ScenarioError(
-            "--nodes (or --scalable-units) is required (or give it in the scenario)"
-        )
-    return values
-
-
-def _parallel(values: dict[str, Any], gpus: int, seq: int) -> ParallelConfig:
-    tp, pp, cp = values["tp"], values["pp"], values.get("cp") or 1
-    if gpus % (tp * pp * cp):
-        raise ScenarioError(f"{gpus} GPUs do not split into tp x pp x cp = {tp * pp * cp}")
-    dp = values.get("dp") or gpus // (tp * pp * cp)
-    micro = values.get("micro_batch") or 1
-    batch = values.get("global_batch")
-    if batch is None:  # about 4M tokens per step, a whole number of micro-batches per replica
-        per_step = dp * micro
-        batch = max(per_step, round(4_194_304 / seq / per_step) * per_step)
-    return ParallelConfig(
-        tp=tp,
-        pp=pp,
-        dp=dp,
-        cp=cp,
-        ep=values.get("ep") or 1,
-        vpp=values.get("vpp") or 1,
-        micro_batch=micro,
-        global_batch=batch,
-        seq_len=seq,
-        sequence_parallel=not values.get("no_sequence_parallel", False),
-        zero_stage=1 if values.get("zero") is None else values["zero"],
-        recompute=values.get("recompute") or "none",
-        precision=values.get("precision") or "bf16",
-        tp_comm_overlap=bool(values.get("tp_overlap", False)),
-    )
-
-
-def _format(
-    model_name: str,
-    fabric_name: str,
-    p: ParallelConfig,
-    step: StepEstimate,
-    ttt: dict[str, Any] | None,
-    engine: str,
-) -> str:
-    gb = 1e9
-    mem = step.memory
-    lines = [
-        f"{model_name} on {fabric_name} ({p.world_size} GPUs): tp {p.tp}, pp {p.pp}, "
-        f"cp {p.cp}, dp {p.dp}, ep {p.ep}, vpp {p.vpp}; micro-batch {p.micro_batch}, global "
-        f"batch {p.global_batch} x {p.seq_len} tokens; {p.precision}; recompute {p.recompute}; "
-        f"{engine} engine",
-        f"step time {format_duration(step.step_time_s)}, {step.tokens_per_s / 1e6:.3f} M tokens/s, "
-        f"{step.tflops_per_gpu:.0f} TFLOP/s per GPU (model FLOPs), MFU {step.mfu_pct:.1f} % of "
-        f"the dense {p.precision.upper()} peak",
-        f"memory per GPU {mem.total_bytes / gb:.1f} GB of {step.memory_capacity_bytes / gb:.0f} "
-        f"GB (parameters {mem.parameters_bytes / gb:.1f}, gradients {mem.gradients_bytes / gb:.1f}"
-        f", optimizer {mem.optimizer_bytes / gb:.1f}, activations "
-        f"{mem.activations_bytes / gb:.1f})",
-        "step breakdown: "
-        + ", ".join(
-            f"{k.replace('exposed_', 'exposed ')} {format_duration(v)}"
-            for k, v in step.breakdown_s.items()
-            if v > 0
-        ),
-    ]
-    if step.limiting_collectives:
-        lines.append("collectives that limit it (exposed time per step, largest first):")
-        lines.extend(
-            f"  {_COLLECTIVES[name]}: {format_duration(sec)}"
-            for name, sec in step.limiting_collectives
-        )
-    else:
-        lines.append("all communication is hidden behind compute")
-    if ttt is not None:
-        line = (
-            f"time to train {ttt['tokens'] / 1e12:g}T tokens: "
-            f"{ttt['time_to_train_days']:.1f} days, {ttt['gpu_hours'] / 1e6:.2f} M GPU-hours"
-        )
-        if ttt.get("goodput") is not None:
-            line += (
-                f"; with failures: goodput {100 * ttt['goodput']:.1f} %, "
-                f"{ttt['expected_days_with_failures']:.1f} days (optimal checkpoint every "
-                f"{format_duration(ttt['optimal_checkpoint_interval_s'])})"
-            )
-        lines.append(line)
-    lines.extend(f"warning: {w}" for w in step.warnings)
-    return "\n".join(lines)
-
-
 def run_training_command(args: argparse.Namespace) -> int:
     """Dispatch ``train`` or ``validate-training``."""
     if args.command == "validate-training":
         return _cmd_validate(args)
-    values = _options(args)
+    values = options_of(args)
+    benchmark = benchmark_setup(values)
     catalog = catalog_from(values)
     calibration = calibration_from(args)
     model = load_model(str(values["model"]))
-    request = fabric_request_from(values)
-    fabric = build_fabric(catalog, request)
+    fabric = build_fabric(catalog, fabric_request_from(values))
     node_count = int(fabric.graph.graph["node_count"])
-    seq = values.get("seq") or model.seq_len
-    parallel = _parallel(values, len(fabric.gpus), seq)
-    step = estimate_step(
-        model,
-        parallel,
-        fabric,
-        catalog,
-        load_compute_calibration(),
-        engine=values.get("engine") or "analytic",
-        flash_attention=not values.get("no_flash_attention", False),
-        analytic=AnalyticEngine(catalog, calibration),
-    )
-    ttt = None
-    if values.get("tokens"):
-        goodput = None
-        if values.get("mtbf_node"):
-            goodput = Goodput(
-                mtbf_per_node_s=values["mtbf_node"],
-                checkpoint_interval_s=values["checkpoint_interval"],
-                checkpoint_cost_s=values["checkpoint_cost"],
-                restart_s=values["restart"],
-            )
-        ttt = time_to_train(
-            values["tokens"], step.tokens_per_s, parallel.world_size, node_count, goodput
+    parallel = parallel_of(values, len(fabric.gpus), values.get("seq") or model.seq_len)
+    if benchmark is not None:
+        benchmark.samples_to_target(parallel.global_batch)  # in range, before any work
+    options: dict[str, Any] = {
+        "engine": values.get("engine") or "analytic",
+        "flash_attention": not values.get("no_flash_attention", False),
+        "analytic": AnalyticEngine(catalog, calibration),
+    }
+    compute = load_compute_calibration()
+    if (values.get("vpp") or "auto") == "auto":
+        parallel, step = fastest_virtual_stages(
+            model, parallel, fabric, catalog, compute, **options
+        )
+    else:
+        parallel = default_pipeline_split(model, parallel)
+        step = estimate_step(
+            model,
+            parallel,
+            fabric,
+            catalog,
+            compute,
+            check_memory=False,
+            engine=options["engine"],
+            flash_attention=options["flash_attention"],
+            analytic=options["analytic"],
+        )
+    if fits_memory(step.memory, step.memory_capacity_bytes) == "no":
+        gpu_name = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])).name
+        raise ScenarioError(shortfall_message(step.memory, step.memory_capacity_bytes, gpu_name))
+    ttt = time_to_train_of(values, step.tokens_per_s, parallel, node_count)
+    mlperf = None
+    if benchmark is not None:
+        mlperf = benchmark_time(
+            benchmark, parallel.global_batch, step.step_time_s, step.forward_fraction
         ).to_json()
     if args.json:
         payload = step.to_json()
@@ -333,21 +240,21 @@ def run_training_command(args: argparse.Namespace) -> int:
                 "model": model.id,
                 "system": fabric.graph.graph["system"],
                 "gpus": parallel.world_size,
+                "vpp": parallel.vpp,
                 "time_to_train_days": None if ttt is None else ttt["time_to_train_days"],
             }
         )
         if ttt is not None:
             payload["time_to_train"] = ttt
+        if mlperf is not None:
+            payload["mlperf"] = mlperf
         note = prior_note(fabric, catalog, calibration)
         payload["fabric_warnings"] = [*fabric.warnings, *([note] if note else [])]
         print(json.dumps(payload, indent=2))
         print_warnings(fabric, stream=sys.stderr, extra=(note,))
     else:
-        print(
-            _format(
-                model.name, fabric.name, parallel, step, ttt, values.get("engine") or "analytic"
-            )
-        )
+        engine = values.get("engine") or "analytic"
+        print(format_step(model.name, fabric.name, parallel, step, engine, ttt, mlperf))
         print_warnings(fabric, stream=sys.stdout, extra=(prior_note(fabric, catalog, calibration),))
     return 0
 
@@ -378,25 +285,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(score.to_json(), indent=2))
         return 0
-    print(
-        f"{'row':>5}  {'model':<60}{'metric':<16}{'measured':>10}{'predicted':>11}"
-        f"{'error':>8}  role"
-    )
-    for row in score.rows:
-        print(
-            f"{row['row_id']:>5}  {row['model'][:58]:<60}{row['metric']:<16}"
-            f"{row['measured']:>10.2f}{row['predicted']:>11.2f}{row['abs_pct_error']:>7.1f}%"
-            f"  {row['fit_role']}"
-        )
-    o = score.overall
-    print(
-        f"overall: {o['n']} rows, median {o['median_abs_pct_error']:.1f} %, max "
-        f"{o['max_abs_pct_error']:.1f} % (fit rows median {o['median_abs_pct_error_fit']:.1f} %, "
-        f"held-out median {o['median_abs_pct_error_holdout']:.1f} %)"
-    )
-    print(f"not mapped ({len(score.unmapped)}):")
-    for row in score.unmapped:
-        print(f"  {row['row_id']:>5}  {row['model'][:58]:<60}{row['reason']}")
+    print(format_validation(score))
     if args.fit:
         print(f"Compute calibration written to {args.out}")
     return 0
