@@ -160,7 +160,7 @@ class DiscreteEventEngine:
                 [
                     (
                         spec.label,
-                        index.incidence(spec, plan.template_prefix, plan.node_prefixes),
+                        index.incidence(spec, plan),
                         0.0,
                     )
                     for spec in decomposition.flows

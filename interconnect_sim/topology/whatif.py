@@ -3,12 +3,18 @@
 Each function returns a new, validated :class:`Fabric` and leaves its input untouched. Knobs
 that change what is *built* (a different NIC or switch, fewer NVLink lanes everywhere) are
 options of :func:`interconnect_sim.topology.presets.build_fabric` instead.
+
+Each also says which systems it changed (:mod:`~interconnect_sim.topology.structure`): an edited
+node is analysed by itself from then on, while the untouched ones still share their analyses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_COUNT, Fabric
+from interconnect_sim.topology.structure import record_node_kinds
 
 __all__ = ["with_links_disabled", "with_p2p", "without_device", "without_link"]
 
@@ -21,7 +27,17 @@ def with_p2p(fabric: Fabric, enabled: bool) -> Fabric:
     """
     result = fabric.copy()
     result.graph.graph["p2p"] = enabled
+    _keep_kinds(fabric, result, ())
     return result
+
+
+def _keep_kinds(fabric: Fabric, result: Fabric, devices: Iterable[str]) -> None:
+    """Carry ``fabric``'s node kinds over to ``result``, the nodes of ``devices`` made unique."""
+    kinds = fabric.node_kinds
+    if kinds is None:
+        return
+    nodes = {fabric.graph.nodes[d].get("node") for d in devices if d in fabric.graph}
+    record_node_kinds(result, kinds.with_own_kind(int(n) for n in nodes if n is not None))
 
 
 def _require_link(fabric: Fabric, a: str, b: str) -> None:
@@ -42,6 +58,7 @@ def without_link(fabric: Fabric, a: str, b: str) -> Fabric:
     result.graph.remove_edge(a, b)
     result.graph.remove_edge(b, a)
     result.validate()
+    _keep_kinds(fabric, result, (a, b))
     return result
 
 
@@ -63,6 +80,7 @@ def with_links_disabled(fabric: Fabric, a: str, b: str, count: int = 1) -> Fabri
         data[LINK_COUNT] = links - count
         data[BANDWIDTH] = data["rate_per_link_bytes_per_s"] * (links - count)
     result.validate()
+    _keep_kinds(fabric, result, (a, b))
     return result
 
 
@@ -82,4 +100,5 @@ def without_device(fabric: Fabric, node_id: str) -> Fabric:
     result = fabric.copy()
     result.graph.remove_node(node_id)
     result.validate()
+    _keep_kinds(fabric, result, (node_id,))
     return result
