@@ -20,7 +20,7 @@ NODE_COUNTS = [8, 64, 512, 2048]
 
 
 def one(nodes: int, engine: str) -> dict[str, float | str]:
-    from interconnect_sim.calibration.model import load_calibration
+    from interconnect_sim.calibration import load_calibration
     from interconnect_sim.engines.analytic import AnalyticEngine
     from interconnect_sim.specs import load_catalog
     from interconnect_sim.topology import FabricRequest, build_fabric

@@ -12,14 +12,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.cli.common import (
+    add_calibration_option,
     add_fabric_options,
+    calibration_from,
     catalog_from,
     message_size,
     positive_int,
     print_warnings,
     prior_note,
+    warn_outside_fitted_range,
 )
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
 from interconnect_sim.collectives.ops import CollectiveOp, parse_op
@@ -70,12 +72,7 @@ def add_collective_command(commands: argparse._SubParsersAction) -> None:  # typ
         "--algo", help="force an algorithm like NCCL_ALGO: ring, tree, nvls, nvlstree, collnet, pat"
     )
     parser.add_argument("--proto", help="force a protocol like NCCL_PROTO: ll, ll128, simple")
-    parser.add_argument(
-        "--calibration",
-        type=Path,
-        metavar="FILE",
-        help="calibration file from `interconnect-sim calibrate`",
-    )
+    add_calibration_option(parser)
     parser.add_argument(
         "--engine",
         choices=("analytic", "des", "both"),
@@ -140,7 +137,7 @@ def run_collective_command(args: argparse.Namespace) -> int:
     if args.csv is not None and not args.csv.parent.exists():
         raise ScenarioError(f"--csv: folder {str(args.csv.parent)!r} does not exist")
     fabric = build_fabric(catalog, fabric_request_from_args(args))
-    calibration = load_calibration(args.calibration)
+    calibration = calibration_from(args)
     engine: AnalyticEngine | DiscreteEventEngine = (
         DiscreteEventEngine(catalog, calibration)
         if args.engine == "des"
@@ -151,14 +148,23 @@ def run_collective_command(args: argparse.Namespace) -> int:
         "algorithm": args.algo.lower() if args.algo else None,
         "protocol": args.proto.lower() if args.proto else None,
     }
-    estimate = engine.estimate(fabric, op, sizes, **options)
+    analytic = AnalyticEngine(catalog, calibration)
+    bandwidths = analytic.bandwidths(fabric, gpus_per_node=args.gpus_per_node)
+    warn_outside_fitted_range(
+        calibration,
+        system=bandwidths.system,
+        nic=bandwidths.nic_spec,
+        op=op.value,
+        min_bytes=float(sizes.min()),
+        max_bytes=float(sizes.max()),
+        nodes=bandwidths.node_count,
+        gpus_per_node=bandwidths.gpus_per_node,
+    )
+    estimate = engine.estimate(fabric, op, sizes, **options, bandwidths=bandwidths)
     rows = estimate.rows()
     if args.engine == "both":
         des = DiscreteEventEngine(catalog, calibration).estimate(
-            fabric,
-            op,
-            sizes,
-            **options,
+            fabric, op, sizes, **options, bandwidths=bandwidths
         )
         for row, des_row in zip(rows, des.rows(), strict=True):
             row["des_time_us"] = des_row["time_us"]

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from interconnect_sim.calibration.model import Calibration
+from interconnect_sim.calibration import Calibration, load_calibration
 from interconnect_sim.errors import ScenarioError, UnitError
 from interconnect_sim.specs import Catalog, load_catalog
 from interconnect_sim.topology.fabric import Fabric
@@ -119,6 +119,7 @@ def add_fabric_options(
         help="active lanes per scale-up link (e.g. 1 of 2 on NVLink 4)",
     )
     parser.add_argument("--p2p", type=on_off, metavar="on|off", help="GPU peer-to-peer on or off")
+
     parser.add_argument(
         "--fail-link",
         nargs=2,
@@ -159,6 +160,47 @@ def add_fabric_options(
         default=[],
         help="run every link of a NIC or switch at FRACTION of its capacity (repeatable)",
     )
+
+
+def add_calibration_option(parser: argparse.ArgumentParser) -> None:
+    """``--calibration FILE``, shared by every command that predicts."""
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="FILE",
+        help="calibration file written by `interconnect-sim calibrate` (default: the shipped one)",
+    )
+
+
+def calibration_from(args: argparse.Namespace) -> Calibration:
+    """The calibration ``--calibration`` names, or the shipped one."""
+    return load_calibration(getattr(args, "calibration", None))
+
+
+def warn_outside_fitted_range(
+    calibration: Calibration,
+    *,
+    system: str,
+    nic: str,
+    op: str,
+    min_bytes: float,
+    max_bytes: float,
+    nodes: int,
+    gpus_per_node: int,
+) -> None:
+    """Print a warning (stderr) when a prediction uses values fitted on a cluster outside what
+    that cluster's rows covered."""
+    scope = calibration.scope_for(system, nic)
+    if scope is None:
+        return
+    reasons = scope.fitted_range.outside(op, min_bytes, max_bytes, nodes, gpus_per_node)
+    if reasons:
+        where = calibration.path or "the calibration"
+        print(
+            f"{PROG}: warning: {where} was fitted on {scope.rows} rows of {system} "
+            f"({nic or 'its NICs'}); this prediction extrapolates: {'; '.join(reasons)}",
+            file=sys.stderr,
+        )
 
 
 def _link_count(text: object, where: str) -> int:

@@ -8,8 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration.model import load_calibration
-from interconnect_sim.cli.common import PROG, add_fabric_options, catalog_from, print_warnings
+from interconnect_sim.cli.common import (
+    PROG,
+    add_calibration_option,
+    add_fabric_options,
+    calibration_from,
+    catalog_from,
+    print_warnings,
+)
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
@@ -48,7 +54,7 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:  # type: i
         default="des",
         help="des (default), analytic, or both side by side",
     )
-    parser.add_argument("--calibration", type=Path, metavar="FILE")
+    add_calibration_option(parser)
     parser.add_argument(
         "--out",
         type=Path,
@@ -130,7 +136,7 @@ def run_replay_command(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--out {str(args.out)!r} exists and is not a folder")
     catalog = catalog_from(vars(args))
     fabric = build_fabric(catalog, fabric_request_from_args(args))
-    calibration = load_calibration(args.calibration)
+    calibration = calibration_from(args)
     results: list[ReplayResult] = []
     if args.engine in ("des", "both"):
         bar = _progress_bar(len(calls))

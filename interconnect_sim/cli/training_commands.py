@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration.model import load_calibration
 from interconnect_sim.cli.common import (
+    add_calibration_option,
     add_catalog_option,
     add_fabric_options,
+    calibration_from,
     catalog_from,
     fabric_request_from,
     positive_int,
@@ -153,6 +154,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     train.add_argument("--restart", type=duration, default=600.0, metavar="D")
     train.add_argument("--engine", choices=("analytic", "des"), default="analytic")
     train.add_argument("--json", action="store_true")
+    add_calibration_option(train)
 
     validate = commands.add_parser(
         "validate-training",
@@ -171,6 +173,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="rows in the time_to_train.csv schema (default: shipped rows)",
     )
     validate.add_argument("--json", action="store_true")
+    add_calibration_option(validate)
     add_catalog_option(validate)
     validate.add_argument(
         "--fit", action="store_true", help="first re-fit the compute calibration on the fit rows"
@@ -191,7 +194,7 @@ def run_training_command(args: argparse.Namespace) -> int:
     values = options_of(args)
     benchmark = benchmark_setup(values)
     catalog = catalog_from(values)
-    calibration = load_calibration()
+    calibration = calibration_from(args)
     model = load_model(str(values["model"]))
     fabric = build_fabric(catalog, fabric_request_from(values))
     node_count = int(fabric.graph.graph["node_count"])
@@ -264,7 +267,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if not args.out.parent.exists():
             raise ScenarioError(f"--out: folder {str(args.out.parent)!r} does not exist")
         compute, objective = fit_compute(frame, catalog, compute)
-        score = score_runs(frame, catalog, compute)
+        score = score_runs(frame, catalog, compute, AnalyticEngine(catalog, calibration_from(args)))
         fit_rows = [r["row_id"] for r in score.rows if r["fit_role"] == "fit"]
         write_compute_calibration(
             args.out,
@@ -278,7 +281,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             },
         )
     else:
-        score = score_runs(frame, catalog, compute)
+        score = score_runs(frame, catalog, compute, AnalyticEngine(catalog, calibration_from(args)))
     if args.json:
         print(json.dumps(score.to_json(), indent=2))
         return 0

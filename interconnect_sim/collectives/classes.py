@@ -6,15 +6,18 @@ every replica. Copies that are identical on the fabric move at one rate, so an e
 them a single flow whose incidence is the sum of theirs. :func:`class_parts` builds that sum
 without analysing every copy:
 
-* copies with the same local GPUs on systems no what-if changed share one analysis (ring search,
-  algorithm, latency) and its intra-node template, which the engine repeats on every copy's
-  systems (the plan's ``node_prefixes``);
+* copies with the same local GPUs on systems of the same kind
+  (:mod:`~interconnect_sim.topology.structure`: identical systems; a what-if gives the system it
+  edits a kind of its own) share one analysis (ring search, algorithm, latency) and its
+  intra-node templates, which the engine repeats on every copy's systems (the node groups'
+  ``node_prefixes``);
 * the network part is every copy's own routes (its rails' rings between its systems, or its
   all-to-all pattern), summed; switch-to-switch routes are added once per leaf pair with a
   count, so 1,024 pipeline sends between the same leaves cost one route search each way.
 
-Copies on systems a what-if changed (:func:`~interconnect_sim.topology.whatif.modified_nodes`)
-get their own analysis: their template is not the others'.
+Copies on systems of other kinds get their own analysis: their template is not the others'.
+Without a record of node kinds (a fabric edited by hand, or sharing turned off) every copy is
+analysed by itself.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from interconnect_sim.collectives.network import NetworkRoutes
 from interconnect_sim.collectives.paths import Flow, add_flow
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
-from interconnect_sim.topology.whatif import modified_nodes
+from interconnect_sim.topology.structure import node_kinds
 
 __all__ = ["ClassPart", "class_parts"]
 
@@ -98,16 +101,26 @@ def _alltoall_flow(
 
 
 def _merged(
-    fabric: Fabric, bw: CommunicatorBandwidths, members: list[list[list[str]]]
+    fabric: Fabric,
+    bw: CommunicatorBandwidths,
+    members: list[list[list[str]]],
+    kinds: tuple[int, ...],
 ) -> CommunicatorBandwidths:
-    prefixes = tuple(gpus[0].split("/", 1)[0] + "/" for member in members for gpus in member)
-    if bw.node_count == 1 or bw.rail_count == 0:
-        plan = replace(bw.plan, node_prefixes=prefixes)
-    else:
+    prefixes = [gpus[0].split("/", 1)[0] + "/" for member in members for gpus in member]
+
+    def kind(prefix: str) -> int:
+        return kinds[int(prefix[1:-1])]
+
+    plan = bw.plan
+    groups = tuple(
+        replace(g, node_prefixes=tuple(x for x in prefixes if kind(x) == kind(g.node_prefixes[0])))
+        for g in plan.groups
+    )
+    plan = replace(plan, node_prefixes=tuple(prefixes), groups=groups)
+    if bw.node_count > 1 and bw.rail_count > 0:
         routes = NetworkRoutes.of(fabric)
         plan = replace(
-            bw.plan,
-            node_prefixes=prefixes,
+            plan,
             network_flow=_ring_flow(fabric, routes, members, bw.rail_count),
             alltoall_network=_alltoall_flow(fabric, routes, members),
         )
@@ -130,19 +143,23 @@ def class_parts(
     >>> [(p.copies, p.bandwidths.plan.node_prefixes) for p in class_parts(fabric, catalog, groups)]
     [(4, ('n0/', 'n1/', 'n2/', 'n3/'))]
     """
-    modified = modified_nodes(fabric)
+    record = node_kinds(fabric)
     graph = fabric.graph
     classes: dict[object, list[list[list[str]]]] = defaultdict(list)
     for gpus in members:
         by_node = _by_node(fabric, gpus)
-        nodes = {int(graph.nodes[group[0]]["node"]) for group in by_node}
-        local = tuple(graph.nodes[g]["local_rank"] for g in by_node[0])
-        key: object = (local, len(by_node)) if not nodes & modified else tuple(gpus)
+        nodes = tuple(int(graph.nodes[group[0]]["node"]) for group in by_node)
+        local = tuple(tuple(graph.nodes[g]["local_rank"] for g in group) for group in by_node)
+        if record is None:
+            key: object = tuple(gpus)
+        else:
+            key = (local, tuple(record.kinds[n] for n in nodes))
         classes[key].append(by_node)
     parts = []
     for copies in classes.values():
         first = [gpu for group in copies[0] for gpu in group]
         bw = analyse_communicator(fabric, catalog, gpus=first)
-        merged = bw if len(copies) == 1 else _merged(fabric, bw, copies)
-        parts.append(ClassPart(merged, len(copies)))
+        if len(copies) > 1 and record is not None:
+            bw = _merged(fabric, bw, copies, record.kinds)
+        parts.append(ClassPart(bw, len(copies)))
     return parts

@@ -5,7 +5,7 @@ Each GPU drives its nearest NIC(s), NCCL's PIX/PXB preference: a GPU's share is
 GPUs (DGX-1, p4d) each NIC serves its nearest GPU. Between two NICs traffic follows every
 equal-cost path through the switches, split evenly (ECMP). Routes are computed between *leaf
 switches* and cached, so a ring over thousands of nodes, whose neighbours mostly share a leaf,
-costs a handful of path searches.
+costs a handful of route computations, each looking only at the two leaves' neighbourhoods.
 """
 
 from __future__ import annotations
@@ -19,6 +19,15 @@ import networkx as nx
 from interconnect_sim.collectives.paths import Edge, Flow, add_flow
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.topology.fabric import TIER, Fabric
+from interconnect_sim.topology.structure import (
+    LocalFlow,
+    NodeSharing,
+    node_prefix,
+    sharing_enabled,
+    to_local,
+    to_node,
+)
+from interconnect_sim.topology.switch_routes import enumerated_split, shortest_path_split
 
 __all__ = ["NetworkRoutes", "attach_point"]
 
@@ -32,6 +41,7 @@ def attach_point(fabric: Fabric, device: str) -> str:
 
 
 _PCIE_KINDS = frozenset({"gpu", "nic", "pcie_switch", "cpu"})
+_SWITCH_KINDS = frozenset({"leaf", "spine", "core"})
 _PCIE_TIERS = frozenset({"pcie", "host"})
 
 
@@ -71,8 +81,30 @@ def _distances(parents: dict[str, str | None]) -> dict[str, int]:
     return distance
 
 
+class _SwitchNeighbours(dict[str, list[str]]):
+    """Neighbours of each network switch among the switches (found on first use)."""
+
+    def __init__(self, fabric: Fabric, *, reverse: bool) -> None:
+        super().__init__()
+        self._adjacency = fabric.graph.pred if reverse else fabric.graph.succ
+        self._nodes = fabric.graph.nodes
+
+    def __missing__(self, switch: str) -> list[str]:
+        nodes = self._nodes
+        found = [n for n in self._adjacency[switch] if nodes[n]["kind"] in _SWITCH_KINDS]
+        self[switch] = found
+        return found
+
+
 class NetworkRoutes:
-    """NIC choice and cached NIC-to-NIC routes on one fabric (:meth:`of` shares one per fabric)."""
+    """NIC choice and cached NIC-to-NIC routes on one fabric (:meth:`of` shares one per fabric).
+
+    What happens inside a node (which NIC a GPU drives, its PCIe path there) is worked out once
+    per kind of node and renamed (:class:`~interconnect_sim.topology.structure.NodeSharing`);
+    routes between leaves are found by meeting in the middle
+    (:func:`~interconnect_sim.topology.switch_routes.shortest_path_split`), or with sharing off
+    by listing every shortest path.
+    """
 
     @classmethod
     def of(cls, fabric: Fabric) -> NetworkRoutes:
@@ -81,29 +113,45 @@ class NetworkRoutes:
 
     def __init__(self, fabric: Fabric) -> None:
         self.fabric = fabric
-        graph = fabric.graph
-        self._nics: dict[int, list[str]] = {}
-        self._gpus: dict[int, list[str]] = {}
-        for node, data in graph.nodes(data=True):
-            if data["kind"] == "nic":
-                self._nics.setdefault(int(data["node"]), []).append(node)
-            elif data["kind"] == "gpu":
-                self._gpus.setdefault(int(data["node"]), []).append(node)
-        switches = [n for n, k in graph.nodes(data="kind") if k in ("leaf", "spine", "core")]
-        self._switches = nx.DiGraph()  # a concrete copy: path searches on a view are O(fabric)
-        self._switches.add_nodes_from(switches)
-        self._switches.add_edges_from(graph.subgraph(switches).edges)
+        self.sharing = NodeSharing.of(fabric)
+        self._up = _SwitchNeighbours(fabric, reverse=False)
+        self._down = _SwitchNeighbours(fabric, reverse=True)
+        self._leaves: dict[str, str] = {}
+
+    def _devices(self, node: int, kind: str) -> list[str]:
+        graph = self.fabric.graph
+        return [d for d in self.fabric.devices_of_node(node) if graph.nodes[d]["kind"] == kind]
 
     def has_nics(self, node: int) -> bool:
         """Whether system ``node`` has NICs."""
-        return bool(self._nics.get(node))
+        return bool(self._nics(node))
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _nics(self, node: int) -> list[str]:
+        return self._devices(node, "nic")
 
     def nic_pairs(self, gpus: list[str], node: int) -> list[tuple[str, str]]:
         """(GPU, NIC) pairs the communicator's GPUs on ``node`` use."""
-        nics = self._nics.get(node, [])
+        template = self.sharing.template(node)
+        prefix = node_prefix(node)
+        if template is not None and template != node and all(g.startswith(prefix) for g in gpus):
+            cut = len(prefix)
+            local = self._template_pairs(template, tuple(g[cut:] for g in gpus))
+            return [(prefix + gpu, prefix + nic) for gpu, nic in local]
+        return self._chosen_pairs(gpus, node)
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _template_pairs(self, template: int, gpus: tuple[str, ...]) -> list[tuple[str, str]]:
+        prefix = node_prefix(template)
+        cut = len(prefix)
+        pairs = self._chosen_pairs([prefix + g for g in gpus], template)
+        return [(gpu[cut:], nic[cut:]) for gpu, nic in pairs]
+
+    def _chosen_pairs(self, gpus: list[str], node: int) -> list[tuple[str, str]]:
+        nics = self._nics(node)
         if not nics:
             return []
-        all_gpus = self._gpus[node]
+        all_gpus = self._devices(node, "gpu")
         chosen: list[tuple[str, str]] = []
         if len(nics) < len(all_gpus):
             for nic in nics:
@@ -136,18 +184,31 @@ class NetworkRoutes:
 
     def leaf_of(self, nic: str) -> str:
         """The leaf switch a NIC is cabled to."""
-        for neighbour in self.fabric.graph.successors(nic):
-            if self.fabric.kind(neighbour) == "leaf":
-                return str(neighbour)
-        raise TopologyError(f"{nic} is not cabled to a leaf switch")
+        if nic not in self._leaves:
+            for neighbour in self.fabric.graph.successors(nic):
+                if self.fabric.kind(neighbour) == "leaf":
+                    self._leaves[nic] = str(neighbour)
+                    break
+            else:
+                raise TopologyError(f"{nic} is not cabled to a leaf switch")
+        return self._leaves[nic]
 
     @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
     def _leaf_to_leaf(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
-        routes = [list(p) for p in nx.all_shortest_paths(self._switches, src, dst)]
-        flow: Flow = {}
-        for route in routes:
-            add_flow(flow, dict.fromkeys(itertools.pairwise(route), 1.0), 1.0 / len(routes))
-        return tuple(flow.items())
+        if sharing_enabled():
+            split = shortest_path_split(self._up, self._down, src, dst, self._switch_graph)
+        else:
+            split = enumerated_split(self._switch_graph(), src, dst)
+        return tuple(split.items())
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _switch_graph(self) -> nx.DiGraph:
+        """The network between the switches as a graph (what a whole-network search needs)."""
+        switches = [n for n, k in self.fabric.graph.nodes(data="kind") if k in _SWITCH_KINDS]
+        graph = nx.DiGraph()
+        graph.add_nodes_from(switches)
+        graph.add_edges_from((s, t) for s in switches for t in self._up[s])
+        return graph
 
     def leaf_route(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
         """One unit of traffic from leaf ``src`` to leaf ``dst``, split evenly over every
@@ -193,9 +254,24 @@ class NetworkRoutes:
                         )
         return flow
 
-    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
     def gpu_to_nic(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
         """PCIe hops from a GPU to a NIC, or from a NIC to a GPU, as (edge, crossings)."""
+        node = self.sharing.node_of(src)
+        prefix = "" if node is None else node_prefix(node)
+        template = None if node is None else self.sharing.template(node)
+        if template is not None and template != node and dst.startswith(prefix):
+            local = self._template_hops(template, src[len(prefix) :], dst[len(prefix) :])
+            if local is not None:
+                return to_node(local, prefix)
+        return self._pcie_hops(src, dst)
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _template_hops(self, template: int, src: str, dst: str) -> LocalFlow | None:
+        prefix = node_prefix(template)
+        return to_local(self._pcie_hops(prefix + src, prefix + dst), prefix)
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _pcie_hops(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
         parents = self._parents(src)
         if dst not in parents:
             raise TopologyError(f"no PCIe path from {src} to {dst}")

@@ -15,8 +15,13 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import ArrayLike
 
-from interconnect_sim.calibration.model import Calibration, load_calibration
-from interconnect_sim.collectives.algorithms import applicable, cost
+from interconnect_sim.calibration import Calibration, load_calibration
+from interconnect_sim.collectives.algorithms import (
+    P2P_LL_THRESHOLD_BYTES,
+    AlgorithmCost,
+    applicable,
+    cost,
+)
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.records import CallRecord, CollectiveEstimate, ReplayResult
@@ -239,11 +244,7 @@ class AnalyticEngine:
                 f"{bw.node_count} node(s) x {bw.gpus_per_node} GPU(s); options: {options}"
             )
         costs = [cost(op, bw, self.calibration, a, p) for a, p in candidates]
-        if op in (CollectiveOp.ALLTOALL, CollectiveOp.SENDRECV) and protocol is None:
-            costs = _p2p_protocol_by_size(costs)
-        latency = np.array([c.latency_s for c in costs])[:, None]
-        algbw = np.array([c.algbw_bytes_per_s for c in costs])[:, None]
-        times = latency + sizes[None, :] / algbw
+        times = np.vstack([c.times_s(sizes) for c in costs])
         if op in (CollectiveOp.ALLTOALL, CollectiveOp.SENDRECV) and protocol is None:
             per_peer = sizes / (bw.rank_count if op is CollectiveOp.ALLTOALL else 1)
             times = _mask_p2p(times, costs, per_peer)
@@ -264,26 +265,23 @@ class AnalyticEngine:
         )
 
 
-def _label(chosen_cost: object, size: float) -> str:
-    from interconnect_sim.collectives.algorithms import AlgorithmCost
-
-    assert isinstance(chosen_cost, AlgorithmCost)
-    if chosen_cost.latency_s >= size / chosen_cost.algbw_bytes_per_s:
-        return f"latency ({chosen_cost.latency_s * 1e6:.1f} us per call)"
+def _label(chosen_cost: AlgorithmCost, size: float) -> str:
+    rate = float(chosen_cost.algbw_at([size])[0])
+    latency = float(chosen_cost.times_s([size])[0]) - size / rate
+    if latency >= size / rate:
+        return f"latency ({latency * 1e6:.1f} us per call)"
+    if rate < chosen_cost.algbw_bytes_per_s * (1 - 1e-9):
+        factor = rate / chosen_cost.algbw_bytes_per_s
+        return f"{chosen_cost.bottleneck}; NCCL's mid-size tree correction x{factor:.2f}"
     return chosen_cost.bottleneck
 
 
-def _p2p_protocol_by_size(costs: Sequence[object]) -> list:  # type: ignore[type-arg]
-    return list(costs)
-
-
-def _mask_p2p(times: np.ndarray, costs: Sequence[object], per_peer: np.ndarray) -> np.ndarray:
+def _mask_p2p(
+    times: np.ndarray, costs: Sequence[AlgorithmCost], per_peer: np.ndarray
+) -> np.ndarray:
     """NCCL sends point-to-point messages up to 16 KiB per peer with LL, larger with Simple."""
-    from interconnect_sim.collectives.algorithms import P2P_LL_THRESHOLD_BYTES, AlgorithmCost
-
     masked = times.copy()
     for i, c in enumerate(costs):
-        assert isinstance(c, AlgorithmCost)
         use = (
             per_peer <= P2P_LL_THRESHOLD_BYTES
             if c.protocol == "ll"

@@ -16,13 +16,14 @@ on one pod) the flows slow each other down as the shared links dictate.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import simpy
 from numpy.typing import ArrayLike
 
-from interconnect_sim.calibration.model import Calibration, load_calibration
+from interconnect_sim.calibration import Calibration, load_calibration
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
 from interconnect_sim.collectives.decomposition import decompose
 from interconnect_sim.collectives.ops import CollectiveOp
@@ -148,8 +149,9 @@ class DiscreteEventEngine:
         size: float,
         cache: dict[Any, Any],
     ) -> tuple[float, list[tuple[str, Incidence, float]]]:
-        """Latency and (label, incidence, volume) per flow of one call; incidences cached per
-        (algorithm, protocol) and whole answers per size in ``cache`` (one per communicator)."""
+        """Latency and (label, incidence, volume) per flow of one call. The links a flow crosses
+        are cached per (algorithm, protocol), the whole answer per size (its rate cap, NCCL's
+        per-size limits, is the one at this size) in ``cache`` (one per communicator)."""
         answer = cache.get((algorithm, protocol, size))
         if answer is not None:
             return answer  # type: ignore[no-any-return]
@@ -157,12 +159,9 @@ class DiscreteEventEngine:
         key = (algorithm, protocol)
         if key not in cache:
             plan = bw.plan
-            cache[key] = [
-                (spec.label, index.incidence(spec, plan.template_prefix, plan.node_prefixes))
-                for spec in decomposition.flows
-            ]
+            cache[key] = [(spec.label, index.incidence(spec, plan)) for spec in decomposition.flows]
         flows = [
-            (label, incidence, spec.volume_bytes)
+            (label, replace(incidence, rate_cap=spec.rate_cap_bytes_per_s), spec.volume_bytes)
             for (label, incidence), spec in zip(cache[key], decomposition.flows, strict=True)
         ]
         cache[(algorithm, protocol, size)] = (decomposition.latency_s, flows)

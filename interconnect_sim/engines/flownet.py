@@ -20,6 +20,7 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
+from interconnect_sim.collectives.bandwidth import CommunicatorPlan
 from interconnect_sim.collectives.decomposition import FlowSpec
 from interconnect_sim.collectives.paths import Flow
 from interconnect_sim.engines.maxmin import Incidence, max_min_rates
@@ -59,10 +60,17 @@ class EdgeIndex:
                 weights.append(weight)
         return edges, weights
 
-    def incidence(self, spec: FlowSpec, template_prefix: str, prefixes: Iterable[str]) -> Incidence:
-        """A flow spec over the whole fabric: the template repeated on every node, plus the
-        global part; parallel entries on one edge are summed."""
-        edges, weights = self._template(spec.template, template_prefix, prefixes)
+    def incidence(self, spec: FlowSpec, plan: CommunicatorPlan) -> Incidence:
+        """A flow spec over the whole fabric: each node group's template repeated on its
+        nodes, plus the global part; parallel entries on one edge are summed."""
+        edges: list[int] = []
+        weights: list[float] = []
+        for template, group in zip(spec.templates, plan.groups, strict=True):
+            group_edges, group_weights = self._template(
+                template, group.template_prefix, group.node_prefixes
+            )
+            edges += group_edges
+            weights += group_weights
         for edge, weight in spec.global_flow.items():
             edges.append(self.index[edge])
             weights.append(weight)

@@ -17,6 +17,7 @@ import networkx as nx
 
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.specs.model import LinkSpec
+from interconnect_sim.topology.structure import NodeKinds, node_kinds, sharing_enabled
 
 _Derived = TypeVar("_Derived")
 
@@ -109,16 +110,17 @@ class Fabric:
         self.graph: nx.DiGraph = graph if graph is not None else nx.DiGraph()
         self.graph.graph.setdefault("p2p", True)
         self._derived: dict[str, Any] = {}
-        self._derived_stamp: tuple[int, bool] | None = None
+        self._derived_stamp: tuple[int, bool, bool] | None = None
 
     def derived(self, key: str, build: Callable[[], _Derived]) -> _Derived:
         """Data computed from the graph (capacities, routes), built once per fabric.
 
         Analyses of many communicators on one fabric share it. It is dropped when a device or
-        link is added or the node count or P2P flag change. Edit a built fabric's graph only on
-        a :meth:`copy` (as the what-if functions do), which starts with nothing derived.
+        link is added, the node count or P2P flag change, or sharing between nodes is switched
+        (:func:`~interconnect_sim.topology.structure.no_sharing`). Edit a built fabric's graph
+        only on a :meth:`copy` (as the what-if functions do), which starts with nothing derived.
         """
-        stamp = (self.graph.number_of_nodes(), self.p2p)
+        stamp = (self.graph.number_of_nodes(), self.p2p, sharing_enabled())
         if stamp != self._derived_stamp:
             self._derived.clear()
             self._derived_stamp = stamp
@@ -205,6 +207,25 @@ class Fabric:
         )
         return list(ids)
 
+    def devices_of_node(self, node: int) -> tuple[str, ...]:
+        """Ids of the devices of system ``node`` (those with that ``node`` attribute), in the
+        order they were added; empty for an unknown node."""
+        index: dict[int, tuple[str, ...]] = self.derived("devices_by_node", self._index_nodes)
+        return index.get(node, ())
+
+    def _index_nodes(self) -> dict[int, tuple[str, ...]]:
+        grouped: dict[int, list[str]] = {}
+        for device, node in self.graph.nodes(data="node"):
+            if node is not None:
+                grouped.setdefault(int(node), []).append(device)
+        return {node: tuple(devices) for node, devices in grouped.items()}
+
+    @property
+    def node_kinds(self) -> NodeKinds | None:
+        """Which systems of the fabric are identical copies (None: unknown, analyse each by
+        itself); see :mod:`~interconnect_sim.topology.structure`."""
+        return node_kinds(self)
+
     @property
     def gpus(self) -> list[str]:
         """GPU node ids in rank order (node by node, local index within a node)."""
@@ -254,7 +275,11 @@ class Fabric:
         return dict(counts)
 
     def copy(self, name: str | None = None) -> Fabric:
-        """A deep copy, for what-if modifications."""
+        """A deep copy, for what-if modifications.
+
+        The copy does not know which of its nodes are alike (its edits are unknown); the what-if
+        functions record that themselves.
+        """
         return Fabric(name or self.name, self.graph.copy())
 
     # -- invariants -------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.specs.model import SwitchSpec, SystemSpec
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.node import NodeOptions, NodePorts, add_system, slower_link
+from interconnect_sim.topology.structure import NodeKinds, record_node_kinds
 from interconnect_sim.units import format_rate
 
 __all__ = ["FatTreeDesign", "build_multi_node", "leaf_port_split"]
@@ -146,6 +147,7 @@ def build_multi_node(
         oversubscription=design.oversubscription if node_count > 1 else None,
     )
     fabric.validate()
+    record_node_kinds(fabric, NodeKinds((0,) * node_count))  # every node built alike
     return fabric
 
 

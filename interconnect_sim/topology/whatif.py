@@ -4,21 +4,23 @@ Each function returns a new, validated :class:`Fabric` and leaves its input unto
 that change what is *built* (a different NIC or switch, fewer NVLink lanes everywhere) are
 options of :func:`interconnect_sim.topology.presets.build_fabric` instead.
 
-Every edit records what it touched in the graph's attributes, so engines that time identical
-copies of a communicator once know which copies are no longer identical:
-``modified_nodes`` (the systems whose insides changed) and ``modified_network`` (whether a NIC
-link or a network switch changed).
+Each also says which systems it changed (:mod:`~interconnect_sim.topology.structure`): an edited
+node is analysed by itself from then on, while the untouched ones still share their analyses.
+And it records in the graph's attributes whether it changed the network (``modified_network``:
+a NIC link or a network switch), after which engines no longer give the identical copies of a
+communicator one shared rate (:func:`network_modified`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_COUNT, Fabric
+from interconnect_sim.topology.structure import record_node_kinds
 
 __all__ = [
     "MODIFIED_NETWORK",
-    "MODIFIED_NODES",
-    "modified_nodes",
     "network_modified",
     "with_device_degraded",
     "with_link_degraded",
@@ -28,15 +30,8 @@ __all__ = [
     "without_link",
 ]
 
-MODIFIED_NODES = "modified_nodes"
-"""Graph attribute: frozenset of system indices whose devices or links a what-if changed."""
 MODIFIED_NETWORK = "modified_network"
 """Graph attribute: True once a what-if changed a NIC link or a network switch."""
-
-
-def modified_nodes(fabric: Fabric) -> frozenset[int]:
-    """Systems whose insides a what-if changed."""
-    return frozenset(fabric.graph.graph.get(MODIFIED_NODES, frozenset()))
 
 
 def network_modified(fabric: Fabric) -> bool:
@@ -45,17 +40,13 @@ def network_modified(fabric: Fabric) -> bool:
 
 
 def _mark(fabric: Fabric, *devices: str) -> None:
-    """Record that ``devices`` (and the links between them) changed."""
+    """Record whether changing ``devices`` (and the links between them) changed the network."""
     graph = fabric.graph
-    nodes = set(modified_nodes(fabric))
     network = network_modified(fabric)
     for device in devices:
         data = graph.nodes[device] if device in graph else {}
-        if "node" in data:
-            nodes.add(int(data["node"]))
         if data.get("kind") in ("nic", "leaf", "spine", "core") or "node" not in data:
             network = True
-    graph.graph[MODIFIED_NODES] = frozenset(nodes)
     graph.graph[MODIFIED_NETWORK] = network
 
 
@@ -67,7 +58,17 @@ def with_p2p(fabric: Fabric, enabled: bool) -> Fabric:
     """
     result = fabric.copy()
     result.graph.graph["p2p"] = enabled
+    _keep_kinds(fabric, result, ())
     return result
+
+
+def _keep_kinds(fabric: Fabric, result: Fabric, devices: Iterable[str]) -> None:
+    """Carry ``fabric``'s node kinds over to ``result``, the nodes of ``devices`` made unique."""
+    kinds = fabric.node_kinds
+    if kinds is None:
+        return
+    nodes = {fabric.graph.nodes[d].get("node") for d in devices if d in fabric.graph}
+    record_node_kinds(result, kinds.with_own_kind(int(n) for n in nodes if n is not None))
 
 
 def _require_link(fabric: Fabric, a: str, b: str) -> None:
@@ -89,6 +90,7 @@ def without_link(fabric: Fabric, a: str, b: str) -> Fabric:
     result.graph.remove_edge(a, b)
     result.graph.remove_edge(b, a)
     result.validate()
+    _keep_kinds(fabric, result, (a, b))
     return result
 
 
@@ -111,6 +113,7 @@ def with_links_disabled(fabric: Fabric, a: str, b: str, count: int = 1) -> Fabri
         data[LINK_COUNT] = links - count
         data[BANDWIDTH] = data["rate_per_link_bytes_per_s"] * (links - count)
     result.validate()
+    _keep_kinds(fabric, result, (a, b))
     return result
 
 
@@ -138,6 +141,7 @@ def with_link_degraded(fabric: Fabric, a: str, b: str, fraction: float) -> Fabri
     for src, dst in ((a, b), (b, a)):
         result.graph.edges[src, dst][BANDWIDTH] *= fraction
     result.validate()
+    _keep_kinds(fabric, result, (a, b))
     return result
 
 
@@ -159,6 +163,7 @@ def with_device_degraded(fabric: Fabric, device: str, fraction: float) -> Fabric
     for edge in [*graph.out_edges(device), *graph.in_edges(device)]:
         graph.edges[edge][BANDWIDTH] *= fraction
     result.validate()
+    _keep_kinds(fabric, result, (device,))
     return result
 
 
@@ -179,4 +184,5 @@ def without_device(fabric: Fabric, node_id: str) -> Fabric:
     _mark(result, node_id)
     result.graph.remove_node(node_id)
     result.validate()
+    _keep_kinds(fabric, result, (node_id,))
     return result

@@ -66,9 +66,26 @@ class Predictor:
             )
         return fabric, self._bandwidths[bw_key]
 
-    def analyses(self) -> dict[tuple[Any, ...], CommunicatorBandwidths]:
-        """The graph analyses made so far, by (fabric key, GPUs per node)."""
-        return dict(self._bandwidths)
+    def bandwidths_of(self, row: pd.Series) -> CommunicatorBandwidths:
+        """The graph analysis of the communicator one measurement row ran on."""
+        return self._analysis(row)[1]
+
+    def analyses(
+        self, rows: pd.DataFrame | None = None
+    ) -> dict[tuple[Any, ...], CommunicatorBandwidths]:
+        """The graph analyses of ``rows`` (default: all made so far), by (fabric key, GPUs per
+        node)."""
+        if rows is None:
+            return dict(self._bandwidths)
+        out = {}
+        for _, row in rows.drop_duplicates(
+            ["system", "nodes", "gpus_per_node", "nic", "nic_count", "p2p"]
+        ).iterrows():
+            _, bw = self._analysis(row)
+            request = fabric_request(row)
+            key = (request.system, request.node_count, request.nic, request.nic_count, request.p2p)
+            out[(*key, int(row["gpus_per_node"]))] = bw
+        return out
 
     def predict(self, measurements: pd.DataFrame) -> pd.DataFrame:
         """``measurements`` with ``pred_time_us``, ``pred_busbw_GBps``, ``pred_algo``,

@@ -1,0 +1,148 @@
+"""Equal-cost routes between switches of a scale-out network, without a whole-graph search.
+
+Traffic between two leaf switches follows every shortest path between them, split evenly over
+the paths (ECMP). On a fat tree the shortest paths are at most four hops long (leaf, spine, core,
+spine, leaf), so :func:`shortest_path_split` looks at most two hops out from each end: a
+breadth-first search from the source and one backwards from the destination, each counting the
+shortest paths to every node it reaches, meet in the middle. The share of the traffic on an edge
+``u -> v`` of a shortest path is ``paths(a -> u) x paths(v -> b) / paths(a -> b)``, which is
+exactly what enumerating every shortest path and splitting evenly gives, at the cost of the two
+neighbourhoods instead of the whole network. Longer routes (a degraded network where the only
+way round is down and up again) fall back to enumerating the paths with networkx.
+
+Nothing here knows the tree's layout, so failed links and switches are routed as they are.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+
+import networkx as nx
+
+from interconnect_sim.errors import TopologyError
+
+__all__ = ["enumerated_split", "shortest_path_split"]
+
+Adjacency = Mapping[str, Sequence[str]]
+Edge = tuple[str, str]
+
+_REACH = 2
+"""Hops searched from each end: routes up to ``2 x _REACH`` hops are found by meeting."""
+
+
+def _layers(adjacency: Adjacency, start: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Hop distance and number of shortest paths from ``start`` to every node within reach."""
+    distance = {start: 0}
+    paths = {start: 1}
+    frontier = [start]
+    for depth in range(1, _REACH + 1):
+        reached: dict[str, int] = {}
+        for node in frontier:
+            count = paths[node]
+            for neighbour in adjacency[node]:
+                if neighbour not in distance:
+                    reached[neighbour] = reached.get(neighbour, 0) + count
+        for node in reached:
+            distance[node] = depth
+        paths.update(reached)
+        frontier = list(reached)
+    return distance, paths
+
+
+def shortest_path_split(
+    successors: Adjacency,
+    predecessors: Adjacency,
+    src: str,
+    dst: str,
+    whole: Callable[[], nx.DiGraph] | None = None,
+) -> dict[Edge, float]:
+    """Fraction of one unit of ``src -> dst`` traffic on each edge, split evenly over all
+    shortest paths.
+
+    Parameters
+    ----------
+    successors, predecessors : mapping of str to sequence of str
+        Out- and in-neighbours of every switch (the network between the switches only).
+    src, dst : str
+        Distinct switches.
+    whole : callable, optional
+        Returns the whole switch network as a graph, for routes longer than four hops (default:
+        built from ``successors``).
+
+    Returns
+    -------
+    dict of (str, str) to float
+        Edges of the shortest paths and the share of the traffic crossing each (the number of
+        shortest paths through the edge over their total), ordered by hop, then by name.
+
+    Raises
+    ------
+    TopologyError
+        If ``dst`` cannot be reached from ``src``.
+
+    Examples
+    --------
+    >>> up = {"a": ["s0", "s1"], "s0": ["a", "b"], "s1": ["a", "b"], "b": ["s0", "s1"]}
+    >>> shortest_path_split(up, up, "a", "b")
+    {('a', 's0'): 0.5, ('a', 's1'): 0.5, ('s0', 'b'): 0.5, ('s1', 'b'): 0.5}
+    """
+    from_src, paths_src = _layers(successors, src)
+    to_dst, paths_dst = _layers(predecessors, dst)
+    meeting = [n for n in from_src if n in to_dst]
+    if not meeting:
+        return enumerated_split(whole() if whole is not None else _graph(successors), src, dst)
+    length = min(from_src[n] + to_dst[n] for n in meeting)
+    # Position along the route, and shortest paths from src to the node and from it to dst.
+    position = {n: from_src[n] for n in meeting if from_src[n] + to_dst[n] == length}
+    before = {n: paths_src[n] for n in position}
+    after = {n: paths_dst[n] for n in position}
+    # A four-hop route's second node is beyond dst's reach and its fourth beyond src's: count
+    # their paths from the neighbours already placed (nearest to the placed ones first).
+    for step in range(length - _REACH - 1, -1, -1):
+        for node in [n for n, hops in from_src.items() if hops == step]:
+            count = sum(after[v] for v in successors[node] if position.get(v) == step + 1)
+            if count:
+                position[node], before[node], after[node] = step, paths_src[node], count
+    for step in range(_REACH + 1, length + 1):
+        for node in [n for n, hops in to_dst.items() if length - hops == step]:
+            count = sum(before[u] for u in predecessors[node] if position.get(u) == step - 1)
+            if count:
+                position[node], before[node], after[node] = step, count, paths_dst[node]
+    total = before[src] * after[src]
+    counts = {
+        (node, successor): before[node] * after[successor]
+        for node, step in position.items()
+        for successor in successors[node]
+        if position.get(successor) == step + 1
+    }
+    return _ordered(counts, position, total)
+
+
+def _ordered(counts: dict[Edge, int], position: Mapping[str, int], total: int) -> dict[Edge, float]:
+    """Path counts as shares of ``total``, in a canonical order (hop, then names), so that both
+    ways of routing list ties alike."""
+    edges = sorted(counts, key=lambda e: (position[e[0]], e))
+    return {edge: counts[edge] / total for edge in edges}
+
+
+def _graph(successors: Adjacency) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    graph.add_edges_from((u, v) for u, vs in successors.items() for v in vs)
+    return graph
+
+
+def enumerated_split(graph: nx.DiGraph, src: str, dst: str) -> dict[Edge, float]:
+    """The same split by listing every shortest path in ``graph`` (networkx); the reference for
+    :func:`shortest_path_split` and its fallback for routes longer than four hops."""
+    try:
+        routes = [list(p) for p in nx.all_shortest_paths(graph, src, dst)]
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        raise TopologyError(f"no network route from {src!r} to {dst!r}") from None
+    counts: dict[Edge, int] = {}
+    position: dict[str, int] = {}
+    for route in routes:
+        for step, edge in enumerate(itertools.pairwise(route)):
+            counts[edge] = counts.get(edge, 0) + 1
+            position[edge[0]] = step
+    return _ordered(counts, position, len(routes))
