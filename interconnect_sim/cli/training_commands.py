@@ -27,7 +27,9 @@ from interconnect_sim.cli.training_options import (
     time_to_train_of,
     token_count,
 )
-from interconnect_sim.cli.training_output import format_step, format_validation
+from interconnect_sim.cli.training_output import format_step, format_timeline, format_validation
+from interconnect_sim.cli.training_timeline import run_step_timeline
+from interconnect_sim.cli.training_whatif import add_timeline_options, timeline_options
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.topology.presets import build_fabric
@@ -152,8 +154,15 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     train.add_argument("--checkpoint-interval", type=duration, default=3600.0, metavar="D")
     train.add_argument("--checkpoint-cost", type=duration, default=60.0, metavar="D")
     train.add_argument("--restart", type=duration, default=600.0, metavar="D")
-    train.add_argument("--engine", choices=("analytic", "des"), default="analytic")
+    train.add_argument(
+        "--engine",
+        choices=("analytic", "des"),
+        default="analytic",
+        help="analytic: the closed form; des: the step's trace (schedule, overlap, contention) "
+        "replayed on the discrete-event engine, with the what-ifs below",
+    )
     train.add_argument("--json", action="store_true")
+    add_timeline_options(train)
     add_calibration_option(train)
 
     validate = commands.add_parser(
@@ -201,28 +210,26 @@ def run_training_command(args: argparse.Namespace) -> int:
     parallel = parallel_of(values, len(fabric.gpus), values.get("seq") or model.seq_len)
     if benchmark is not None:
         benchmark.samples_to_target(parallel.global_batch)  # in range, before any work
+    engine = values.get("engine") or "analytic"
+    timeline_options(values, engine)  # before any work
     options: dict[str, Any] = {
-        "engine": values.get("engine") or "analytic",
         "flash_attention": not values.get("no_flash_attention", False),
         "analytic": AnalyticEngine(catalog, calibration),
     }
     compute = load_compute_calibration()
     if (values.get("vpp") or "auto") == "auto":
         parallel, step = fastest_virtual_stages(
-            model, parallel, fabric, catalog, compute, **options
+            model, parallel, fabric, catalog, compute, scheduled=engine == "des", **options
         )
     else:
         parallel = default_pipeline_split(model, parallel)
         step = estimate_step(
-            model,
-            parallel,
-            fabric,
-            catalog,
-            compute,
-            check_memory=False,
-            engine=options["engine"],
-            flash_attention=options["flash_attention"],
-            analytic=options["analytic"],
+            model, parallel, fabric, catalog, compute, check_memory=False, **options
+        )
+    timeline = None
+    if engine == "des":
+        step, timeline = run_step_timeline(
+            values, model, parallel, fabric, catalog, compute, options, quiet=args.json
         )
     if fits_memory(step.memory, step.memory_capacity_bytes) == "no":
         gpu_name = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])).name
@@ -246,6 +253,8 @@ def run_training_command(args: argparse.Namespace) -> int:
         )
         if ttt is not None:
             payload["time_to_train"] = ttt
+        if timeline is not None:
+            payload["timeline"] = timeline
         if mlperf is not None:
             payload["mlperf"] = mlperf
         note = prior_note(fabric, catalog, calibration)
@@ -253,8 +262,9 @@ def run_training_command(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
         print_warnings(fabric, stream=sys.stderr, extra=(note,))
     else:
-        engine = values.get("engine") or "analytic"
         print(format_step(model.name, fabric.name, parallel, step, engine, ttt, mlperf))
+        if timeline is not None:
+            print(format_timeline(timeline))
         print_warnings(fabric, stream=sys.stdout, extra=(prior_note(fabric, catalog, calibration),))
     return 0
 

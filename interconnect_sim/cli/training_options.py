@@ -50,12 +50,12 @@ def _scenario(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read scenario: {exc}") from None
-    allowed = {"name", "model", "fabric", "parallel", "training"}
+    allowed = {"name", "model", "fabric", "parallel", "training", "whatif"}
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ScenarioError(f"{path}: unknown table(s) {unknown}; allowed {sorted(allowed)}")
     flat: dict[str, Any] = {}
-    for table in ("fabric", "parallel", "training"):
+    for table in ("fabric", "parallel", "training", "whatif"):
         flat.update(data.get(table, {}))
     if "model" in data:
         flat["model"] = data["model"]
@@ -73,6 +73,10 @@ def _scenario_value(path: Path, key: str, value: Any) -> Any:
         return duration(value)
     if key == "system" and isinstance(value, str) and is_system_path(value):
         return str(path.parent / value)
+    if key in ("neighbour_trace", "emit_trace") and isinstance(value, str):
+        return str(path.parent / value)
+    if key in ("slow_node", "slow_gpu") and not isinstance(value, list):
+        return [value]
     if key == "catalog":
         folders = [value] if isinstance(value, str) else value
         return [path.parent / str(folder) for folder in folders]

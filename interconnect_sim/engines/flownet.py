@@ -145,8 +145,10 @@ class FlowNetwork:
     _serial: int = 0
     _wake: simpy.Event | None = None
     _recorded_until: float = 0.0
-    _known: dict[int, Incidence] = field(default_factory=dict)
-    _overlap: dict[tuple[int, int], bool] = field(default_factory=dict)
+    _known: dict[int, NDArray[np.int64]] = field(default_factory=dict)
+    _owners: dict[int, list[int]] = field(default_factory=dict)  # edge -> edge arrays
+    _overlaps: dict[int, set[int]] = field(default_factory=dict)  # edge array -> those sharing
+    _adjacent: dict[int, set[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.env.process(self._run())
@@ -164,7 +166,11 @@ class FlowNetwork:
         key = self._serial
         self._serial += 1
         flow = ActiveFlow(label, incidence, volume_bytes, done, owner, since=self.env.now)
-        self._known.setdefault(id(incidence), incidence)  # keeps ids unique while cached
+        sharing = self._sharing(incidence)
+        neighbours = {k for k, f in self.active.items() if id(f.incidence.edges) in sharing}
+        self._adjacent[key] = neighbours
+        for other in neighbours:
+            self._adjacent[other].add(key)
         self.active[key] = flow
         self.last_started = flow
         self._dirty.add(key)
@@ -186,17 +192,21 @@ class FlowNetwork:
             )
         self._recorded_until = now
 
-    def _shares(self, a: Incidence, b: Incidence) -> bool:
-        """Whether two incidences cross a common link (cached per pair)."""
-        key = (id(a), id(b)) if id(a) <= id(b) else (id(b), id(a))
-        if key not in self._overlap:
-            edges_a = a.edges[a.weights > 0]
-            edges_b = b.edges[b.weights > 0]
-            self._overlap[key] = bool(np.intersect1d(edges_a, edges_b).size)
-        return self._overlap[key]
-
-    def _neighbours(self, incidence: Incidence) -> list[int]:
-        return [k for k, f in self.active.items() if self._shares(incidence, f.incidence)]
+    def _sharing(self, incidence: Incidence) -> set[int]:
+        """Ids of the known edge arrays that cross a link of ``incidence`` (itself included);
+        incidences that differ only in their rate cap share one edge array."""
+        key = id(incidence.edges)
+        if key not in self._overlaps:
+            self._known[key] = incidence.edges  # keeps the id unique while the network lives
+            touching = {key}
+            for edge in incidence.edges[incidence.weights > 0].tolist():
+                owners = self._owners.setdefault(edge, [])
+                touching.update(owners)
+                owners.append(key)
+            for other in touching:
+                self._overlaps.setdefault(other, set()).add(key)
+            self._overlaps[key] = touching
+        return self._overlaps[key]
 
     def _complete_due(self) -> None:
         """Finish every flow whose last byte is delivered by now."""
@@ -212,7 +222,10 @@ class FlowNetwork:
             flow.remaining_bytes = 0.0
             del self.active[key]
             self._dirty.discard(key)
-            self._dirty.update(self._neighbours(flow.incidence))
+            neighbours = self._adjacent.pop(key)
+            for other in neighbours:
+                self._adjacent[other].discard(key)
+            self._dirty.update(neighbours)
             flow.done.succeed()
 
     def _component(self) -> list[int]:
@@ -220,7 +233,7 @@ class FlowNetwork:
         seen = {key for key in self._dirty if key in self.active}
         stack = list(seen)
         while stack:
-            for other in self._neighbours(self.active[stack.pop()].incidence):
+            for other in self._adjacent[stack.pop()]:
                 if other not in seen:
                     seen.add(other)
                     stack.append(other)
@@ -233,9 +246,15 @@ class FlowNetwork:
             return
         now = self.env.now
         flows = [self.active[key] for key in keys]
-        rates, _ = max_min_rates(self.index.capacity, [f.incidence for f in flows])
+        if len(flows) == 1:  # alone on its links: its bottleneck, or its cap
+            incidence = flows[0].incidence
+            used = incidence.weights > 0
+            limits = self.index.capacity[incidence.edges[used]] / incidence.weights[used]
+            rates = [min(float(limits.min(initial=math.inf)), incidence.rate_cap)]
+        else:
+            rates = max_min_rates(self.index.capacity, [f.incidence for f in flows])[0].tolist()
         self.rate_computations += 1
-        for key, flow, rate in zip(keys, flows, rates.tolist(), strict=True):
+        for key, flow, rate in zip(keys, flows, rates, strict=True):
             flow.settle(now)
             flow.rate = rate
             flow.version += 1

@@ -80,8 +80,15 @@ def max_min_rates(
     lengths = np.array([f.edges.size for f in flows])
     owner = np.repeat(np.arange(count), lengths)
     if lengths.sum():
-        # only the links the flows cross take part: number them 0..k-1 (work ~ non-zeros)
-        used, edges = np.unique(np.concatenate([f.edges for f in flows]), return_inverse=True)
+        # only the links the flows cross take part: number them 0..k-1 (no sort: a mark per
+        # link of the fabric, then a lookup)
+        flat = np.concatenate([f.edges for f in flows])
+        mark = np.zeros(capacity.size, dtype=bool)
+        mark[flat] = True
+        used = np.flatnonzero(mark)
+        lookup = np.empty(capacity.size, dtype=np.int64)
+        lookup[used] = np.arange(used.size)
+        edges = lookup[flat]
         weights = np.concatenate([f.weights for f in flows])
     else:
         used, edges, weights = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
@@ -124,10 +131,11 @@ def _fill(
         newly = capped.copy()
         newly[owner[saturated[edges] & live]] = True
         # each newly link-frozen flow's bottleneck: its first saturated link (entries are grouped
-        # by owner in flow order, so np.unique's first index per owner is that link)
+        # by owner in flow order, so the first entry of each owner's run is that link)
         hits = np.flatnonzero(saturated[edges] & (newly & ~capped)[owner])
-        frozen_flows, first = np.unique(owner[hits], return_index=True)
-        bottleneck[frozen_flows] = edges[hits[first]]
+        owners = owner[hits]  # non-decreasing: the first hit of each owner starts a run
+        first = np.flatnonzero(np.diff(owners, prepend=-1))
+        bottleneck[owners[first]] = edges[hits[first]]
         bottleneck[capped] = -2
         active &= ~newly
     return bottleneck

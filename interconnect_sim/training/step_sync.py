@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from interconnect_sim.training.communication import Collective, dp_collectives
+from interconnect_sim.training.step_trace import whole_bytes
 from interconnect_sim.workload.events import TraceCall
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def _call(builder: _Builder, rank: int, c: Collective, share: int, id_: str) -> 
     return TraceCall(
         id=id_,
         op=c.op,
-        size_bytes=c.size_bytes / share,
+        size_bytes=whole_bytes(c.size_bytes / share),
         ranks=ranks,
         copies=copies,
         after=after,

@@ -45,9 +45,14 @@ from interconnect_sim.training.stage_compute import ChunkCompute
 from interconnect_sim.training.trace_layout import StepLayout
 from interconnect_sim.workload.events import TraceCall, TraceCompute, TraceEvent
 
-__all__ = ["StepTrace", "bucket_parameters", "build_step_trace"]
+__all__ = ["StepTrace", "bucket_parameters", "build_step_trace", "whole_bytes"]
 
 _GROUP_SIZE = {"tp": "tp", "cp": "cp", "ep": "ep", "etp": "expert_tp", "pp": "pp"}
+
+
+def whole_bytes(size: float) -> float:
+    """A call's size as whole bytes (a trace line carries integers), at least one."""
+    return float(max(1, round(size)))
 
 
 def bucket_parameters(data_parallel: int) -> float:
@@ -157,7 +162,7 @@ class _Builder:
             call = TraceCall(
                 id=f"{id_}.{c.kind}{number}",
                 op=c.op,
-                size_bytes=c.size_bytes,
+                size_bytes=whole_bytes(c.size_bytes),
                 ranks=tuple(base + r for r in self.layout.group(c.kind)),
                 copies=self.layout.copies(c.kind, klass),
                 p2p_comm="pairs" if c.kind == "cp" else "group",
@@ -258,7 +263,7 @@ class _Builder:
             TraceCall(
                 id=f"c{klass}.s{rank}.{x.label}.pp",
                 op=c.op,
-                size_bytes=c.size_bytes,
+                size_bytes=whole_bytes(c.size_bytes),
                 ranks=tuple(ranks),
                 copies=self.layout.copies("pp", klass),
                 comm_size=p.pp if p.pp > 2 else 0,
