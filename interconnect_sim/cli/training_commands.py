@@ -157,8 +157,7 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     train.add_argument(
         "--engine",
         choices=("analytic", "des"),
-        default="analytic",
-        help="analytic: the closed form; des: the step's trace (schedule, overlap, contention) "
+        help="analytic (default): the closed form; des: the step's trace (schedule, overlap, contention) "
         "replayed on the discrete-event engine, with the what-ifs below",
     )
     train.add_argument("--json", action="store_true")
