@@ -128,3 +128,13 @@ def test_placement_policies_and_copies_written_out() -> None:
     assert placed[1].ranks == (41, 73)  # copy 1 of ranks 0 and 8 on nodes 5 and 9
     assert placed[2].after == ("nb:a@0#0",)
     assert placed[4].after == ("nb:b@0#0",)  # each copy of run 2 waits for its copy of run 1
+
+
+def test_the_straggler_scenario_runs_its_what_ifs(capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = Path(__file__).parents[2] / "scenarios" / "llama3-8b-straggler.toml"
+    code, out, _ = run(capsys, "train", "--scenario", str(scenario), "--json")
+    assert code == 0
+    timeline = json.loads(out)["timeline"]
+    assert timeline["classes"] == [[0, 2, 3], [1]]  # node 5 is stage 1 of replica 1
+    assert timeline["whatif"]["description"].startswith("node 5 10% slower; neighbour job")
+    assert timeline["whatif"]["change_s"] > 0

@@ -127,3 +127,32 @@ def test_gpipe_and_1f1b_take_the_same_time_with_equal_stages(
     one, _ = timeline_step(model, p, fabric, catalog, compute, **options)  # type: ignore[arg-type]
     gpipe, _ = timeline_step(model, p, fabric, catalog, compute, schedule="gpipe", **options)  # type: ignore[arg-type]
     assert gpipe.step_time_s == pytest.approx(one.step_time_s, rel=0.01)
+
+
+def test_blocks_follow_expert_parallel_groups_and_classes_follow_stragglers() -> None:
+    from interconnect_sim.training.trace_layout import StepLayout
+
+    # EP 8 over TP 1 couples eight replicas: a block is eight replicas of a stage
+    moe = StepLayout(ParallelConfig(tp=1, pp=2, dp=16, ep=8, global_batch=16))
+    assert (moe.block_ranks, moe.blocks) == (8, 2)
+    assert moe.classes == ((0, 1),)
+    assert moe.copies("ep", 0) == (range(0, 9, 8),)  # the other block's EP group
+    # two slow GPUs of the same stage in different blocks slow their blocks alike: one class
+    dense = ParallelConfig(tp=2, pp=2, dp=4, global_batch=8)
+    slow = StepLayout(dense, {1: 1.2, 6: 1.2})
+    assert slow.classes == ((1, 2), (0, 3))
+    assert slow.slowdown(1, 0) == 1.2
+    assert slow.slowdown(1, 1) == 1.0
+    with pytest.raises(ScenarioError, match="outside the job's ranks 0-15"):
+        StepLayout(dense, {16: 1.1})
+    with pytest.raises(ScenarioError, match="must be >= 1"):
+        StepLayout(dense, {3: 0.9})
+
+
+def test_placement_needs_enough_free_nodes() -> None:
+    from interconnect_sim.workload.placement import choose_nodes
+
+    with pytest.raises(ScenarioError, match="needs 5 nodes; the fabric has 4 left free"):
+        choose_nodes("spread", 5, [4, 5, 6, 7])
+    with pytest.raises(ScenarioError, match="placement 'tight'"):
+        choose_nodes("tight", 1, [4])
