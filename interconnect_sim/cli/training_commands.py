@@ -157,8 +157,8 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     train.add_argument(
         "--engine",
         choices=("analytic", "des"),
-        help="analytic (default): the closed form; des: the step's trace (schedule, overlap, contention) "
-        "replayed on the discrete-event engine, with the what-ifs below",
+        help="analytic (default): the closed form; des: the step's trace (schedule, overlap, "
+        "contention) replayed on the discrete-event engine, with the what-ifs below",
     )
     train.add_argument("--json", action="store_true")
     add_timeline_options(train)
