@@ -125,6 +125,8 @@ class _Builder:
         self.pieces: dict[tuple[int, int, int], list[str]] = {}  # (class, rank, v)
         self.stream_end: dict[tuple[int, int], str] = {}
         self.dp_last: dict[tuple[int, str], list[str]] = {}  # (rank, kind): last DP call
+        self._shapes: dict[tuple[int, int, bool], _Pass] = {}
+        self._buckets: dict[tuple[int, int], int] = {}
 
     # -- emitting ----------------------------------------------------------------------------
 
@@ -178,6 +180,12 @@ class _Builder:
 
     def shape(self, rank: int, x: Pass) -> _Pass:
         """Compute segments and their hidden calls, and the calls left after them."""
+        key = (rank, x.virtual, x.backward)
+        if key not in self._shapes:
+            self._shapes[key] = self._shape(rank, x)
+        return self._shapes[key]
+
+    def _shape(self, rank: int, x: Pass) -> _Pass:
         p, part = self.p, self.compute[rank][x.virtual]
         chunk = self.chunks[rank][x.virtual]
         side = "backward" if x.backward else "forward"
@@ -241,12 +249,14 @@ class _Builder:
 
     def bucket_count(self, rank: int, virtual: int) -> int:
         """Gradient buckets of one chunk: its weights over the bucket size of each group."""
-        weights = rank_weights(self.model, self.p, [self.chunks[rank][virtual]])
-        counts = [1]
-        for kind, params in zip(("dp", "edp"), weights, strict=True):
-            if params > 0 and self.group_size(kind) > 1:
-                counts.append(math.ceil(params / bucket_parameters(self.group_size(kind))))
-        return max(counts)
+        if (rank, virtual) not in self._buckets:
+            weights = rank_weights(self.model, self.p, [self.chunks[rank][virtual]])
+            counts = [1]
+            for kind, params in zip(("dp", "edp"), weights, strict=True):
+                if params > 0 and self.group_size(kind) > 1:
+                    counts.append(math.ceil(params / bucket_parameters(self.group_size(kind))))
+            self._buckets[(rank, virtual)] = max(counts)
+        return self._buckets[(rank, virtual)]
 
     def send(self, rank: int, x: Pass, after: str) -> None:
         """The pipeline send of a pass's output to the rank running the next chunk."""
