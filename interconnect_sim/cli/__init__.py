@@ -23,6 +23,7 @@ from interconnect_sim.cli.import_commands import (
     run_import_command,
     run_topology_command,
 )
+from interconnect_sim.cli.planning_commands import add_planning_commands, run_planning_command
 from interconnect_sim.cli.replay_commands import add_replay_command, run_replay_command
 from interconnect_sim.cli.training_commands import add_training_commands, run_training_command
 from interconnect_sim.cli.validation_commands import (
@@ -30,8 +31,13 @@ from interconnect_sim.cli.validation_commands import (
     run_validation_command,
 )
 from interconnect_sim.errors import InterconnectSimError
+from interconnect_sim.importers.topology import system_from_dump_file
+from interconnect_sim.specs.system_readers import register_system_reader
 
 __all__ = ["main"]
+
+# A topology dump works wherever a system file does (docs/design/system-dumps.md).
+register_system_reader(system_from_dump_file)
 
 
 def _build_parser() -> Parser:
@@ -44,6 +50,7 @@ def _build_parser() -> Parser:
     add_training_commands(commands)
     add_import_commands(commands)
     add_topology_commands(commands)
+    add_planning_commands(commands)
     return parser
 
 
@@ -70,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_topology_command(args)
         if args.command == "import-trace":
             return run_import_command(args)
+        if args.command == "plan":
+            return run_planning_command(args)
         return run_validation_command(args)
     except InterconnectSimError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

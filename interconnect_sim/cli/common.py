@@ -85,11 +85,20 @@ def add_fabric_options(
     parser: argparse.ArgumentParser, *, system_flag: bool, system_required: bool = True
 ) -> None:
     """Options that describe a fabric (``topo``, ``collective``, ``replay``, ``train``)."""
-    system_help = "preset id (any case; `interconnect-sim systems`) or a system .toml file"
+    system_help = (
+        "preset id (any case; `interconnect-sim systems`), a system .toml file, or a topology "
+        "dump: what `nvidia-smi topo -m` printed, or NCCL's (RCCL's) topology XML"
+    )
     if system_flag:
         parser.add_argument("--system", required=system_required, help=system_help)
     else:
         parser.add_argument("system", help=system_help)
+    parser.add_argument(
+        "--gpu",
+        metavar="ID",
+        help="GPU id of a topology dump that does not name it (nvidia-smi topo -m); "
+        "`interconnect-sim specs`",
+    )
     add_catalog_option(parser)
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--nodes", type=positive_int, help="number of systems (default 1)")
@@ -107,7 +116,11 @@ def add_fabric_options(
         help="leaf down:up port ratio, e.g. 2 or 2:1 (default 1:1)",
     )
     parser.add_argument("--levels", type=int, choices=(2, 3), help="force 2 or 3 network levels")
-    parser.add_argument("--nic", help="replace the compute NICs by this NIC id (e.g. connectx-8)")
+    parser.add_argument(
+        "--nic",
+        help="replace the compute NICs by this NIC id (e.g. connectx-8); for a topology dump "
+        "that does not name them, their model",
+    )
     parser.add_argument(
         "--nic-count", type=positive_int, metavar="N", help="number of compute NICs per system"
     )
@@ -233,6 +246,7 @@ def fabric_request_from(values: Mapping[str, Any]) -> FabricRequest:
     )
     return FabricRequest(
         system=str(values["system"]),
+        gpu=values.get("gpu"),
         node_count=values.get("nodes"),
         scalable_units=values.get("scalable_units"),
         oversubscription=values.get("oversubscription") or 1.0,

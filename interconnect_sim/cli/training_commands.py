@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.cli.common import (
     add_calibration_option,
     add_catalog_option,
@@ -19,6 +20,7 @@ from interconnect_sim.cli.common import (
     print_warnings,
     prior_note,
 )
+from interconnect_sim.cli.train_layout import add_layout_options, auto_layout, used_inputs
 from interconnect_sim.cli.training_options import (
     benchmark_setup,
     duration,
@@ -32,6 +34,8 @@ from interconnect_sim.cli.training_timeline import run_step_timeline
 from interconnect_sim.cli.training_whatif import add_timeline_options, timeline_options
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
+from interconnect_sim.planning.placement import hosts_of
+from interconnect_sim.specs.system_readers import SystemHints
 from interconnect_sim.topology.presets import build_fabric
 from interconnect_sim.training.benchmarks import (
     benchmark_time,
@@ -151,9 +155,12 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         metavar="DURATION",
         help="mean time between failures of one node, e.g. '50000 h'",
     )
-    train.add_argument("--checkpoint-interval", type=duration, default=3600.0, metavar="D")
-    train.add_argument("--checkpoint-cost", type=duration, default=60.0, metavar="D")
-    train.add_argument("--restart", type=duration, default=600.0, metavar="D")
+    train.add_argument(
+        "--checkpoint-interval", type=duration, metavar="D", help="default: Daly's optimum"
+    )
+    train.add_argument("--checkpoint-cost", type=duration, metavar="D")
+    train.add_argument("--restart", type=duration, metavar="D")
+    add_layout_options(train)
     train.add_argument(
         "--engine",
         choices=("analytic", "des"),
@@ -202,11 +209,18 @@ def run_training_command(args: argparse.Namespace) -> int:
     values = options_of(args)
     benchmark = benchmark_setup(values)
     catalog = catalog_from(values)
-    calibration = calibration_from(args)
+    calibration = load_calibration(values.get("calibration"))  # the option or the scenario's
     model = load_model(str(values["model"]))
-    fabric = build_fabric(catalog, fabric_request_from(values))
+    request = fabric_request_from(values)
+    fabric = build_fabric(catalog, request)
     node_count = int(fabric.graph.graph["node_count"])
-    parallel = parallel_of(values, len(fabric.gpus), values.get("seq") or model.seq_len)
+    seq = values.get("seq") or model.seq_len
+    search = None
+    if values.get("layout") == "auto":
+        parallel, search = auto_layout(values, model, fabric, catalog, seq)
+        values["vpp"] = parallel.vpp
+    else:
+        parallel = parallel_of(values, len(fabric.gpus), seq)
     if benchmark is not None:
         benchmark.samples_to_target(parallel.global_batch)  # in range, before any work
     engine = values.get("engine") or "analytic"
@@ -233,7 +247,11 @@ def run_training_command(args: argparse.Namespace) -> int:
     if fits_memory(step.memory, step.memory_capacity_bytes) == "no":
         gpu_name = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])).name
         raise ScenarioError(shortfall_message(step.memory, step.memory_capacity_bytes, gpu_name))
-    ttt = time_to_train_of(values, step.tokens_per_s, parallel, node_count)
+    hints = SystemHints(gpu=request.gpu, nic=request.nic)  # a dump's --gpu / --nic
+    hosts = hosts_of(catalog.resolve_system(request.system, hints), node_count)
+    ttt = time_to_train_of(
+        values, step.tokens_per_s, parallel, hosts, parameters=model.parameters()
+    )
     mlperf = None
     if benchmark is not None:
         mlperf = benchmark_time(
@@ -256,11 +274,20 @@ def run_training_command(args: argparse.Namespace) -> int:
             payload["timeline"] = timeline
         if mlperf is not None:
             payload["mlperf"] = mlperf
+        payload["inputs"] = used_inputs(values, request, parallel)
+        if search is not None:
+            payload["layout_search"] = search
         note = prior_note(fabric, catalog, calibration)
         payload["fabric_warnings"] = [*fabric.warnings, *([note] if note else [])]
         print(json.dumps(payload, indent=2))
         print_warnings(fabric, stream=sys.stderr, extra=(note,))
     else:
+        if search is not None:
+            print(
+                f"layout search: {search['evaluated']} of {search['candidates']} layouts fit "
+                f"and were timed in {search['elapsed_s']:.1f} s; best: "
+                + "; ".join(f"{b['layout']} ({b['step_time_s']:.4g} s)" for b in search["best"][:3])
+            )
         print(format_step(model.name, fabric.name, parallel, step, engine, ttt, mlperf))
         if timeline is not None:
             print(format_timeline(timeline))

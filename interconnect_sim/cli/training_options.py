@@ -12,8 +12,13 @@ from interconnect_sim.errors import ScenarioError, UnitError
 from interconnect_sim.specs.catalog import is_system_path
 from interconnect_sim.training.benchmarks import Benchmark, load_benchmark
 from interconnect_sim.training.parallel import ParallelConfig
-from interconnect_sim.training.time_to_train import Goodput, time_to_train
-from interconnect_sim.units import parse_duration
+from interconnect_sim.training.time_to_train import (
+    Goodput,
+    checkpoint_cost_s,
+    load_failure_profile,
+    time_to_train,
+)
+from interconnect_sim.units import parse_duration, parse_rate
 
 __all__ = [
     "benchmark_setup",
@@ -71,6 +76,11 @@ def _scenario_value(path: Path, key: str, value: Any) -> Any:
         return token_count(value)
     if key in _DURATIONS and isinstance(value, str):
         return duration(value)
+    if key == "storage_bandwidth" and isinstance(value, str):
+        try:
+            return parse_rate(value)
+        except UnitError as exc:
+            raise ScenarioError(f"{path}: storage-bandwidth: {exc}") from None
     if key == "system" and isinstance(value, str) and is_system_path(value):
         return str(path.parent / value)
     if key in ("neighbour_trace", "emit_trace") and isinstance(value, str):
@@ -98,9 +108,10 @@ def options_of(args: argparse.Namespace) -> dict[str, Any]:
             raise ScenarioError(f"{args.scenario}: unknown key(s) {unknown}")
         for key, value in scenario.items():
             key = key.replace("-", "_")
-            if values.get(key) in (None, False, 1.0, [], "auto") or key not in values:
+            if values.get(key) in (None, False, 1.0, "auto", []) or key not in values:
                 values[key] = _scenario_value(args.scenario, key, value)
-    required = ("system", "tp", "pp") + (() if values.get("benchmark") else ("model",))
+    layout = () if values.get("layout") == "auto" else ("tp", "pp")
+    required = ("system", *layout) + (() if values.get("benchmark") else ("model",))
     for name in required:
         if values.get(name) is None:
             raise ScenarioError(
@@ -178,18 +189,26 @@ def benchmark_setup(values: dict[str, Any]) -> Benchmark | None:
 
 
 def time_to_train_of(
-    values: dict[str, Any], tokens_per_s: float, parallel: ParallelConfig, nodes: int
+    values: dict[str, Any],
+    tokens_per_s: float,
+    parallel: ParallelConfig,
+    hosts: int,
+    *,
+    parameters: float | None = None,
 ) -> dict[str, Any] | None:
+    """Time to train with and without interruptions (hosts: servers the job spans)."""
     if not values.get("tokens"):
         return None
-    goodput = None
-    if values.get("mtbf_node"):
-        goodput = Goodput(
-            mtbf_per_node_s=values["mtbf_node"],
-            checkpoint_interval_s=values["checkpoint_interval"],
-            checkpoint_cost_s=values["checkpoint_cost"],
-            restart_s=values["restart"],
-        )
+    cost = values.get("checkpoint_cost")
+    if cost is None and values.get("storage_bandwidth") and parameters:
+        cost = checkpoint_cost_s(parameters, values["storage_bandwidth"])
+    goodput = Goodput(
+        mtbf_per_node_s=values.get("mtbf_node"),
+        rates=load_failure_profile(values.get("failure_profile")).rates,
+        checkpoint_interval_s=values.get("checkpoint_interval"),
+        checkpoint_cost_s=cost,
+        restart_s=values.get("restart"),
+    )
     return time_to_train(
-        values["tokens"], tokens_per_s, parallel.world_size, nodes, goodput
+        values["tokens"], tokens_per_s, parallel.world_size, hosts, goodput
     ).to_json()

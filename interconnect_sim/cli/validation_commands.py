@@ -29,6 +29,7 @@ from interconnect_sim.errors import ScenarioError
 from interconnect_sim.files import check_output_file, check_output_folder
 from interconnect_sim.importers import RunDefaults, load_measurement_files
 from interconnect_sim.specs import Catalog
+from interconnect_sim.specs.catalog import is_system_path
 from interconnect_sim.validation.calibrate import ScopedFit, fit_scoped, residuals
 from interconnect_sim.validation.crossval import CrossValidation, cross_validate
 from interconnect_sim.validation.fit import FitResult, fit_calibration
@@ -117,7 +118,10 @@ def _add_measurement_options(parser: argparse.ArgumentParser) -> None:
         "docs/measurements.md; the format is detected (docs/importers.md)",
     )
     logs = parser.add_argument_group("for logs that do not say it")
-    logs.add_argument("--system", help="preset id the logged runs ran on")
+    logs.add_argument(
+        "--system",
+        help="the system the logged runs ran on: preset id, system .toml file or NCCL XML dump",
+    )
     logs.add_argument("--nodes", type=positive_int, help="nodes in the logged runs")
     logs.add_argument("--gpus-per-node", type=positive_int, metavar="N", help="GPUs per node")
     logs.add_argument("--op", help="collective, when the log does not name its binary")
@@ -197,8 +201,11 @@ def _load_rows(args: argparse.Namespace, catalog: Catalog) -> pd.DataFrame:
     """The rows of --measurements (any format), or the shipped ones; notes go to stderr."""
     if not args.measurements:
         return load_measurements(None, catalog)
+    system = args.system
+    if system is not None and is_system_path(system):  # from here, not from the log's folder
+        system = str(Path(system).resolve())
     defaults = RunDefaults(
-        system=args.system, nodes=args.nodes, gpus_per_node=args.gpus_per_node, op=args.op
+        system=system, nodes=args.nodes, gpus_per_node=args.gpus_per_node, op=args.op
     )
     imported = load_measurement_files(args.measurements, catalog, defaults)
     for note in imported.notes:
