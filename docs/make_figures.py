@@ -14,12 +14,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.report.plots import plot_busbw_vs_size
 from interconnect_sim.specs import load_catalog
 from interconnect_sim.topology import FabricRequest, build_fabric
-from interconnect_sim.validation.measurements import load_measurements
+from interconnect_sim.validation.crossval import generation_of
+from interconnect_sim.validation.fit import fit_calibration
+from interconnect_sim.validation.measurements import fabric_request, load_measurements
 
 HERE = Path(__file__).parent
 PANELS = [
@@ -67,7 +70,78 @@ def main() -> None:
         )
         ax.set_title(title, fontsize=10)
     figure.savefig(HERE / "images" / "busbw-h100-a100-pcie.png", dpi=110)
+    plt.close(figure)
+
+
+_PANELS_PER_GENERATION = 6
+
+
+def _groups(rows: pd.DataFrame) -> list[tuple[tuple[object, ...], pd.DataFrame]]:
+    """The generation's communicators with the most measured sizes (forced algorithms apart)."""
+    keys = ["system", "nic", "nic_count", "p2p", "nodes", "gpus_per_node", "op", "algo"]
+    groups = [(k, g) for k, g in rows.groupby(keys, sort=True) if len(g) >= 3]
+    groups.sort(key=lambda item: -len(item[1]))
+    return groups[:_PANELS_PER_GENERATION]
+
+
+def _curve(engine: AnalyticEngine, rows: pd.DataFrame, sizes: np.ndarray) -> pd.DataFrame:
+    first = rows.iloc[0]
+    fabric = build_fabric(engine.catalog, fabric_request(first))
+    op = CollectiveOp(first["op"])
+    p2p = op in (CollectiveOp.ALLTOALL, CollectiveOp.SENDRECV)
+    estimate = engine.estimate(
+        fabric,
+        op,
+        sizes,
+        gpus_per_node=int(first["gpus_per_node"]),
+        algorithm=None if p2p else first["algo"] or None,
+    )
+    return pd.DataFrame({"bytes": sizes, "busbw_GBps": estimate.busbw_bytes_per_s / 1e9})
+
+
+def generation_figures() -> None:
+    """One figure per GPU generation: measured points, the shipped model (in sample) and the
+    model fitted without that generation (out of fold, dashed)."""
+    catalog = load_catalog()
+    measured = load_measurements(catalog=catalog)
+    generations = measured.apply(generation_of(catalog), axis=1)
+    shipped = AnalyticEngine(catalog)
+    for generation in sorted(set(generations)):
+        rows = measured[generations == generation]
+        groups = _groups(rows)
+        if not groups:
+            continue
+        left_out = AnalyticEngine(catalog, load_calibration())
+        fit_calibration(left_out, measured[generations != generation], sweeps=2)
+        cols = min(3, len(groups))
+        lines = (len(groups) + cols - 1) // cols
+        figure, axes = plt.subplots(
+            lines, cols, figsize=(5 * cols, 3.6 * lines), layout="constrained", squeeze=False
+        )
+        for ax, (key, group) in zip(axes.flat, groups, strict=False):
+            system, nic, count, _, nodes, gpn, op, algo = key
+            sizes = 2.0 ** np.arange(
+                np.log2(group["bytes"].min()), np.log2(group["bytes"].max()) + 0.01, 0.25
+            )
+            out = _curve(left_out, group, sizes)
+            ax.plot(out["bytes"], out["busbw_GBps"], "--", color="#2ca02c",
+                    label=f"predicted, fitted without {generation}")  # fmt: skip
+            plot_busbw_vs_size(
+                ax,
+                _curve(shipped, group, sizes),
+                group[["bytes", "busbw_GBps"]],
+                label="predicted, shipped fit",
+            )
+            nic_text = f"+{nic} x{count}" if nic else ""
+            forced = f", {algo} forced" if algo else ""
+            ax.set_title(f"{system}{nic_text}: {op}, {nodes} x {gpn}{forced}", fontsize=9)
+        for ax in list(axes.flat)[len(groups) :]:
+            ax.axis("off")
+        figure.suptitle(f"{generation}: measured nccl-tests busbw over the model", fontsize=11)
+        figure.savefig(HERE / "images" / f"busbw-generation-{generation}.png", dpi=100)
+        plt.close(figure)
 
 
 if __name__ == "__main__":
     main()
+    generation_figures()

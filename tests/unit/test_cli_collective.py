@@ -217,7 +217,8 @@ def test_calibrate_scopes_the_fit_and_collective_warns_outside_it(
         "--calibration", str(out_file), "--min-bytes", "1G", "--max-bytes", "1G",
     )  # fmt: skip
     assert code == 0
-    assert "warning:" in err and "4 node(s) not measured (fitted on 2)" in err
+    assert "warning:" in err
+    assert "4 node(s) not measured (fitted on 2)" in err
 
 
 def test_calibrate_global_from_neutral_and_scoped_need_each_other_right(
@@ -262,4 +263,5 @@ def test_every_predicting_command_takes_calibration(
     code, _, err = run(capsys, *command, "--calibration", str(missing))
     assert code == 2
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "nowhere.toml" in lines[0]
+    assert len(lines) == 1
+    assert "nowhere.toml" in lines[0]

@@ -81,7 +81,9 @@ def test_known_misses_are_still_reported_and_still_missed() -> None:
 def test_held_out_systems_are_scored_separately_and_generalise() -> None:
     held = SCORE.groups[SCORE.groups["fit_role"] == "holdout"]
     assert {"dgx-a100", "dgx-b200", "dgx-h100"} <= set(held["system"])
-    healthy = held[[(g, o) not in KNOWN_MISSES for g, o in zip(held["system"], held["op"])]]
+    healthy = held[
+        [(g, o) not in KNOWN_MISSES for g, o in zip(held["system"], held["op"], strict=True)]
+    ]
     assert (healthy["median_abs_pct_error_busbw"].dropna() <= 10.0).all()
 
 
