@@ -26,6 +26,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
+import numpy as np
+from numpy.typing import NDArray
+
 from interconnect_sim.collectives.network import NetworkRoutes
 from interconnect_sim.collectives.node_patterns import (
     MAX_ALLTOALL_GPUS,
@@ -37,6 +40,7 @@ from interconnect_sim.collectives.node_patterns import (
 from interconnect_sim.collectives.paths import (
     Edge,
     Flow,
+    FlowArrays,
     HopPaths,
     add_flow,
     bottleneck_rate,
@@ -267,32 +271,52 @@ class CommunicatorBandwidths:
 # -- network ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Network:
+    """The inter-node part of a communicator: its rails' rings over every node."""
+
+    rate: float  # aggregate of the rails per node, bytes/s
+    rail_count: int
+    limit: Edge | None
+    flow: Flow
+    arrays: FlowArrays | None
+    nic_pairs: tuple[tuple[tuple[str, str], ...], ...]
+
+
 def _network(
     fabric: Fabric, catalog: Catalog, routes: NetworkRoutes, gpus_by_node: list[list[str]]
-) -> tuple[float, int, Edge | None, Flow, tuple[tuple[tuple[str, str], ...], ...]]:
+) -> _Network:
     graph = fabric.graph
     pairs = [routes.nic_pairs(gpus, graph.nodes[gpus[0]]["node"]) for gpus in gpus_by_node]
+    nic_pairs = tuple(tuple(p) for p in pairs)
     rail_count = min(len(p) for p in pairs)
     if rail_count == 0:
         raise TopologyError(f"{fabric.name}: the communicator's nodes have no NICs")
-    capacity = HopPaths.of(fabric).capacity
     nodes = len(gpus_by_node)
-    flow: Flow = {}
     if nodes == 1:
+        capacity = HopPaths.of(fabric).capacity
         rates = [
             min(capacity[routes.gpu_to_nic(gpu, nic)[0][0]], _port_rate(fabric, catalog, nic))
             for gpu, nic in pairs[0]
         ]
-        return float(sum(rates)), rail_count, None, flow, tuple(tuple(p) for p in pairs)
+        return _Network(float(sum(rates)), rail_count, None, {}, None, nic_pairs)
+    flow: Flow = {}
+    get = flow.get
     for rail in range(rail_count):
         for k in range(nodes):
             gpu_src, src = pairs[k][rail]
             gpu_dst, dst = pairs[(k + 1) % nodes][rail]
-            add_flow(flow, routes.nic_to_nic(src, dst))
-            add_flow(flow, routes.gpu_to_nic(gpu_src, src))
-            add_flow(flow, routes.gpu_to_nic(dst, gpu_dst))
-    per_rail, limit = bottleneck_rate(flow, capacity)
-    return per_rail * rail_count, rail_count, limit, flow, tuple(tuple(p) for p in pairs)
+            leaf_a, leaf_b = routes.leaf_of(src), routes.leaf_of(dst)
+            parts = [((src, leaf_a), 1.0), ((leaf_b, dst), 1.0)]
+            if leaf_a != leaf_b:
+                parts += routes.leaf_route(leaf_a, leaf_b)
+            parts += routes.gpu_to_nic(gpu_src, src)
+            parts += routes.gpu_to_nic(dst, gpu_dst)
+            for edge, weight in parts:
+                flow[edge] = get(edge, 0.0) + weight
+    arrays = FlowArrays(flow, fabric)
+    per_rail, limit = arrays.bottleneck()
+    return _Network(per_rail * rail_count, rail_count, limit, flow, arrays, nic_pairs)
 
 
 def _port_rate(fabric: Fabric, catalog: Catalog, nic: str) -> float:
@@ -429,57 +453,68 @@ def _analyse(
         intra_tier = "host"
 
     transport = "none"
-    network, rail_count, net_limit, sharp = 0.0, 0, None, False
-    network_flow: Flow = {}
-    nic_pairs: tuple[tuple[tuple[str, str], ...], ...] = ()
+    net = _Network(0.0, 0, None, {}, None, ())
+    sharp = False
     routes: NetworkRoutes | None = None
     node_routes = NetworkRoutes.of(fabric)
     if node_routes.has_nics(int(graph.nodes[local[0]]["node"])):
         routes = node_routes
-        network, rail_count, net_limit, network_flow, nic_pairs = _network(
-            fabric, catalog, routes, gpus_by_node
-        )
-        transport = str(catalog.nic(str(graph.nodes[nic_pairs[0][0][1]]["spec"])).transport)
+        net = _network(fabric, catalog, routes, gpus_by_node)
+        transport = str(catalog.nic(str(graph.nodes[net.nic_pairs[0][0][1]]["spec"])).transport)
         sharp = transport == "infiniband" and _any_switch(fabric, "leaf", "sharp")
     nvls = g > 1 and fabric.p2p and _any_switch(fabric, "nvswitch", "multicast", "sharp")
+
+    rail_count, nic_pairs = net.rail_count, net.nic_pairs
 
     @cache
     def alltoall_network() -> Flow:
         return routes.uniform_flow(nic_pairs) if routes is not None and m > 1 else {}
 
     @cache
-    def pattern_flows(pattern: str) -> tuple[Flow, Flow]:
+    def alltoall_arrays() -> FlowArrays | None:
+        flow = alltoall_network()
+        return FlowArrays(flow, fabric) if flow else None
+
+    @cache
+    def pattern_flows(pattern: str) -> tuple[Flow, FlowArrays | None, NDArray[np.float64]]:
         """Per unit of the pattern's rate: intra crossings (each kind's first member node),
-        network crossings."""
+        the network flow's edges and their crossings."""
         rails = max(1, rail_count)
         intra: Flow = {}
         for kind, own in kinds:
             add_flow(intra, renamed_flow(_intra_flow(kind, pattern, g), kind.prefix, own[0]))
+        arrays = net.arrays if pattern != "alltoall" else alltoall_arrays()
+        if m == 1 or arrays is None:
+            return intra, None, np.zeros(0)
         if pattern in ("ring", "chain"):
-            net = {e: w / rails for e, w in network_flow.items()}
-        elif pattern == "shift":
-            net = {e: w * g / rails for e, w in network_flow.items()}
-        else:
-            net = {e: w * g / rails for e, w in alltoall_network().items()}
-        return intra, net if m > 1 else {}
+            return intra, arrays, arrays.weights / rails
+        return intra, arrays, arrays.weights * g / rails
 
     @cache
     def joint_rate(pattern: str, k_intra: float, k_net: float) -> float:
-        intra, net = pattern_flows(pattern)
+        intra, arrays, crossings = pattern_flows(pattern)
         combined: Flow = {}
         if g > 1 and k_intra > 0:
             add_flow(combined, intra, 1.0 / k_intra)
-        if m > 1 and k_net > 0:
-            add_flow(combined, net, 1.0 / k_net)
-        rate, _ = bottleneck_rate(combined, paths.capacity)
-        return rate
+        if arrays is None or not k_net > 0:
+            return bottleneck_rate(combined, paths.capacity)[0]
+        loads = (1.0 / k_net) * crossings
+        alone: Flow = {}
+        for edge, load in combined.items():  # links both parts cross (PCIe switch uplinks)
+            i = arrays.position(edge)
+            if i is None:
+                alone[edge] = load
+            else:
+                loads[i] = load + loads[i]
+        rates = (arrays.bottleneck(loads)[0], bottleneck_rate(alone, paths.capacity)[0])
+        return min((r for r in rates if r > 0), default=0.0)
 
     @cache
     def alltoall_network_rate() -> tuple[float, str]:
-        flow = alltoall_network()
-        if not flow:
-            return float(network) / g, describe_edge(fabric, net_limit)
-        per_nic, limit = bottleneck_rate(flow, paths.capacity)
+        arrays = alltoall_arrays()
+        if arrays is None:
+            return float(net.rate) / g, describe_edge(fabric, net.limit)
+        per_nic, limit = arrays.bottleneck()
         return per_nic * rail_count / g, describe_edge(fabric, limit)
 
     def alltoall_network_per_gpu() -> float:
@@ -505,7 +540,7 @@ def _analyse(
         local_gpus=tuple(local),
         alltoall_pair_count=first.pair_count,
         alltoall_gpu_count=min(g, MAX_ALLTOALL_GPUS),
-        network_flow=network_flow,
+        network_flow=net.flow,
         nic_pairs=nic_pairs,
         alltoall_network=alltoall_network,
     )
@@ -520,10 +555,10 @@ def _analyse(
         shift_intra_bytes_per_s=min(kind.shift for kind, _ in kinds),
         alltoall_intra_bytes_per_s=min(kind.alltoall for kind, _ in kinds),
         nvlink_per_gpu_bytes_per_s=nvlink_out,
-        network_per_node_bytes_per_s=float(network),
-        network_per_gpu_bytes_per_s=float(network) / g,
+        network_per_node_bytes_per_s=float(net.rate),
+        network_per_gpu_bytes_per_s=float(net.rate) / g,
         rail_count=rail_count,
-        network_bottleneck=describe_edge(fabric, net_limit) if m > 1 else "NIC ports",
+        network_bottleneck=describe_edge(fabric, net.limit) if m > 1 else "NIC ports",
         transport=transport,
         nvls=bool(nvls),
         collnet=bool(sharp and m > 1),

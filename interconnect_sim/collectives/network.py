@@ -27,7 +27,7 @@ from interconnect_sim.topology.structure import (
     to_local,
     to_node,
 )
-from interconnect_sim.topology.switch_routes import enumerated_split, shortest_path_split
+from interconnect_sim.topology.switch_routes import SwitchRoutes, enumerated_split
 
 __all__ = ["NetworkRoutes", "attach_point"]
 
@@ -86,8 +86,9 @@ class _SwitchNeighbours(dict[str, list[str]]):
 
     def __init__(self, fabric: Fabric, *, reverse: bool) -> None:
         super().__init__()
-        self._adjacency = fabric.graph.pred if reverse else fabric.graph.succ
-        self._nodes = fabric.graph.nodes
+        # the plain dicts: the public views cost a wrapper per lookup
+        self._adjacency = fabric.graph._pred if reverse else fabric.graph._succ
+        self._nodes = fabric.graph._node
 
     def __missing__(self, switch: str) -> list[str]:
         nodes = self._nodes
@@ -101,9 +102,9 @@ class NetworkRoutes:
 
     What happens inside a node (which NIC a GPU drives, its PCIe path there) is worked out once
     per kind of node and renamed (:class:`~interconnect_sim.topology.structure.NodeSharing`);
-    routes between leaves are found by meeting in the middle
-    (:func:`~interconnect_sim.topology.switch_routes.shortest_path_split`), or with sharing off
-    by listing every shortest path.
+    routes between leaves are found by meeting in the middle, once per pair of neighbour sets
+    (:class:`~interconnect_sim.topology.switch_routes.SwitchRoutes`), or with sharing off by
+    listing every shortest path.
     """
 
     @classmethod
@@ -116,6 +117,7 @@ class NetworkRoutes:
         self.sharing = NodeSharing.of(fabric)
         self._up = _SwitchNeighbours(fabric, reverse=False)
         self._down = _SwitchNeighbours(fabric, reverse=True)
+        self._routes = SwitchRoutes(self._up, self._down, self._switch_graph)
         self._leaves: dict[str, str] = {}
 
     def _devices(self, node: int, kind: str) -> list[str]:
@@ -137,7 +139,8 @@ class NetworkRoutes:
         if template is not None and template != node and all(g.startswith(prefix) for g in gpus):
             cut = len(prefix)
             local = self._template_pairs(template, tuple(g[cut:] for g in gpus))
-            return [(prefix + gpu, prefix + nic) for gpu, nic in local]
+            names = self.sharing.names(node)
+            return [(names[gpu], names[nic]) for gpu, nic in local]
         return self._chosen_pairs(gpus, node)
 
     @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
@@ -194,12 +197,12 @@ class NetworkRoutes:
         return self._leaves[nic]
 
     @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
-    def _leaf_to_leaf(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
+    def leaf_route(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
+        """One unit of traffic between two distinct leaf switches, split over every shortest
+        path."""
         if sharing_enabled():
-            split = shortest_path_split(self._up, self._down, src, dst, self._switch_graph)
-        else:
-            split = enumerated_split(self._switch_graph(), src, dst)
-        return tuple(split.items())
+            return self._routes.split(src, dst)
+        return tuple(enumerated_split(self._switch_graph(), src, dst).items())
 
     @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
     def _switch_graph(self) -> nx.DiGraph:
@@ -220,7 +223,7 @@ class NetworkRoutes:
         leaf_a, leaf_b = self.leaf_of(src), self.leaf_of(dst)
         flow: Flow = {(src, leaf_a): 1.0, (leaf_b, dst): 1.0}
         if leaf_a != leaf_b:
-            add_flow(flow, self._leaf_to_leaf(leaf_a, leaf_b))
+            add_flow(flow, self.leaf_route(leaf_a, leaf_b))
         return flow
 
     def uniform_flow(self, nic_pairs: tuple[tuple[tuple[str, str], ...], ...]) -> Flow:
@@ -249,7 +252,7 @@ class NetworkRoutes:
                     if leaf_a != leaf_b:
                         add_flow(
                             flow,
-                            self._leaf_to_leaf(leaf_a, leaf_b),
+                            self.leaf_route(leaf_a, leaf_b),
                             count_a * count_b / (nodes - 1),
                         )
         return flow
@@ -261,8 +264,8 @@ class NetworkRoutes:
         template = None if node is None else self.sharing.template(node)
         if template is not None and template != node and dst.startswith(prefix):
             local = self._template_hops(template, src[len(prefix) :], dst[len(prefix) :])
-            if local is not None:
-                return to_node(local, prefix)
+            if local is not None and node is not None:
+                return to_node(local, self.sharing.names(node))
         return self._pcie_hops(src, dst)
 
     @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it

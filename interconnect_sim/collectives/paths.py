@@ -15,6 +15,9 @@ from collections import defaultdict
 from collections.abc import Mapping
 from functools import cache
 
+import numpy as np
+from numpy.typing import NDArray
+
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_SPEC, TIER, Fabric
 from interconnect_sim.topology.routing import gpu_path
 from interconnect_sim.topology.structure import (
@@ -30,6 +33,7 @@ __all__ = [
     "Edge",
     "EdgeCapacity",
     "Flow",
+    "FlowArrays",
     "HopPaths",
     "add_flow",
     "bottleneck_rate",
@@ -62,6 +66,41 @@ def bottleneck_rate(flow: Flow, capacity: Mapping[Edge, float]) -> tuple[float, 
     return (0.0 if best == math.inf else best), limiting
 
 
+class FlowArrays:
+    """A large flow as arrays: its edges in the flow's order, their crossings and capacities.
+
+    Bottlenecks over the hundreds of thousands of edges of a ring across a large fabric are then
+    one numpy expression; the arithmetic is the same as :func:`bottleneck_rate`'s, so are the
+    results (to the last bit) and the first limiting edge.
+    """
+
+    def __init__(self, flow: Flow, fabric: Fabric) -> None:
+        succ = fabric.graph._succ  # the plain dicts: the public views cost a wrapper each
+        self.edges = list(flow)
+        self.weights = np.fromiter(flow.values(), dtype=float, count=len(flow))
+        self.capacity = np.fromiter(
+            (succ[u][v][BANDWIDTH] for u, v in self.edges), dtype=float, count=len(flow)
+        )
+        self._position: dict[Edge, int] | None = None
+
+    def position(self, edge: Edge) -> int | None:
+        """Index of ``edge`` in the arrays, or None."""
+        if self._position is None:
+            self._position = {e: i for i, e in enumerate(self.edges)}
+        return self._position.get(edge)
+
+    def bottleneck(self, loads: NDArray[np.float64] | None = None) -> tuple[float, Edge | None]:
+        """As :func:`bottleneck_rate` with ``loads`` (default the flow's own weights)."""
+        loads = self.weights if loads is None else loads
+        used = loads > _NEGLIGIBLE
+        if not used.any():
+            return 0.0, None
+        rates = np.full(loads.size, np.inf)
+        rates[used] = self.capacity[used] / loads[used]
+        best = int(np.argmin(rates))
+        return float(rates[best]), self.edges[best]
+
+
 def describe_edge(fabric: Fabric, edge: Edge | None, label: str = "link") -> str:
     """``link a -> b: 5 x 25 GB/s (nvlink-4)``."""
     if edge is None:
@@ -80,7 +119,7 @@ class EdgeCapacity(dict[tuple[str, str], float]):
 
     def __init__(self, fabric: Fabric) -> None:
         super().__init__()
-        self._succ = fabric.graph.succ
+        self._succ = fabric.graph._succ  # the plain dicts: the public views cost a wrapper each
 
     def __missing__(self, edge: Edge) -> float:
         value = float(self._succ[edge[0]][edge[1]][BANDWIDTH])
@@ -118,7 +157,7 @@ class HopPaths:
             if template is not None and template != node and src.startswith(prefix):
                 local = self._template_hop(template, src[len(prefix) :], dst[len(prefix) :])
                 if local is not None:
-                    return to_node(local, prefix)
+                    return to_node(local, self.sharing.names(node))
         return self._routed(src, dst)
 
     @cache  # noqa: B019 - one HopPaths per fabric, kept and dropped with it

@@ -35,10 +35,13 @@ class EdgeIndex:
     """Directed edges of a fabric as integers, with their capacities."""
 
     def __init__(self, fabric: Fabric) -> None:
-        self.edges: list[tuple[str, str]] = list(fabric.graph.edges)
+        succ = fabric.graph._succ  # the plain dicts: the public views cost a wrapper each
+        self.edges: list[tuple[str, str]] = [(u, v) for u, ends in succ.items() for v in ends]
         self.index = {edge: i for i, edge in enumerate(self.edges)}
-        self.capacity = np.array(
-            [fabric.graph.edges[e][BANDWIDTH] for e in self.edges], dtype=float
+        self.capacity = np.fromiter(
+            (data[BANDWIDTH] for ends in succ.values() for data in ends.values()),
+            dtype=float,
+            count=len(self.edges),
         )
 
     def _template(

@@ -14,6 +14,7 @@ before sharing existed), for tests that check that sharing never changes a resul
 from __future__ import annotations
 
 import contextlib
+import gc
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ __all__ = [
     "LocalFlow",
     "NodeKinds",
     "NodeSharing",
+    "collector_paused",
     "local_name",
     "no_sharing",
     "node_kinds",
@@ -124,6 +126,23 @@ def sharing_enabled() -> bool:
 
 
 @contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while building many small containers.
+
+    A large fabric is hundreds of thousands of dicts with no reference cycles; the collector
+    would walk all of them again and again while they are made (about 40 % of the build time of
+    a 65,536-GPU fabric). Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextlib.contextmanager
 def no_sharing() -> Iterator[None]:
     """Analyse every node and route by itself inside this block (the reference for tests).
 
@@ -159,11 +178,23 @@ class NodeSharing:
             for node, kind in enumerate(self.kinds.kinds):
                 self._first.setdefault(kind, node)
         self._closed: dict[int, bool] = {}
+        self._names: dict[int, dict[str, str]] = {}
 
     def node_of(self, device: str) -> int | None:
         """The system a device belongs to (None for network switches)."""
-        node = self.fabric.graph.nodes[device].get("node")
+        node = self.fabric.graph._node[device].get("node")
         return None if node is None else int(node)
+
+    def names(self, node: int) -> dict[str, str]:
+        """Device ids of ``node`` by their local id (the graph's own strings, so flows renamed
+        onto a node hold no copies of them)."""
+        if node not in self._names:
+            prefix = node_prefix(node)
+            cut = len(prefix)
+            self._names[node] = {
+                d[cut:]: d for d in self.fabric.devices_of_node(node) if d.startswith(prefix)
+            }
+        return self._names[node]
 
     def template(self, node: int) -> int | None:
         """The node whose analyses stand for ``node``'s (possibly itself), or None when
@@ -203,9 +234,11 @@ def to_local(flow: Iterable[tuple[tuple[str, str], float]], prefix: str) -> Loca
     return tuple(local)
 
 
-def to_node(local: LocalFlow, prefix: str) -> tuple[tuple[tuple[str, str], float], ...]:
-    """A node-local flow renamed onto the node with ``prefix``."""
-    return tuple(((prefix + u, prefix + v), weight) for (u, v), weight in local)
+def to_node(
+    local: LocalFlow, names: dict[str, str]
+) -> tuple[tuple[tuple[str, str], float], ...]:
+    """A node-local flow renamed onto a node (``names``: its device ids by local id)."""
+    return tuple(((names[u], names[v]), weight) for (u, v), weight in local)
 
 
 LocalFlow = tuple[tuple[tuple[str, str], float], ...]

@@ -11,6 +11,14 @@ neighbourhoods instead of the whole network. Longer routes (a degraded network w
 way round is down and up again) fall back to enumerating the paths with networkx.
 
 Nothing here knows the tree's layout, so failed links and switches are routed as they are.
+
+:class:`SwitchRoutes` adds the tree's symmetry without knowing the tree either: the shortest
+paths from ``a`` to ``b`` (two or more hops apart) are ``a``, then a shortest path from one of
+``a``'s out-neighbours to one of ``b``'s in-neighbours, then ``b``; such a middle path never
+passes through ``a`` or ``b``, nor through another switch with the same out- (in-) neighbours
+as ``a`` (``b``), since that would make a shorter route. So every pair of switches with the same
+neighbour sets as an earlier pair has that pair's split with the two ends renamed: all leaves of
+a pod, or of a two-level tree, share one computation per destination pod.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import networkx as nx
 
 from interconnect_sim.errors import TopologyError
 
-__all__ = ["enumerated_split", "shortest_path_split"]
+__all__ = ["SwitchRoutes", "enumerated_split", "shortest_path_split"]
 
 Adjacency = Mapping[str, Sequence[str]]
 Edge = tuple[str, str]
@@ -110,12 +118,22 @@ def shortest_path_split(
             if count:
                 position[node], before[node], after[node] = step, count, paths_dst[node]
     total = before[src] * after[src]
-    counts = {
-        (node, successor): before[node] * after[successor]
-        for node, step in position.items()
-        for successor in successors[node]
-        if position.get(successor) == step + 1
-    }
+    layers: dict[int, list[str]] = {}
+    for node, step in position.items():
+        layers.setdefault(step, []).append(node)
+    counts: dict[Edge, int] = {}
+    for step in range(length):  # the edges between two layers, from the side with fewer
+        here, there = layers[step], layers[step + 1]
+        if sum(len(successors[u]) for u in here) <= sum(len(predecessors[v]) for v in there):
+            for u in here:
+                for v in successors[u]:
+                    if position.get(v) == step + 1:
+                        counts[(u, v)] = before[u] * after[v]
+        else:
+            for v in there:
+                for u in predecessors[v]:
+                    if position.get(u) == step:
+                        counts[(u, v)] = before[u] * after[v]
     return _ordered(counts, position, total)
 
 
@@ -146,3 +164,49 @@ def enumerated_split(graph: nx.DiGraph, src: str, dst: str) -> dict[Edge, float]
             counts[edge] = counts.get(edge, 0) + 1
             position[edge[0]] = step
     return _ordered(counts, position, len(routes))
+
+
+class SwitchRoutes:
+    """Even splits over shortest paths between switches, computed once per pair of neighbour
+    sets (see the module notes) and renamed for every pair that shares them.
+
+    Parameters
+    ----------
+    successors, predecessors : mapping of str to sequence of str
+        Out- and in-neighbours of every switch among the switches.
+    whole : callable, optional
+        The whole switch network as a graph, for routes longer than four hops.
+    """
+
+    def __init__(
+        self,
+        successors: Adjacency,
+        predecessors: Adjacency,
+        whole: Callable[[], nx.DiGraph] | None = None,
+    ) -> None:
+        self._successors = successors
+        self._predecessors = predecessors
+        self._whole = whole
+        self._by_neighbours: dict[
+            tuple[frozenset[str], frozenset[str]], tuple[str, str, tuple[tuple[Edge, float], ...]]
+        ] = {}
+
+    def split(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
+        """Fraction of one unit of ``src -> dst`` traffic on each edge (as
+        :func:`shortest_path_split`)."""
+        out, into = self._successors[src], self._predecessors[dst]
+        if dst in out or src == dst:
+            return tuple(self._compute(src, dst).items())
+        key = (frozenset(out), frozenset(into))
+        known = self._by_neighbours.get(key)
+        if known is None:
+            split = tuple(self._compute(src, dst).items())
+            self._by_neighbours[key] = (src, dst, split)
+            return split
+        first, last, split = known
+        return tuple(
+            ((src if u == first else u, dst if v == last else v), share) for (u, v), share in split
+        )
+
+    def _compute(self, src: str, dst: str) -> dict[Edge, float]:
+        return shortest_path_split(self._successors, self._predecessors, src, dst, self._whole)
