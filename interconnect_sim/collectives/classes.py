@@ -78,7 +78,8 @@ def _ring_flow(
                 add_flow(flow, routes.gpu_to_nic(dst, gpu_dst))
                 leaf_pairs[(leaf_src, leaf_dst)] += 1
     for (leaf_src, leaf_dst), count in leaf_pairs.items():
-        add_flow(flow, routes.leaf_route(leaf_src, leaf_dst), float(count))
+        if leaf_src != leaf_dst:
+            add_flow(flow, routes.leaf_route(leaf_src, leaf_dst), float(count))
     return flow
 
 

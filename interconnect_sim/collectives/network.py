@@ -213,11 +213,6 @@ class NetworkRoutes:
         graph.add_edges_from((s, t) for s in switches for t in self._up[s])
         return graph
 
-    def leaf_route(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
-        """One unit of traffic from leaf ``src`` to leaf ``dst``, split evenly over every
-        shortest path (ECMP); empty when they are the same leaf."""
-        return () if src == dst else self._leaf_to_leaf(src, dst)
-
     def nic_to_nic(self, src: str, dst: str) -> Flow:
         """One unit of traffic from NIC ``src`` to NIC ``dst``."""
         leaf_a, leaf_b = self.leaf_of(src), self.leaf_of(dst)
