@@ -126,6 +126,7 @@ class _Builder:
         self.stream_end: dict[tuple[int, int], str] = {}
         self.dp_last: dict[tuple[int, str], list[str]] = {}  # (rank, kind): last DP call
         self._shapes: dict[tuple[int, int, bool], _Pass] = {}
+        self._last_send: dict[tuple[int, int], str] = {}  # (class, rank): its last PP send
         self._buckets: dict[tuple[int, int], int] = {}
 
     # -- emitting ----------------------------------------------------------------------------
@@ -259,7 +260,8 @@ class _Builder:
         return self._buckets[(rank, virtual)]
 
     def send(self, rank: int, x: Pass, after: str) -> None:
-        """The pipeline send of a pass's output to the rank running the next chunk."""
+        """The pipeline send of a pass's output to the rank running the next chunk; a rank's
+        sends run in the order it issues them, as kernels on one NCCL communicator do."""
         p = self.p
         g = x.virtual * p.pp + rank
         target = g - 1 if x.backward else g + 1
@@ -269,7 +271,8 @@ class _Builder:
         other = target % p.pp
         ranks = sorted((self.layout.base(klass, rank), self.layout.base(klass, other)))
         c = pp_send(self.model, p)
-        self.add(
+        previous = self._last_send.get((klass, rank))
+        self._last_send[(klass, rank)] = self.add(
             TraceCall(
                 id=f"c{klass}.s{rank}.{x.label}.pp",
                 op=c.op,
@@ -277,7 +280,7 @@ class _Builder:
                 ranks=tuple(ranks),
                 copies=self.layout.copies("pp", klass),
                 comm_size=p.pp if p.pp > 2 else 0,
-                after=(after,),
+                after=(after,) if previous is None else (after, previous),
                 tag="pp",
             )
         )
