@@ -25,6 +25,7 @@ from interconnect_sim.cli.import_commands import (
 )
 from interconnect_sim.cli.planning_commands import add_planning_commands, run_planning_command
 from interconnect_sim.cli.replay_commands import add_replay_command, run_replay_command
+from interconnect_sim.cli.scenario_commands import add_scenario_command, run_scenario_command
 from interconnect_sim.cli.training_commands import add_training_commands, run_training_command
 from interconnect_sim.cli.validation_commands import (
     add_validation_commands,
@@ -48,9 +49,10 @@ def _build_parser() -> Parser:
     add_validation_commands(commands)
     add_replay_command(commands)
     add_training_commands(commands)
+    add_scenario_command(commands)
+    add_planning_commands(commands)
     add_import_commands(commands)
     add_topology_commands(commands)
-    add_planning_commands(commands)
     return parser
 
 
@@ -73,12 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_replay_command(args)
         if args.command in ("train", "validate-training"):
             return run_training_command(args)
+        if args.command == "run":
+            return run_scenario_command(args)
+        if args.command == "plan":
+            return run_planning_command(args)
         if args.command in ("import-topo", "export-topo"):
             return run_topology_command(args)
         if args.command == "import-trace":
             return run_import_command(args)
-        if args.command == "plan":
-            return run_planning_command(args)
         return run_validation_command(args)
     except InterconnectSimError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

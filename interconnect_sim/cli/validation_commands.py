@@ -23,6 +23,7 @@ from interconnect_sim.cli.common import (
     catalog_from,
     positive_int,
 )
+from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
@@ -234,7 +235,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(_format_cross_validation(cv))
         return 0
     engine = AnalyticEngine(catalog, calibration)
-    predicted = Predictor(engine).predict(measurements)
+    bar = progress_bar("validate", "group")
+    try:
+        predicted = Predictor(engine).predict(measurements, None if bar is None else bar.update_to)
+    finally:
+        if bar is not None:
+            bar.close()
     score = score_predictions(predicted)
     if args.plots is not None:
         _write_plots(args.plots, predicted, engine)

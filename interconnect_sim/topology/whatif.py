@@ -13,7 +13,7 @@ communicator one shared rate (:func:`network_modified`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_COUNT, Fabric
@@ -23,6 +23,7 @@ __all__ = [
     "MODIFIED_NETWORK",
     "network_modified",
     "with_device_degraded",
+    "with_devices_moved",
     "with_link_degraded",
     "with_links_disabled",
     "with_p2p",
@@ -185,4 +186,40 @@ def without_device(fabric: Fabric, node_id: str) -> Fabric:
     result.graph.remove_node(node_id)
     result.validate()
     _keep_kinds(fabric, result, (node_id,))
+    return result
+
+
+def with_devices_moved(fabric: Fabric, moves: Mapping[str, str]) -> Fabric:
+    """Re-cable NICs (or GPUs) from their PCIe switch or CPU to new ones, same link type.
+
+    Models cards in the wrong slots: ``{"n0/nic0": "n0/cpu1"}`` puts a NIC under the other CPU
+    socket, so it reaches its GPUs only across the inter-socket link.
+
+    Raises
+    ------
+    TopologyError
+        If a device does not exist, hangs off no PCIe switch or CPU, or its new parent is not
+        one.
+    """
+    result = fabric.copy()
+    graph = result.graph
+    for device, new_parent in moves.items():
+        for node in (device, new_parent):
+            if node not in graph:
+                raise TopologyError(f"no device {node!r} in {fabric.name!r}")
+        if result.kind(new_parent) not in ("pcie_switch", "cpu"):
+            raise TopologyError(
+                f"{new_parent!r} is a {result.kind(new_parent)}, not a PCIe switch or CPU"
+            )
+        parents = [n for n in graph.successors(device) if result.kind(n) in ("pcie_switch", "cpu")]
+        if not parents:
+            raise TopologyError(f"{device!r} hangs off no PCIe switch or CPU")
+        old = parents[0]
+        up, down = dict(graph.edges[device, old]), dict(graph.edges[old, device])
+        graph.remove_edge(device, old)
+        graph.remove_edge(old, device)
+        graph.add_edge(device, new_parent, **up)
+        graph.add_edge(new_parent, device, **down)
+    result.validate()
+    _keep_kinds(fabric, result, (*moves, *moves.values()))
     return result

@@ -186,13 +186,15 @@ def estimate_step(
     check_memory: bool = True,
     analytic: AnalyticEngine | None = None,
     cache: dict[Any, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> StepEstimate:
     """Time one training iteration of ``model`` split by ``parallel`` on ``fabric``.
 
     With ``engine="analytic"`` the closed form below; with ``"des"`` the step's trace replayed
     on the discrete-event engine (:func:`timeline_step`, which also takes the what-ifs).
     ``cache`` (a dict the caller keeps per fabric) reuses communicator analyses and collective
-    times across calls, e.g. during a fit or a sweep.
+    times across calls, e.g. during a fit or a sweep. ``progress`` is called with a description
+    before the discrete-event simulation (``engine="des"``), for a progress bar.
 
     Raises
     ------
@@ -213,6 +215,7 @@ def estimate_step(
             analytic=analytic,
             flash_attention=flash_attention,
             check_memory=check_memory,
+            describe=progress,
         )[0]
     setup = step_setup(
         model, parallel, fabric, catalog, compute, analytic, check_memory, flash_attention

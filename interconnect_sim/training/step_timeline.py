@@ -46,6 +46,7 @@ def timeline_step(
     schedule: Schedule | None = None,
     neighbour: Sequence[TraceEvent] = (),
     progress: Callable[[int, int], None] | None = None,
+    describe: Callable[[str], None] | None = None,
 ) -> tuple[StepEstimate, TimelineRun]:
     """The step as a timeline (:mod:`.timeline`): its trace replayed on the discrete-event
     engine, with stragglers (``slow_ranks``: rank -> factor its compute takes longer by), the
@@ -53,12 +54,16 @@ def timeline_step(
 
     The breakdown reads the critical path: ``exposed_*`` are the seconds of each kind of
     communication on it, ``compute`` the busiest stage's compute, ``bubble`` the rest.
+    ``progress(done, total)`` follows the replay event by event; ``describe`` is called once
+    before it, with what is replayed.
     """
     setup = step_setup(
         model, parallel, fabric, catalog, compute, analytic, check_memory, flash_attention
     )
     p = parallel
     des = DiscreteEventEngine(catalog, setup.analytic.calibration)
+    if describe is not None:
+        describe(f"step timeline, {p.pp} stage(s) x {p.vpp} x {p.microbatches} micro-batches")
     run = run_timeline(
         model,
         p,
