@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike
 
 from interconnect_sim.calibration import Calibration, load_calibration
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
-from interconnect_sim.collectives.decomposition import decompose
+from interconnect_sim.collectives.decomposition import Decomposition, decompose
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.flownet import EdgeIndex, FlowNetwork
@@ -70,6 +70,7 @@ class DiscreteEventEngine:
         self.catalog = catalog
         self.calibration = calibration if calibration is not None else load_calibration()
         self.analytic = AnalyticEngine(catalog, self.calibration)
+        self._shared: dict[tuple[Any, ...], Any] = {}
 
     # -- one collective, many sizes (same interface as the analytic engine) ---------------------
 
@@ -151,7 +152,7 @@ class DiscreteEventEngine:
     ) -> tuple[float, list[tuple[str, Incidence, float]]]:
         """Latency and (label, incidence, volume) per flow; the links a flow crosses are cached
         per algorithm, its rate cap (NCCL's per-size limits) is the one at this size."""
-        decomposition = decompose(op, bw, self.calibration, algorithm, protocol, size)
+        decomposition = self._decompose(op, bw, algorithm, protocol, size)
         key = (algorithm, protocol)
         if key not in cache:
             plan = bw.plan
@@ -172,6 +173,39 @@ class DiscreteEventEngine:
             for (label, incidence, _), spec in zip(incidences, decomposition.flows, strict=True)
         ]
         return decomposition.latency_s, flows
+
+    def _decompose(
+        self,
+        op: CollectiveOp,
+        bw: CommunicatorBandwidths,
+        algorithm: str,
+        protocol: str,
+        size: float,
+    ) -> Decomposition:
+        """:func:`decompose`, shared by the calls of every one-node communicator renamed from one
+        analysis (every tensor-parallel group of a kind: same numbers, same template flows)."""
+        if bw.plan.network is not None:
+            return decompose(op, bw, self.calibration, algorithm, protocol, size)
+        key = (bw.joint_rate, bw.p2p_pairs, op, algorithm, protocol, size)
+        if key not in self._shared:
+            self._shared[key] = decompose(op, bw, self.calibration, algorithm, protocol, size)
+        found: Decomposition = self._shared[key]
+        return found
+
+    def _choose(
+        self,
+        op: CollectiveOp,
+        bw: CommunicatorBandwidths,
+        size: float,
+        algorithm: str | None,
+        protocol: str | None,
+    ) -> tuple[str, str]:
+        """The tuner's choice, computed once per analysis (renamed copies share it)."""
+        key = ("choice", bw.joint_rate, bw.p2p_pairs, op, size, algorithm, protocol)
+        if key not in self._shared:
+            self._shared[key] = self.analytic.choose(op, bw, size, algorithm, protocol)
+        choice: tuple[str, str] = self._shared[key]
+        return choice
 
     # -- traces ------------------------------------------------------------------------------
 
@@ -198,6 +232,7 @@ class DiscreteEventEngine:
         """
         communicators = Communicators(fabric, self.catalog)
         index = EdgeIndex(fabric)
+        self._shared = {}  # choices and decompositions by analysis, for this replay
         env = simpy.Environment()
         network = FlowNetwork(env, index, record=record_links)
         done = {call.id: env.event() for call in calls}
@@ -215,9 +250,7 @@ class DiscreteEventEngine:
             start = env.now
             bw = communicators.bandwidths(call)
             ranks = communicators.ranks(call)
-            algo, proto = self.analytic.choose(
-                call.op, bw, call.size_bytes, call.algorithm, call.protocol
-            )
+            algo, proto = self._choose(call.op, bw, call.size_bytes, call.algorithm, call.protocol)
             cache = caches.setdefault((*sorted(ranks), bw.p2p_pairs), {})
             latency, flows = self._flows(index, call.op, bw, algo, proto, call.size_bytes, cache)
             yield env.timeout(latency)

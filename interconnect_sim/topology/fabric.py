@@ -373,9 +373,7 @@ class Fabric:
         for src, neighbours in succ.items():
             for dst, data in neighbours.items():
                 if src not in succ[dst]:
-                    raise TopologyError(
-                        f"fabric {self.name!r}: edge {src} -> {dst} has no reverse"
-                    )
+                    raise TopologyError(f"fabric {self.name!r}: edge {src} -> {dst} has no reverse")
                 if id(data) not in checked:
                     self._check_edge(src, dst, data)
                     if isinstance(data, SharedEdgeData):

@@ -234,9 +234,7 @@ def to_local(flow: Iterable[tuple[tuple[str, str], float]], prefix: str) -> Loca
     return tuple(local)
 
 
-def to_node(
-    local: LocalFlow, names: dict[str, str]
-) -> tuple[tuple[tuple[str, str], float], ...]:
+def to_node(local: LocalFlow, names: dict[str, str]) -> tuple[tuple[tuple[str, str], float], ...]:
     """A node-local flow renamed onto a node (``names``: its device ids by local id)."""
     return tuple(((names[u], names[v]), weight) for (u, v), weight in local)
 

@@ -100,5 +100,6 @@ def without_device(fabric: Fabric, node_id: str) -> Fabric:
     result = fabric.copy()
     result.graph.remove_node(node_id)
     result.validate()
-    _keep_kinds(fabric, result, (node_id,))
+    # the device's node, and the nodes that lose a link to it (NICs of a failed leaf)
+    _keep_kinds(fabric, result, (node_id, *fabric.graph.succ[node_id]))
     return result
