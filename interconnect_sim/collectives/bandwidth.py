@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
@@ -40,15 +40,17 @@ from interconnect_sim.collectives.node_patterns import (
 from interconnect_sim.collectives.paths import (
     Edge,
     Flow,
-    FlowArrays,
     HopPaths,
+    IndexedFlow,
     add_flow,
     bottleneck_rate,
     describe_edge,
 )
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.specs.catalog import Catalog
+from interconnect_sim.topology.edge_numbers import EdgeNumbers
 from interconnect_sim.topology.fabric import BANDWIDTH, TIER, Fabric
+from interconnect_sim.topology.structure import NodeSharing, node_prefix
 
 __all__ = ["CommunicatorBandwidths", "CommunicatorPlan", "NodeGroup", "analyse_communicator"]
 
@@ -100,13 +102,16 @@ class CommunicatorPlan:
         Pairs in each group's ``alltoall_flow``.
     alltoall_gpu_count : int
         GPUs in ``alltoall_flow`` (all local GPUs, or 16 sampled from a larger domain).
-    network_flow : Flow
-        All rails' inter-node rings over every node, one unit per rail.
+    network : IndexedFlow or None
+        All rails' inter-node rings over every node, one unit per rail (None on one node).
     nic_pairs : tuple of tuple of (str, str)
         Per node, the (GPU, NIC) pairs in use.
     alltoall_network : callable
         Returns the uniform node-to-node flow of an all-to-all (one unit per NIC), computed on
         first use since it is only needed for all-to-all.
+    alltoall_indexed : callable
+        The same as an :class:`~interconnect_sim.collectives.paths.IndexedFlow` (None on one
+        node).
     """
 
     node_prefixes: tuple[str, ...]
@@ -114,9 +119,15 @@ class CommunicatorPlan:
     local_gpus: tuple[str, ...]
     alltoall_pair_count: int
     alltoall_gpu_count: int
-    network_flow: Flow
+    network: IndexedFlow | None
     nic_pairs: tuple[tuple[tuple[str, str], ...], ...]
     alltoall_network: Callable[[], Flow]
+    alltoall_indexed: Callable[[], IndexedFlow | None]
+
+    @property
+    def network_flow(self) -> Flow:
+        """``network`` as a dict (empty on one node)."""
+        return {} if self.network is None else self.network.as_flow()
 
     @property
     def template_prefix(self) -> str:
@@ -278,8 +289,7 @@ class _Network:
     rate: float  # aggregate of the rails per node, bytes/s
     rail_count: int
     limit: Edge | None
-    flow: Flow
-    arrays: FlowArrays | None
+    flow: IndexedFlow | None
     nic_pairs: tuple[tuple[tuple[str, str], ...], ...]
 
 
@@ -304,24 +314,53 @@ def _network(
             )
             for gpu, nic in pairs[0]
         ]
-        return _Network(float(sum(rates)), rail_count, None, {}, None, nic_pairs)
-    flow: Flow = {}
-    get = flow.get
+        return _Network(float(sum(rates)), rail_count, None, None, nic_pairs)
+    flow = _ring_flow(EdgeNumbers.of(fabric), routes, pairs, rail_count)
+    per_rail, limit = flow.bottleneck()
+    return _Network(per_rail * rail_count, rail_count, limit, flow, nic_pairs)
+
+
+def _ring_flow(
+    numbers: EdgeNumbers,
+    routes: NetworkRoutes,
+    pairs: list[list[tuple[str, str]]],
+    rail_count: int,
+) -> IndexedFlow:
+    """Every rail's ring over the nodes: node k's NIC to node k+1's, PCIe hops included, one
+    unit per rail; hop by hop in the order a dict would receive them."""
+    index = numbers.index
+    chunks: list[NDArray[np.int64]] = []
+    shares: list[NDArray[np.float64]] = []
+    edges: list[int] = []
+    weights: list[float] = []
+
+    def flush() -> None:
+        chunks.append(np.array(edges, dtype=np.int64))
+        shares.append(np.array(weights, dtype=float))
+        edges.clear()
+        weights.clear()
+
+    nodes = len(pairs)
     for rail in range(rail_count):
         for k in range(nodes):
             gpu_src, src = pairs[k][rail]
             gpu_dst, dst = pairs[(k + 1) % nodes][rail]
             leaf_a, leaf_b = routes.leaf_of(src), routes.leaf_of(dst)
-            parts = [((src, leaf_a), 1.0), ((leaf_b, dst), 1.0)]
+            edges += (index[(src, leaf_a)], index[(leaf_b, dst)])
+            weights += (1.0, 1.0)
             if leaf_a != leaf_b:
-                parts += routes.leaf_route(leaf_a, leaf_b)
-            parts += routes.gpu_to_nic(gpu_src, src)
-            parts += routes.gpu_to_nic(dst, gpu_dst)
-            for edge, weight in parts:
-                flow[edge] = get(edge, 0.0) + weight
-    arrays = FlowArrays(flow, fabric)
-    per_rail, limit = arrays.bottleneck()
-    return _Network(per_rail * rail_count, rail_count, limit, flow, arrays, nic_pairs)
+                flush()
+                route, split = routes.leaf_route_numbers(leaf_a, leaf_b)
+                chunks.append(route)
+                shares.append(split)
+            for edge, weight in routes.gpu_to_nic(gpu_src, src):
+                edges.append(index[edge])
+                weights.append(weight)
+            for edge, weight in routes.gpu_to_nic(dst, gpu_dst):
+                edges.append(index[edge])
+                weights.append(weight)
+    flush()
+    return IndexedFlow.build(numbers, np.concatenate(chunks), np.concatenate(shares))
 
 
 def _port_rate(fabric: Fabric, catalog: Catalog, nic: str) -> float:
@@ -418,16 +457,58 @@ def analyse_communicator(
     Notes
     -----
     The result is kept with the fabric (:meth:`Fabric.derived`): every op, size sweep and
-    engine asking about the same communicator shares one ring search.
+    engine asking about the same communicator shares one ring search. A communicator inside one
+    node is analysed once per kind of node (on the kind's template node) and renamed onto the
+    others: every tensor-parallel group of a training step shares one analysis.
     """
     key = f"communicator:{id(catalog)}:{node_count}:{gpus_per_node}:" + (
         "" if gpus is None else ",".join(gpus)
     )
-    return fabric.derived(
-        key,
-        lambda: _analyse(
+
+    def analyse() -> CommunicatorBandwidths:
+        if gpus is not None:
+            moved = _on_template(fabric, catalog, gpus)
+            if moved is not None:
+                return moved
+        return _analyse(
             fabric, catalog, node_count=node_count, gpus_per_node=gpus_per_node, gpus=gpus
+        )
+
+    return fabric.derived(key, analyse)
+
+
+def _on_template(
+    fabric: Fabric, catalog: Catalog, gpus: Sequence[str]
+) -> CommunicatorBandwidths | None:
+    """A one-node communicator as the same GPUs' analysis on its kind's template node, renamed
+    (None when it spans nodes or its node is analysed by itself)."""
+    sharing = NodeSharing.of(fabric)
+    node = sharing.node_of(gpus[0]) if gpus and gpus[0] in fabric.graph else None
+    if node is None or any(g not in fabric.graph or sharing.node_of(g) != node for g in gpus):
+        return None
+    template = sharing.template(node)
+    if template is None or template == node:
+        return None
+    own, other = node_prefix(node), node_prefix(template)
+    if not all(g.startswith(own) for g in gpus):
+        return None
+    core = analyse_communicator(fabric, catalog, gpus=[other + g[len(own) :] for g in gpus])
+    names = sharing.names(node)
+    plan = core.plan
+    moved_plan = replace(
+        plan,
+        node_prefixes=(own,),
+        groups=tuple(replace(group, node_prefixes=(own,)) for group in plan.groups),
+        local_gpus=tuple(names[g[len(other) :]] for g in plan.local_gpus),
+        nic_pairs=tuple(
+            tuple((names[a[len(other) :]], names[b[len(other) :]]) for a, b in pairs)
+            for pairs in plan.nic_pairs
         ),
+    )
+    return replace(
+        core,
+        intra_bottleneck=core.intra_bottleneck.replace(other, own),
+        plan=moved_plan,
     )
 
 
@@ -458,7 +539,7 @@ def _analyse(
         intra_tier = "host"
 
     transport = "none"
-    net = _Network(0.0, 0, None, {}, None, ())
+    net = _Network(0.0, 0, None, None, ())
     sharp = False
     routes: NetworkRoutes | None = None
     node_routes = NetworkRoutes.of(fabric)
@@ -476,19 +557,19 @@ def _analyse(
         return routes.uniform_flow(nic_pairs) if routes is not None and m > 1 else {}
 
     @cache
-    def alltoall_arrays() -> FlowArrays | None:
+    def alltoall_arrays() -> IndexedFlow | None:
         flow = alltoall_network()
-        return FlowArrays(flow, fabric) if flow else None
+        return IndexedFlow.of_flow(EdgeNumbers.of(fabric), flow) if flow else None
 
     @cache
-    def pattern_flows(pattern: str) -> tuple[Flow, FlowArrays | None, NDArray[np.float64]]:
+    def pattern_flows(pattern: str) -> tuple[Flow, IndexedFlow | None, NDArray[np.float64]]:
         """Per unit of the pattern's rate: intra crossings (each kind's first member node),
         the network flow's edges and their crossings."""
         rails = max(1, rail_count)
         intra: Flow = {}
         for kind, own in kinds:
             add_flow(intra, renamed_flow(_intra_flow(kind, pattern, g), kind.prefix, own[0]))
-        arrays = net.arrays if pattern != "alltoall" else alltoall_arrays()
+        arrays = net.flow if pattern != "alltoall" else alltoall_arrays()
         if m == 1 or arrays is None:
             return intra, None, np.zeros(0)
         if pattern in ("ring", "chain"):
@@ -545,9 +626,10 @@ def _analyse(
         local_gpus=tuple(local),
         alltoall_pair_count=first.pair_count,
         alltoall_gpu_count=min(g, MAX_ALLTOALL_GPUS),
-        network_flow=net.flow,
+        network=net.flow,
         nic_pairs=nic_pairs,
         alltoall_network=alltoall_network,
+        alltoall_indexed=alltoall_arrays,
     )
     return CommunicatorBandwidths(
         node_count=m,

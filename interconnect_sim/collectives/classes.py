@@ -29,8 +29,9 @@ from functools import cache
 
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
 from interconnect_sim.collectives.network import NetworkRoutes
-from interconnect_sim.collectives.paths import Flow, add_flow
+from interconnect_sim.collectives.paths import Flow, IndexedFlow, add_flow
 from interconnect_sim.specs.catalog import Catalog
+from interconnect_sim.topology.edge_numbers import EdgeNumbers
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.structure import node_kinds
 
@@ -120,10 +121,20 @@ def _merged(
     plan = replace(plan, node_prefixes=tuple(prefixes), groups=groups)
     if bw.node_count > 1 and bw.rail_count > 0:
         routes = NetworkRoutes.of(fabric)
+        numbers = EdgeNumbers.of(fabric)
+        alltoall = _alltoall_flow(fabric, routes, members)
+
+        @cache
+        def alltoall_indexed() -> IndexedFlow | None:
+            flow = alltoall()
+            return IndexedFlow.of_flow(numbers, flow) if flow else None
+
+        ring = _ring_flow(fabric, routes, members, bw.rail_count)
         plan = replace(
             plan,
-            network_flow=_ring_flow(fabric, routes, members, bw.rail_count),
-            alltoall_network=_alltoall_flow(fabric, routes, members),
+            network=IndexedFlow.of_flow(numbers, ring) if ring else None,
+            alltoall_network=alltoall,
+            alltoall_indexed=alltoall_indexed,
         )
     return replace(bw, plan=plan)
 

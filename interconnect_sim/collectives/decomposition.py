@@ -27,7 +27,7 @@ from interconnect_sim.collectives.bandwidth import (
 )
 from interconnect_sim.collectives.nccl_channels import data_fraction, nvls_heads
 from interconnect_sim.collectives.ops import CollectiveOp
-from interconnect_sim.collectives.paths import Flow, add_flow
+from interconnect_sim.collectives.paths import Flow, IndexedFlow, add_flow
 
 __all__ = ["Decomposition", "FlowSpec", "decompose"]
 
@@ -38,16 +38,25 @@ class FlowSpec:
 
     ``templates`` holds one flow per node group of the plan
     (:attr:`~interconnect_sim.collectives.bandwidth.CommunicatorPlan.groups`), routed on the
-    group's template node and repeated on each of its nodes; ``global_flow`` is already routed
-    over the whole fabric (network rings, all-to-all). ``rate_cap_bytes_per_s`` bounds the flow's
-    rate whatever the links allow (NCCL's per-peer channels for a send across nodes).
+    group's template node and repeated on each of its nodes; ``global_parts`` are flows already
+    routed over the whole fabric (network rings, all-to-all), each with its scale.
+    ``rate_cap_bytes_per_s`` bounds the flow's rate whatever the links allow (NCCL's per-peer
+    channels for a send across nodes).
     """
 
     label: str
     templates: tuple[Flow, ...]
-    global_flow: Flow
+    global_parts: tuple[tuple[IndexedFlow, float], ...]
     volume_bytes: float
     rate_cap_bytes_per_s: float = math.inf
+
+    @property
+    def global_flow(self) -> Flow:
+        """The global parts, scaled and summed, as a dict."""
+        flow: Flow = {}
+        for part, scale in self.global_parts:
+            add_flow(flow, {e: w * scale for e, w in part.as_flow().items()})
+        return flow
 
     @property
     def template(self) -> Flow:
@@ -64,6 +73,13 @@ class Decomposition:
     latency_s: float
     flows: tuple[FlowSpec, ...]
     plan: CommunicatorPlan
+
+
+Parts = tuple[tuple[IndexedFlow, float], ...]
+
+
+def _part(flow: IndexedFlow | None, scale: float) -> Parts:
+    return () if flow is None else ((flow, scale),)
 
 
 def _scaled(flow: Flow, factor: float) -> Flow:
@@ -124,14 +140,14 @@ def decompose(
     algbw = float(analytic.algbw_at([size_bytes])[0])
     latency = float(analytic.times_s([size_bytes])[0]) - size_bytes / algbw
 
-    def network(per_unit: float) -> Flow:
-        return _scaled(plan.network_flow, 1.0 / (rails * per_unit))
+    def network(per_unit: float) -> Parts:
+        return _part(plan.network, 1.0 / (rails * per_unit))
 
     def spec(
-        label: str, template: Callable[[NodeGroup], Flow], global_flow: Flow, volume: float
+        label: str, template: Callable[[NodeGroup], Flow], global_parts: Parts, volume: float
     ) -> FlowSpec:
         templates = tuple(template(group) for group in plan.groups)
-        return FlowSpec(label, templates, global_flow, volume, algbw * volume / size_bytes)
+        return FlowSpec(label, templates, global_parts, volume, algbw * volume / size_bytes)
 
     def nothing(_: NodeGroup) -> Flow:
         return {}
@@ -149,8 +165,8 @@ def decompose(
             channels = group.chain_channels if chain else group.ring_channels
             return _channels(channels, e_intra * factor) if g > 1 and channels else {}
 
-        global_flow = network(e_net * factor) if m > 1 else {}
-        flow = spec("ring", rings, global_flow, volume * size_bytes)
+        global_parts = network(e_net * factor) if m > 1 else ()
+        flow = spec("ring", rings, global_parts, volume * size_bytes)
     elif algorithm == "tree" or (algorithm == "collnet" and op is CollectiveOp.ALL_REDUCE):
         intra_factor = 0.5 * cal.tuning.tree_bandwidth_factor * e_intra * p
 
@@ -158,9 +174,9 @@ def decompose(
             return _channels(group.ring_channels, intra_factor) if g > 1 else {}
 
         inter = e_net * p * (tree_factor(m) if algorithm == "tree" else 1.0)
-        flow = spec(algorithm, tree, network(inter) if m > 1 else {}, size_bytes)
+        flow = spec(algorithm, tree, network(inter) if m > 1 else (), size_bytes)
     elif algorithm == "collnet":  # all-gather / reduce-scatter: every GPU through its NIC
-        flow = spec(algorithm, nothing, network(0.9 * e_net) if m > 1 else {}, size_bytes)
+        flow = spec(algorithm, nothing, network(0.9 * e_net) if m > 1 else (), size_bytes)
     elif algorithm in ("nvls", "nvlstree"):
         nvls_rate = _nvls_algbw_per_injection(op, bw, cal)
 
@@ -168,8 +184,8 @@ def decompose(
             return _scaled(group.injection_flow, 1.0 / nvls_rate)
 
         volume = size_bytes if op is CollectiveOp.ALL_REDUCE else size_bytes * (n - 1) / n
-        global_flow = network(tree_factor(m) * e_net) if m > 1 else {}
-        flow = spec(algorithm, injection, global_flow, volume)
+        global_parts = network(tree_factor(m) * e_net) if m > 1 else ()
+        flow = spec(algorithm, injection, global_parts, volume)
     elif op is CollectiveOp.ALLTOALL:
         # One combined flow per byte of the call: (g-1)/n to local peers, (n-g)/n over the
         # network (a GPU's rate r puts g/rails x r on each NIC).
@@ -181,15 +197,15 @@ def decompose(
             return _scaled(group.alltoall_flow, (g - 1) / n / (peers * e_p2p * p))
 
         spread = (n - g) / n * g / (rails * e_net * p)
-        global_flow = _scaled(plan.alltoall_network(), spread) if m > 1 else {}
-        flow = spec("alltoall", pairs, global_flow, size_bytes)
+        global_parts = _part(plan.alltoall_indexed(), spread) if m > 1 else ()
+        flow = spec("alltoall", pairs, global_parts, size_bytes)
     else:  # sendrecv: the intra-node shift and the one hop per node boundary, in lock-step
 
         def shift(group: NodeGroup) -> Flow:
             return _scaled(group.shift_flow, 1.0 / (e_p2p * p)) if g > 1 else {}
 
-        global_flow = _scaled(plan.network_flow, g / (rails * e_net * p)) if m > 1 else {}
-        flow = spec("sendrecv", shift, global_flow, size_bytes)
+        global_parts = _part(plan.network, g / (rails * e_net * p)) if m > 1 else ()
+        flow = spec("sendrecv", shift, global_parts, size_bytes)
     return Decomposition(algorithm, protocol, latency, (flow,), plan)
 
 

@@ -15,9 +15,12 @@ from collections import deque
 from functools import cache
 
 import networkx as nx
+import numpy as np
+from numpy.typing import NDArray
 
 from interconnect_sim.collectives.paths import Edge, Flow, add_flow
 from interconnect_sim.errors import TopologyError
+from interconnect_sim.topology.edge_numbers import EdgeNumbers
 from interconnect_sim.topology.fabric import TIER, Fabric
 from interconnect_sim.topology.structure import (
     LocalFlow,
@@ -27,7 +30,7 @@ from interconnect_sim.topology.structure import (
     to_local,
     to_node,
 )
-from interconnect_sim.topology.switch_routes import SwitchRoutes, enumerated_split
+from interconnect_sim.topology.switch_routes import RouteParts, SwitchRoutes, enumerated_split
 
 __all__ = ["NetworkRoutes", "attach_point"]
 
@@ -203,6 +206,30 @@ class NetworkRoutes:
         if sharing_enabled():
             return self._routes.split(src, dst)
         return tuple(enumerated_split(self._switch_graph(), src, dst).items())
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def leaf_route_numbers(
+        self, src: str, dst: str
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """:meth:`leaf_route` as edge numbers and shares (the middle of the route, shared by
+        every pair of leaves alike, numbered once)."""
+        parts = self._routes.parts(src, dst) if sharing_enabled() else None
+        numbers = EdgeNumbers.of(self.fabric)
+        if parts is None:
+            route = self.leaf_route(src, dst)
+            shares = np.fromiter((share for _, share in route), dtype=float, count=len(route))
+            return numbers.numbers([edge for edge, _ in route]), shares
+        middle, shares = self._numbered_middle(parts)
+        index = numbers.index
+        first = [index[(src, s)] for s in parts.first]
+        last = [index[(t, dst)] for t in parts.last]
+        return np.concatenate((np.array(first, dtype=np.int64), middle, last)), shares
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _numbered_middle(self, parts: RouteParts) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        numbers = EdgeNumbers.of(self.fabric).numbers([edge for edge, _ in parts.middle])
+        shares = (*parts.first_shares, *(share for _, share in parts.middle), *parts.last_shares)
+        return numbers, np.array(shares, dtype=float)
 
     @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
     def _switch_graph(self) -> nx.DiGraph:

@@ -14,10 +14,12 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from interconnect_sim.topology.edge_numbers import EdgeNumbers
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_SPEC, TIER, Fabric
 from interconnect_sim.topology.routing import gpu_path
 from interconnect_sim.topology.structure import (
@@ -33,8 +35,8 @@ __all__ = [
     "Edge",
     "EdgeCapacity",
     "Flow",
-    "FlowArrays",
     "HopPaths",
+    "IndexedFlow",
     "add_flow",
     "bottleneck_rate",
     "describe_edge",
@@ -66,39 +68,91 @@ def bottleneck_rate(flow: Flow, capacity: Mapping[Edge, float]) -> tuple[float, 
     return (0.0 if best == math.inf else best), limiting
 
 
-class FlowArrays:
-    """A large flow as arrays: its edges in the flow's order, their crossings and capacities.
+class IndexedFlow:
+    """A large flow as numpy arrays over the fabric's edge numbers
+    (:class:`~interconnect_sim.topology.edge_numbers.EdgeNumbers`).
 
-    Bottlenecks over the hundreds of thousands of edges of a ring across a large fabric are then
-    one numpy expression; the arithmetic is the same as :func:`bottleneck_rate`'s, so are the
-    results (to the last bit) and the first limiting edge.
+    Built from its contributions in the order a :data:`Flow` dict would have received them
+    (:meth:`build`), it holds the same sums to the last bit (``np.bincount`` adds in input
+    order) and remembers each edge's first contribution, so :meth:`bottleneck` names the same
+    limiting edge as :func:`bottleneck_rate` on the dict would.
+
+    Attributes
+    ----------
+    edges : ndarray of int
+        Edge numbers, ascending.
+    weights : ndarray
+        Crossings of each edge per unit of traffic.
+    first : ndarray of int
+        Position of each edge's first contribution (its place in the dict's order).
     """
 
-    def __init__(self, flow: Flow, fabric: Fabric) -> None:
-        succ = fabric.graph._succ  # the plain dicts: the public views cost a wrapper each
-        self.edges = list(flow)
-        self.weights = np.fromiter(flow.values(), dtype=float, count=len(flow))
-        self.capacity = np.fromiter(
-            (succ[u][v][BANDWIDTH] for u, v in self.edges), dtype=float, count=len(flow)
-        )
-        self._position: dict[Edge, int] | None = None
+    def __init__(
+        self,
+        numbers: EdgeNumbers,
+        edges: NDArray[np.integer[Any]],
+        weights: NDArray[np.float64],
+        first: NDArray[np.integer[Any]],
+    ) -> None:
+        self.numbers = numbers
+        self.edges = edges
+        self.weights = weights
+        self.first = first
+        self._flow: Flow | None = None
+
+    @property
+    def capacity(self) -> NDArray[np.float64]:
+        """Capacity of each edge (bytes/s)."""
+        capacity: NDArray[np.float64] = self.numbers.capacity[self.edges]
+        return capacity
+
+    @classmethod
+    def build(
+        cls, numbers: EdgeNumbers, contributions: NDArray[np.int64], weights: NDArray[np.float64]
+    ) -> IndexedFlow:
+        """Sum contributions (edge numbers and crossings, in the order they arise)."""
+        edges, first, inverse = np.unique(contributions, return_index=True, return_inverse=True)
+        total = np.bincount(inverse, weights=weights, minlength=edges.size)
+        small = np.int32 if len(numbers) < 2**31 and contributions.size < 2**31 else np.int64
+        return cls(numbers, edges.astype(small), total.astype(float), first.astype(small))
+
+    @classmethod
+    def of_flow(cls, numbers: EdgeNumbers, flow: Flow) -> IndexedFlow:
+        """The same flow as arrays."""
+        contributions = numbers.numbers(list(flow))
+        return cls.build(numbers, contributions, np.fromiter(flow.values(), dtype=float))
+
+    def __len__(self) -> int:
+        return int(self.edges.size)
 
     def position(self, edge: Edge) -> int | None:
         """Index of ``edge`` in the arrays, or None."""
-        if self._position is None:
-            self._position = {e: i for i, e in enumerate(self.edges)}
-        return self._position.get(edge)
+        number = self.numbers.index.get(edge)
+        if number is None:
+            return None
+        i = int(np.searchsorted(self.edges, number))
+        return i if i < self.edges.size and self.edges[i] == number else None
 
     def bottleneck(self, loads: NDArray[np.float64] | None = None) -> tuple[float, Edge | None]:
-        """As :func:`bottleneck_rate` with ``loads`` (default the flow's own weights)."""
+        """As :func:`bottleneck_rate` with ``loads`` per edge (default the flow's weights)."""
         loads = self.weights if loads is None else loads
         used = loads > _NEGLIGIBLE
         if not used.any():
             return 0.0, None
         rates = np.full(loads.size, np.inf)
-        rates[used] = self.capacity[used] / loads[used]
-        best = int(np.argmin(rates))
-        return float(rates[best]), self.edges[best]
+        rates[used] = self.numbers.capacity[self.edges[used]] / loads[used]
+        best = rates.min()
+        ties = np.flatnonzero(rates == best)
+        limit = int(ties[np.argmin(self.first[ties])])
+        return float(best), self.numbers.edges[int(self.edges[limit])]
+
+    def as_flow(self) -> Flow:
+        """The flow as a dict, in the order its edges first arose."""
+        if self._flow is None:
+            order = np.argsort(self.first, kind="stable")
+            names = self.numbers.edges
+            self._flow = {names[int(self.edges[i])]: float(self.weights[i]) for i in order.tolist()}
+        return self._flow
 
 
 def describe_edge(fabric: Fabric, edge: Edge | None, label: str = "link") -> str:

@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike
 
 from interconnect_sim.calibration import Calibration, load_calibration
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
-from interconnect_sim.collectives.decomposition import decompose
+from interconnect_sim.collectives.decomposition import Decomposition, decompose
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.flownet import EdgeIndex, FlowNetwork
@@ -70,6 +70,7 @@ class DiscreteEventEngine:
         self.catalog = catalog
         self.calibration = calibration if calibration is not None else load_calibration()
         self.analytic = AnalyticEngine(catalog, self.calibration)
+        self._shared: dict[tuple[Any, ...], Any] = {}
 
     # -- one collective, many sizes (same interface as the analytic engine) ---------------------
 
@@ -155,7 +156,7 @@ class DiscreteEventEngine:
         answer = cache.get((algorithm, protocol, size))
         if answer is not None:
             return answer  # type: ignore[no-any-return]
-        decomposition = decompose(op, bw, self.calibration, algorithm, protocol, size)
+        decomposition = self._decompose(op, bw, algorithm, protocol, size)
         key = (algorithm, protocol)
         if key not in cache:
             plan = bw.plan
@@ -166,6 +167,39 @@ class DiscreteEventEngine:
         ]
         cache[(algorithm, protocol, size)] = (decomposition.latency_s, flows)
         return decomposition.latency_s, flows
+
+    def _decompose(
+        self,
+        op: CollectiveOp,
+        bw: CommunicatorBandwidths,
+        algorithm: str,
+        protocol: str,
+        size: float,
+    ) -> Decomposition:
+        """:func:`decompose`, shared by the calls of every one-node communicator renamed from one
+        analysis (every tensor-parallel group of a kind: same numbers, same template flows)."""
+        if bw.plan.network is not None:
+            return decompose(op, bw, self.calibration, algorithm, protocol, size)
+        key = (bw.joint_rate, bw.p2p_pairs, op, algorithm, protocol, size)
+        if key not in self._shared:
+            self._shared[key] = decompose(op, bw, self.calibration, algorithm, protocol, size)
+        found: Decomposition = self._shared[key]
+        return found
+
+    def _choose(
+        self,
+        op: CollectiveOp,
+        bw: CommunicatorBandwidths,
+        size: float,
+        algorithm: str | None,
+        protocol: str | None,
+    ) -> tuple[str, str]:
+        """The tuner's choice, computed once per analysis (renamed copies share it)."""
+        key = ("choice", bw.joint_rate, bw.p2p_pairs, op, size, algorithm, protocol)
+        if key not in self._shared:
+            self._shared[key] = self.analytic.choose(op, bw, size, algorithm, protocol)
+        choice: tuple[str, str] = self._shared[key]
+        return choice
 
     # -- traces ------------------------------------------------------------------------------
 
@@ -199,6 +233,7 @@ class DiscreteEventEngine:
         from interconnect_sim.engines.des_replay import TraceReplay
 
         merge = not network_modified(fabric) if merge_copies is None else merge_copies
+        self._shared = {}  # choices and decompositions by analysis, for this replay
         replay = TraceReplay(
             self,
             fabric,

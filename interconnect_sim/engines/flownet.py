@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Generator, Iterable
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,8 @@ from interconnect_sim.collectives.bandwidth import CommunicatorPlan
 from interconnect_sim.collectives.decomposition import FlowSpec
 from interconnect_sim.collectives.paths import Flow
 from interconnect_sim.engines.maxmin import Incidence, max_min_rates
-from interconnect_sim.topology.fabric import BANDWIDTH, Fabric
+from interconnect_sim.topology.edge_numbers import EdgeNumbers
+from interconnect_sim.topology.fabric import Fabric
 
 __all__ = ["ActiveFlow", "EdgeIndex", "FlowNetwork", "UtilisationInterval"]
 
@@ -32,57 +33,76 @@ _DONE_BYTES = 1e-6
 
 
 class EdgeIndex:
-    """Directed edges of a fabric as integers, with their capacities."""
+    """Directed edges of a fabric as integers, with their capacities (the fabric's shared
+    :class:`~interconnect_sim.topology.edge_numbers.EdgeNumbers`)."""
 
     def __init__(self, fabric: Fabric) -> None:
-        succ = fabric.graph._succ  # the plain dicts: the public views cost a wrapper each
-        self.edges: list[tuple[str, str]] = [(u, v) for u, ends in succ.items() for v in ends]
-        self.index = {edge: i for i, edge in enumerate(self.edges)}
-        self.capacity = np.fromiter(
-            (data[BANDWIDTH] for ends in succ.values() for data in ends.values()),
-            dtype=float,
-            count=len(self.edges),
-        )
+        self.numbers = EdgeNumbers.of(fabric)
+        self.edges = self.numbers.edges
+        self.index = self.numbers.index
+        self.capacity = self.numbers.capacity
 
     def _template(
-        self, flow: Flow, template_prefix: str, prefixes: Iterable[str]
-    ) -> tuple[list[int], list[float]]:
+        self, flow: Flow, template_prefix: str, prefixes: tuple[str, ...]
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """A template node's flow repeated on every node of ``prefixes``: numbers, weights."""
+        weights = np.fromiter(flow.values(), dtype=float, count=len(flow))
+        if not flow or not prefixes:
+            return np.zeros(0, np.int64), np.zeros(0)
+        numbered = [_node_number(p) for p in prefixes]
+        nodes = [n for n in numbered if n is not None]
+        template = _node_number(template_prefix)
+        if template is not None and len(nodes) == len(numbered):
+            local = self.numbers.numbers(list(flow))
+            runs = self.numbers.node_runs(local, template, nodes)
+            if runs is not None:
+                return runs.ravel(), np.tile(weights, len(nodes))
+        return self._renamed(flow, template_prefix, prefixes), np.tile(weights, len(prefixes))
+
+    def _renamed(
+        self, flow: Flow, template_prefix: str, prefixes: tuple[str, ...]
+    ) -> NDArray[np.int64]:
         cut = len(template_prefix)
 
         def split(node: str) -> tuple[bool, str]:
             local = node.startswith(template_prefix)
             return local, node[cut:] if local else node
 
-        parts = [(*split(u), *split(v), w) for (u, v), w in flow.items()]
+        parts = [(*split(u), *split(v)) for u, v in flow]
         edges: list[int] = []
-        weights: list[float] = []
         for prefix in prefixes:
-            for u_local, u, v_local, v, weight in parts:
-                edge = (prefix + u if u_local else u, prefix + v if v_local else v)
-                edges.append(self.index[edge])
-                weights.append(weight)
-        return edges, weights
+            for u_local, u, v_local, v in parts:
+                edges.append(
+                    self.index[(prefix + u if u_local else u, prefix + v if v_local else v)]
+                )
+        return np.asarray(edges, dtype=np.int64)
 
     def incidence(self, spec: FlowSpec, plan: CommunicatorPlan) -> Incidence:
         """A flow spec over the whole fabric: each node group's template repeated on its
-        nodes, plus the global part; parallel entries on one edge are summed."""
-        edges: list[int] = []
-        weights: list[float] = []
+        nodes, plus the global parts; parallel entries on one edge are summed."""
+        edges: list[NDArray[np.int64]] = []
+        weights: list[NDArray[np.float64]] = []
         for template, group in zip(spec.templates, plan.groups, strict=True):
             group_edges, group_weights = self._template(
                 template, group.template_prefix, group.node_prefixes
             )
-            edges += group_edges
-            weights += group_weights
-        for edge, weight in spec.global_flow.items():
-            edges.append(self.index[edge])
-            weights.append(weight)
-        if not edges:
+            edges.append(group_edges)
+            weights.append(group_weights)
+        for part, scale in spec.global_parts:
+            edges.append(part.edges.astype(np.int64))
+            weights.append(part.weights * scale)
+        idx = np.concatenate(edges) if edges else np.zeros(0, np.int64)
+        if not idx.size:
             return Incidence(np.zeros(0, np.int64), np.zeros(0))
-        idx = np.asarray(edges, dtype=np.int64)
         unique, inverse = np.unique(idx, return_inverse=True)
-        summed = np.bincount(inverse, weights=np.asarray(weights, dtype=float))
+        summed = np.bincount(inverse, weights=np.concatenate(weights))
         return Incidence(unique.astype(np.int64), summed.astype(float), spec.rate_cap_bytes_per_s)
+
+
+def _node_number(prefix: str) -> int | None:
+    """``n12/`` -> 12."""
+    digits = prefix[1:-1]
+    return int(digits) if prefix[:1] == "n" and prefix[-1:] == "/" and digits.isdigit() else None
 
 
 @dataclass(slots=True, eq=False)

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import networkx as nx
 
 from interconnect_sim.errors import TopologyError
 
-__all__ = ["SwitchRoutes", "enumerated_split", "shortest_path_split"]
+__all__ = ["RouteParts", "SwitchRoutes", "enumerated_split", "shortest_path_split"]
 
 Adjacency = Mapping[str, Sequence[str]]
 Edge = tuple[str, str]
@@ -166,6 +167,20 @@ def enumerated_split(graph: nx.DiGraph, src: str, dst: str) -> dict[Edge, float]
     return _ordered(counts, position, len(routes))
 
 
+@dataclass(frozen=True, slots=True)
+class RouteParts:
+    """A split between two switches at least two hops apart, in three parts: the edges out of
+    the source (to ``first[i]``, share ``first_shares[i]``), the ``middle`` edges, and the
+    edges into the destination (from ``last[i]``). Pairs with the same neighbour sets share one
+    (see :class:`SwitchRoutes`)."""
+
+    first: tuple[str, ...]
+    first_shares: tuple[float, ...]
+    middle: tuple[tuple[Edge, float], ...]
+    last: tuple[str, ...]
+    last_shares: tuple[float, ...]
+
+
 class SwitchRoutes:
     """Even splits over shortest paths between switches, computed once per pair of neighbour
     sets (see the module notes) and renamed for every pair that shares them.
@@ -187,26 +202,48 @@ class SwitchRoutes:
         self._successors = successors
         self._predecessors = predecessors
         self._whole = whole
-        self._by_neighbours: dict[
-            tuple[frozenset[str], frozenset[str]], tuple[str, str, tuple[tuple[Edge, float], ...]]
-        ] = {}
+        self._by_neighbours: dict[tuple[frozenset[str], frozenset[str]], RouteParts] = {}
+        self._out: dict[str, frozenset[str]] = {}
+        self._in: dict[str, frozenset[str]] = {}
 
     def split(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
         """Fraction of one unit of ``src -> dst`` traffic on each edge (as
         :func:`shortest_path_split`)."""
-        out, into = self._successors[src], self._predecessors[dst]
-        if dst in out or src == dst:
+        parts = self.parts(src, dst)
+        if parts is None:
             return tuple(self._compute(src, dst).items())
-        key = (frozenset(out), frozenset(into))
-        known = self._by_neighbours.get(key)
-        if known is None:
-            split = tuple(self._compute(src, dst).items())
-            self._by_neighbours[key] = (src, dst, split)
-            return split
-        first, last, split = known
-        return tuple(
-            ((src if u == first else u, dst if v == last else v), share) for (u, v), share in split
+        return (
+            *(((src, s), share) for s, share in zip(parts.first, parts.first_shares, strict=True)),
+            *parts.middle,
+            *(((t, dst), share) for t, share in zip(parts.last, parts.last_shares, strict=True)),
         )
+
+    def parts(self, src: str, dst: str) -> RouteParts | None:
+        """The split's parts (shared by every pair with the same neighbour sets), or None for
+        neighbours and a switch to itself."""
+        if src not in self._out:
+            self._out[src] = frozenset(self._successors[src])
+        if dst not in self._in:
+            self._in[dst] = frozenset(self._predecessors[dst])
+        out, into = self._out[src], self._in[dst]
+        if dst in out or src == dst:
+            return None
+        key = (out, into)
+        if key not in self._by_neighbours:
+            split = self._compute(src, dst)
+            first = [(v, share) for (u, v), share in split.items() if u == src]
+            last = [(u, share) for (u, v), share in split.items() if v == dst]
+            middle = tuple(
+                (e, share) for e, share in split.items() if src not in e and dst not in e
+            )
+            self._by_neighbours[key] = RouteParts(
+                tuple(v for v, _ in first),
+                tuple(share for _, share in first),
+                middle,
+                tuple(u for u, _ in last),
+                tuple(share for _, share in last),
+            )
+        return self._by_neighbours[key]
 
     def _compute(self, src: str, dst: str) -> dict[Edge, float]:
         return shortest_path_split(self._successors, self._predecessors, src, dst, self._whole)

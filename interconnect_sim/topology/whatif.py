@@ -185,7 +185,8 @@ def without_device(fabric: Fabric, node_id: str) -> Fabric:
     _mark(result, node_id)
     result.graph.remove_node(node_id)
     result.validate()
-    _keep_kinds(fabric, result, (node_id,))
+    # the device's node, and the nodes that lose a link to it (NICs of a failed leaf)
+    _keep_kinds(fabric, result, (node_id, *fabric.graph.succ[node_id]))
     return result
 
 
