@@ -18,6 +18,10 @@ CASES = [
     ("dgx-b200", {"scalable_units": 16}),
     ("dgx-b200", {"scalable_units": 64}),
     ("gb200-nvl72", {"node_count": 16}),
+    ("mi300x-8x", {"node_count": 32}),
+    ("h100-nvl256", {}),
+    ("dgx-gh200", {}),
+    ("dgx-gh200", {"node_count": 8}),
 ]
 
 

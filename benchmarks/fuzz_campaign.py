@@ -44,6 +44,9 @@ from tests.fuzzing import (  # noqa: E402
 
 TRACE = ROOT / "scenarios" / "traces" / "tp-dp-overlap.jsonl"
 SCENARIO = ROOT / "scenarios" / "llama3-70b-h100-superpod.toml"
+SCENARIOS = ROOT / "scenarios"
+IMPORTED = ROOT / "tests" / "data" / "importers"
+SYSTEM_FILE = SCENARIOS / "systems" / "my-4xh100.toml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +54,13 @@ class Format:
     """A file format: its seed files, how a mutated file is run, the names an error must use."""
 
     name: str
-    kind: str  # mutator: jsonl, csv, toml
+    kind: str  # mutator: jsonl, csv, toml, text
     seeds: list[bytes]
     argv: Callable[[Path, random.Random], list[str]]
     suffix: str
+    file_name: str = ""
+    """The mutated file's name (default ``<format>-<case><suffix>``); each case runs in a fresh
+    folder, where ``argv`` may write the files the mutated one goes with."""
 
 
 def _measurement_seed() -> bytes:
@@ -109,6 +115,10 @@ def _calibration_argv(path: Path, rng: random.Random) -> list[str]:
 
 def _formats(folder: Path) -> list[Format]:
     moe = (MODELS_DIR / "mixtral-8x7b.toml").read_bytes()
+    return [*_original_formats(folder, moe), *_new_formats(folder)]
+
+
+def _original_formats(folder: Path, moe: bytes) -> list[Format]:
     return [
         Format(
             "trace",
@@ -176,6 +186,331 @@ def _formats(folder: Path) -> list[Format]:
             ".toml",
         ),
     ]
+
+
+def _seed(path: Path, old: str = "", new: str = "") -> bytes:
+    text = path.read_text()
+    if old:
+        assert old in text, (path, old)
+        text = text.replace(old, new)
+    return text.encode()
+
+
+_LAB_NIC = (
+    'id = "lab-nic"\nkind = "nic"\nname = "Our 400G NIC"\nport_link = "ib-ndr"\n'
+    'port_count = 1\nhost_link = "pcie-5"\nhost_lanes = 16\n'
+)
+_LAB_NODE = (
+    SYSTEM_FILE.read_text()
+    .replace('"my-4xh100"', '"lab-node"')
+    .replace('nic = "connectx-6"', 'nic = "lab-nic"')
+)
+
+_SWEEP = """name = "tiny-sizing"
+description = "Llama 3 8B on DGX H100, two sizes"
+
+[objective]
+minimize = "time_to_train"
+
+[constraints]
+deadline = "120 days"
+
+[design]
+model = "llama3-8b"
+tokens = "1T"
+global_batch = 256
+precision = "bf16"
+layout = "auto"
+search = { zero = [1], micro_batch = [1] }
+
+[axes]
+system = ["dgx-h100"]
+network = [{ name = "ndr", nic = "connectx-7", switch = "qm9700" }]
+oversubscription = ["1:1", "2:1"]
+gpus = [16, 32]
+"""
+
+
+def _system_argv(path: Path, rng: random.Random) -> list[str]:
+    if rng.random() < 0.5:
+        return ["topo", str(path), "--json"]
+    return [
+        "collective",
+        "--system",
+        str(path),
+        "--nodes",
+        "2",
+        "--op",
+        rng.choice(["all_reduce", "sendrecv", "alltoall"]),
+        "--min-bytes",
+        "1M",
+        "--max-bytes",
+        "1G",
+        "--step-factor",
+        "32",
+    ]
+
+
+def _catalog_argv(path: Path, rng: random.Random) -> list[str]:
+    """The mutated file is one part of a --catalog folder (the NIC or the system using it)."""
+    other = path.parent / ("lab-node.toml" if path.name == "lab-nic.toml" else "lab-nic.toml")
+    other.write_text(_LAB_NODE if other.name == "lab-node.toml" else _LAB_NIC)
+    command = rng.choice(["topo", "systems", "specs"])
+    argv = [command, "--catalog", str(path.parent), "--json"]
+    return ["topo", "lab-node", *argv[1:]] if command == "topo" else argv
+
+
+def _scenario_argv(path: Path, rng: random.Random) -> list[str]:
+    traces = path.parent / "traces"
+    traces.mkdir(exist_ok=True)
+    shutil.copy(TRACE, traces / TRACE.name)
+    return ["run", str(path), "--out", str(path.parent / "report")]
+
+
+def _dump_argv(path: Path, rng: random.Random) -> list[str]:
+    hints = ["--gpu", "a100-sxm4-80gb", "--nic", "connectx-6"] if path.suffix == ".txt" else []
+    if rng.random() < 0.5:
+        return ["topo", str(path), *hints, "--json"]
+    return [
+        "collective",
+        "--system",
+        str(path),
+        *hints,
+        "--nodes",
+        "2",
+        "--op",
+        rng.choice(["all_reduce", "alltoall"]),
+        "--min-bytes",
+        "1M",
+        "--max-bytes",
+        "1G",
+        "--step-factor",
+        "32",
+    ]
+
+
+def _log_argv(system: str) -> Callable[[Path, random.Random], list[str]]:
+    def argv(path: Path, rng: random.Random) -> list[str]:
+        command = rng.choice(["validate", "validate", "calibrate"])
+        out = ["--out", str(path.parent / "c.toml"), "--sweeps", "1"]
+        extra = ["--json"] if command == "validate" else out
+        return [command, "--measurements", str(path), "--system", system, *extra]
+
+    return argv
+
+
+def _trace_argv(partner: Path | None) -> Callable[[Path, random.Random], list[str]]:
+    def argv(path: Path, rng: random.Random) -> list[str]:
+        files = [str(path)]
+        if partner is not None:
+            copy = path.parent / partner.name
+            shutil.copy(partner, copy)
+            files.append(str(copy))
+        engine = rng.choice(["analytic", "des"])
+        return ["replay", *files, "--system", "dgx-h100", "--engine", engine]
+
+    return argv
+
+
+def _step_trace_argv(path: Path, rng: random.Random) -> list[str]:
+    return [
+        "replay",
+        str(path),
+        "--system",
+        "dgx-h100",
+        "--nodes",
+        "2",
+        "--engine",
+        rng.choice(["analytic", "des"]),
+        *(["--json"] if rng.random() < 0.5 else []),
+    ]
+
+
+def _scoped_argv(path: Path, rng: random.Random) -> list[str]:
+    if rng.random() < 0.3:
+        log = IMPORTED / "all_reduce_perf-2x8-h100.log"
+        return [
+            "validate",
+            "--measurements",
+            str(log),
+            "--system",
+            "dgx-h100",
+            "--calibration",
+            str(path),
+            "--json",
+        ]
+    return [
+        "collective",
+        "--system",
+        "dgx-h100",
+        "--nodes",
+        rng.choice(["1", "2", "4"]),
+        "--op",
+        rng.choice(["all_reduce", "all_gather", "sendrecv"]),
+        "--min-bytes",
+        "1K",
+        "--max-bytes",
+        "1G",
+        "--step-factor",
+        "32",
+        "--calibration",
+        str(path),
+    ]
+
+
+def _new_formats(folder: Path) -> list[Format]:
+    """Formats main added: systems, catalogs, scenarios, sweeps, importers, written files."""
+    scoped = folder / "seeds" / "scoped.toml"
+    step = folder / "seeds" / "step.jsonl"
+    _write_seeds(scoped, step)
+    allreduce = _seed(
+        SCENARIOS / "allreduce-dgx-h100-2nodes.toml", "step-factor = 2", "step-factor = 64"
+    )
+    return [
+        Format(
+            "system-toml",
+            "toml",
+            [SYSTEM_FILE.read_bytes()],
+            _system_argv,
+            ".toml",
+            SYSTEM_FILE.name,
+        ),
+        Format("catalog-nic", "toml", [_LAB_NIC.encode()], _catalog_argv, ".toml", "lab-nic.toml"),
+        Format(
+            "catalog-system", "toml", [_LAB_NODE.encode()], _catalog_argv, ".toml", "lab-node.toml"
+        ),
+        Format(
+            "scenario-run",
+            "toml",
+            [
+                allreduce,
+                (SCENARIOS / "replay-tp-dp-overlap.toml").read_bytes(),
+                _seed(
+                    SCENARIOS / "whatif-nvlink-half-lanes.toml",
+                    'max-bytes = "8G"',
+                    'max-bytes = "8G"\nstep-factor = 64',
+                ),
+            ],
+            _scenario_argv,
+            ".toml",
+        ),
+        Format(
+            "plan-sweep",
+            "toml",
+            [_SWEEP.encode()],
+            lambda p, rng: [
+                "plan",
+                str(p),
+                "--out",
+                str(p.parent / "out"),
+                "--workers",
+                "1",
+                "--no-progress",
+            ],
+            ".toml",
+        ),
+        Format(
+            "nccl-tests-text",
+            "text",
+            [(IMPORTED / "all_reduce_perf-2x8-h100.log").read_bytes()],
+            _log_argv("dgx-h100"),
+            ".log",
+        ),
+        Format(
+            "nccl-tests-text-v100",
+            "text",
+            [(IMPORTED / "all_gather_perf-dgx1-v100-2019.log").read_bytes()],
+            _log_argv("dgx1-v100"),
+            ".log",
+        ),
+        Format(
+            "nccl-tests-json",
+            "text",
+            [(IMPORTED / "alltoall_perf-1x8-h100.json").read_bytes()],
+            _log_argv("dgx-h100"),
+            ".json",
+        ),
+        Format(
+            "topo-m", "text", [(IMPORTED / "topo-m-dgx-a100.txt").read_bytes()], _dump_argv, ".txt"
+        ),
+        Format(
+            "nccl-xml",
+            "text",
+            [
+                (IMPORTED / "nccl-topo-hgx-h100-4gpu.xml").read_bytes(),
+                (IMPORTED / "rccl-topo-mi300x-8x.xml").read_bytes(),
+            ],
+            _dump_argv,
+            ".xml",
+        ),
+        Format(
+            "pytorch-trace",
+            "text",
+            [(IMPORTED / "pytorch-2.1-rank0.pt.trace.json").read_bytes()],
+            _trace_argv(None),
+            ".json",
+            "pytorch-2.1-rank0.pt.trace.json",
+        ),
+        Format(
+            "chakra-json",
+            "text",
+            [(IMPORTED / "chakra-json-2rank.0.json").read_bytes()],
+            _trace_argv(IMPORTED / "chakra-json-2rank.1.json"),
+            ".json",
+            "chakra-json-2rank.0.json",
+        ),
+        Format(
+            "chakra-binary",
+            "text",
+            [(IMPORTED / "chakra-4rank" / "chakra.0.et").read_bytes()],
+            _trace_argv(IMPORTED / "chakra-4rank" / "chakra.1.et"),
+            ".et",
+            "chakra.0.et",
+        ),
+        Format("calibration-scoped", "toml", [scoped.read_bytes()], _scoped_argv, ".toml"),
+        Format("step-trace", "jsonl", [step.read_bytes()], _step_trace_argv, ".jsonl"),
+    ]
+
+
+def _write_seeds(scoped: Path, step: Path) -> None:
+    """A calibration written by ``calibrate`` (with a [[scoped]] entry) and a step trace written
+    by ``train --emit-trace``, made once per campaign with this checkout."""
+    scoped.parent.mkdir(parents=True, exist_ok=True)
+    log = IMPORTED / "all_reduce_perf-2x8-h100.log"
+    for argv in (
+        [
+            "calibrate",
+            "--measurements",
+            str(log),
+            "--system",
+            "dgx-h100",
+            "--out",
+            str(scoped),
+            "--sweeps",
+            "1",
+        ],
+        [
+            "train",
+            "--model",
+            "llama3-8b",
+            "--system",
+            "dgx-h100",
+            "--nodes",
+            "2",
+            "--tp",
+            "8",
+            "--pp",
+            "2",
+            "--global-batch",
+            "4",
+            "--engine",
+            "des",
+            "--emit-trace",
+            str(step),
+        ],
+    ):
+        outcome = run_main(argv)
+        assert outcome.status == 0, outcome
 
 
 _OPTION_CASES: list[list[str]] = [
@@ -274,7 +609,9 @@ def main() -> int:
         slowest = 0.0
         for case in range(args.count):
             data = mutate(rng.choice(fmt.seeds), fmt.kind, rng, rounds=rng.choice([1, 1, 2, 3]))
-            path = folder / f"{fmt.name}-{case}{fmt.suffix}"
+            case_folder = folder / f"{fmt.name}-{case}"
+            case_folder.mkdir()
+            path = case_folder / (fmt.file_name or f"{fmt.name}-{case}{fmt.suffix}")
             path.write_bytes(data)
             outcome = run_main(fmt.argv(path, rng), timeout_s=args.timeout)
             slowest = max(slowest, outcome.seconds)
@@ -285,8 +622,8 @@ def main() -> int:
                 examples[signature] = " ".join(outcome.argv)
                 if args.keep is not None and signature not in ("ok", "user error"):
                     args.keep.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(path, args.keep / path.name)
-            path.unlink()
+                    shutil.copytree(case_folder, args.keep / case_folder.name)
+            shutil.rmtree(case_folder, ignore_errors=True)
         _report(fmt.name, counter, examples, slowest)
     if not wanted or "options" in wanted:
         rng = random.Random(f"{args.seed}-options")

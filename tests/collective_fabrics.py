@@ -27,16 +27,18 @@ def star_fabric(catalog: Catalog, links_per_gpu: list[int]) -> Fabric:
 
 
 def ideal_calibration() -> Calibration:
-    """Every efficiency 1 and every latency 0: the alpha-beta model's pure bandwidth term."""
+    """Every efficiency 1, NVLink at its raw rate and every latency 0: the alpha-beta model's
+    pure bandwidth term."""
     shipped = load_calibration()
     return replace(
         shipped,
         base_latency_s=dict.fromkeys(shipped.base_latency_s, 0.0),
         hw_latency_s=dict.fromkeys(shipped.hw_latency_s, 0.0),
         intra_efficiency=dict.fromkeys(shipped.intra_efficiency, 1.0),
+        p2p_efficiency=dict.fromkeys(shipped.p2p_efficiency, 1.0),
         network_efficiency=dict.fromkeys(shipped.network_efficiency, 1.0),
         network_latency_s=dict.fromkeys(shipped.network_latency_s, 0.0),
         intra_latency_s=dict.fromkeys(shipped.intra_latency_s, 0.0),
-        tree_efficiency=dict.fromkeys(shipped.tree_efficiency, 1.0),
-        nvls_fit_efficiency=1.0,
+        nvlink_data_rate_bytes_per_s={},
+        pcie_data_rate_bytes_per_s={},
     )

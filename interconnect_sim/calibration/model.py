@@ -1,39 +1,47 @@
 """Calibration: NCCL's published tuning constants plus efficiencies fitted to measurements.
 
 Vendor peaks live in the spec catalog; how much of them NCCL achieves, and how long its steps
-take, live here, each with the measurements or source code they came from. A calibration file is
-TOML with three parts:
+take, live here, each with the measurements or source code they came from. Two TOML files:
 
-``[nccl]``       constants transcribed from NCCL's ``src/graph/tuning.cc`` (cited): base and
-                 per-hop latencies per algorithm and protocol, LL bandwidth caps, NVLS efficiency.
-``[fitted]``     efficiencies and network latencies fitted by ``interconnect-sim calibrate`` on
-                 healthy nccl-tests rows (the rows used are listed in ``[fit]``).
-``[[sources]]``  where the constants and measurements come from.
+* the **constants** file (``nccl-2.30.toml``): values transcribed from NCCL's source, each table
+  citing its file and line: base and per-step latencies per algorithm and protocol, LL
+  bandwidth caps, NVLS efficiency, the NVLink data rate per link generation, what one channel
+  of NCCL's kernels reaches, the speeds its topology search tries, refinements of its cost
+  model, and its point-to-point channel rules. Nothing in it is fitted.
+* the **fitted** file (``nccl-tests.toml``, written by ``interconnect-sim calibrate``): the
+  fractions of link rates NCCL's kernels reach and the extra latencies per step, fitted on
+  healthy nccl-tests rows listed in ``[fit]``; optionally ``[[scoped]]`` values fitted on one
+  user's cluster, which apply only to that system (and NIC) so every other prediction keeps the
+  shipped values.
 
-Times in the file are microseconds (``_us`` keys, as NCCL writes them) and bandwidths GB/s
-(``_GBps``); they are converted to seconds and bytes/s once, on load.
+Times in the files are microseconds (``_us`` keys, as NCCL writes them) and bandwidths GB/s
+(``_GBps``); they are converted to seconds and bytes/s once, on load
+(:mod:`interconnect_sim.calibration.loader`).
 """
 
 from __future__ import annotations
 
-import math
-import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from interconnect_sim.errors import SpecError
-from interconnect_sim.files import read_text_file
 
 __all__ = [
     "ALGORITHMS",
+    "ARCH_CLASSES",
     "DEFAULT_CALIBRATION",
+    "FITTED_TABLES",
+    "INTRA_TIERS",
     "PROTOCOLS",
     "TRANSPORTS",
     "Calibration",
     "ChannelRules",
-    "load_calibration",
+    "FitScope",
+    "FittedRange",
+    "NvlsRules",
+    "SearchRules",
+    "TuningRules",
 ]
 
 ALGORITHMS = ("ring", "tree", "nvls", "nvlstree", "collnet", "pat")
@@ -42,16 +50,17 @@ LATENCY_CLASSES = ("nvlink", "pcie", "net")
 TRANSPORTS = ("infiniband", "roce", "efa", "tcpx", "tcpxo")
 INTRA_TIERS = ("nvlink", "pcie", "host")
 ARCH_CLASSES = ("volta", "ampere", "hopper", "blackwell")
+PER_CHANNEL_KINDS = ("ring_ll128", "tree_ll128", "tree", "nvlstree")
 DEFAULT_CALIBRATION = Path(__file__).parent / "data" / "nccl-tests.toml"
 
-_US = 1e-6
-_GBPS = 1e9
-_LATENCY_MAX_US = 1e6
-"""A latency term above one second is not a collective's; it would swamp every prediction."""
-_BANDWIDTH_MAX_GBPS = 1e6
-_COUNT_MAX = 1e6
-"""Channel counts and per-channel rates: far above any NCCL uses, below float trouble."""
-_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+FITTED_TABLES = {
+    "intra_efficiency": ("intra_efficiency", INTRA_TIERS, 1.0),
+    "p2p_efficiency": ("p2p_efficiency", INTRA_TIERS, 1.0),
+    "network_efficiency": ("network_efficiency", TRANSPORTS, 1.0),
+    "network_latency_s": ("network_latency_us", TRANSPORTS, 1e-6),
+    "intra_latency_s": ("intra_latency_us", INTRA_TIERS, 1e-6),
+}
+"""Fitted fields of :class:`Calibration` -> (file table name, keys, file-to-SI scale)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +97,134 @@ class ChannelRules:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SearchRules:
+    """NCCL's topology search, as far as it sets channel counts (``[nccl.search]``).
+
+    Speeds stay in GB/s, as NCCL's arrays write them; see
+    :mod:`interconnect_sim.collectives.nccl_channels` for how they are used.
+    """
+
+    speeds_intra_gb_per_s: dict[str, tuple[float, ...]]
+    speeds_inter_gb_per_s: dict[str, tuple[float, ...]]
+    speed_floor_ratio: float
+    max_ring_channels: int
+    max_nvls_heads: int
+    dup_min_gb_per_s: float
+    dup_skip_below_gb_per_s: float
+    dup_skip_above_channels: int
+    dup_skip_arch: tuple[str, ...]
+
+    def speeds(self, arch_class: str, *, inter: bool) -> tuple[float, ...]:
+        """Speeds NCCL tries for an architecture class, fastest first."""
+        table = self.speeds_inter_gb_per_s if inter else self.speeds_intra_gb_per_s
+        return table.get(arch_class, table["default"])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TuningRules:
+    """Refinements of NCCL's cost model (``[nccl.tuning]``).
+
+    Attributes
+    ----------
+    tree_bandwidth_factor : float
+        Tree all-reduce bus bandwidth relative to its graph bandwidth (0.92).
+    ring_plateau_factor, ring_plateau_factor_before_ampere : float
+        Latency multiplier of a multi-node ring all-reduce with Simple.
+    simple_net_overhead_factor : float
+        The network post overhead is paid this many times per step with Simple.
+    net_overhead_s : dict
+        ``cpu vendor -> s``: least cost of one multi-node ring step.
+    tree_correction : dict
+        ``protocol -> factors`` for sizes 64 B x 2**i (Tree all-reduce bandwidth).
+    """
+
+    tree_bandwidth_factor: float
+    ring_plateau_factor: float
+    ring_plateau_factor_before_ampere: float
+    simple_net_overhead_factor: float
+    net_overhead_s: dict[str, float]
+    tree_correction: dict[str, tuple[float, ...]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NvlsRules:
+    """NCCL's NVLS pipelining (``[nccl.nvls]``): CTAs and chunk sizes.
+
+    Attributes
+    ----------
+    chunk_bytes : float
+        Largest NVLS chunk per head and step (``NCCL_NVLS_CHUNKSIZE``).
+    channels : dict
+        ``class -> (1 node, 2 nodes, more)``: NVLS CTAs.
+    tree_max_chunk_bytes : dict
+        ``class -> (2 nodes, more)``: NVLSTree chunk ceiling.
+    """
+
+    chunk_bytes: float
+    channels: dict[str, tuple[int, int, int]]
+    tree_max_chunk_bytes: dict[str, tuple[float, float]]
+
+    def channel_count(self, arch_class: str, node_count: int) -> int:
+        """NVLS CTAs for an architecture class (16 if the class is not listed)."""
+        values = self.channels.get(arch_class, (16, 16, 16))
+        return values[min(node_count, 3) - 1]
+
+    def tree_max_chunk(self, arch_class: str, node_count: int) -> float:
+        """NVLSTree's chunk ceiling (the NVLS chunk if the class is not listed)."""
+        values = self.tree_max_chunk_bytes.get(arch_class)
+        if values is None:
+            return self.chunk_bytes
+        return values[0] if node_count <= 2 else values[1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FittedRange:
+    """What a scoped fit saw: predictions outside it are extrapolations."""
+
+    ops: tuple[str, ...]
+    min_bytes: float
+    max_bytes: float
+    node_counts: tuple[int, ...]
+    gpus_per_node: tuple[int, ...]
+
+    def outside(
+        self, op: str, min_bytes: float, max_bytes: float, nodes: int, gpn: int
+    ) -> list[str]:
+        """Why a prediction falls outside this range (empty when it does not)."""
+        reasons = []
+        if op not in self.ops:
+            reasons.append(f"op {op} was not measured (fitted: {', '.join(self.ops)})")
+        if min_bytes < self.min_bytes * 0.999 or max_bytes > self.max_bytes * 1.001:
+            reasons.append(f"sizes beyond the measured {self.min_bytes:.0f}-{self.max_bytes:.0f} B")
+        if nodes not in self.node_counts:
+            shown = ", ".join(str(n) for n in self.node_counts)
+            reasons.append(f"{nodes} node(s) not measured (fitted on {shown})")
+        if gpn not in self.gpus_per_node:
+            shown = ", ".join(str(n) for n in self.gpus_per_node)
+            reasons.append(f"{gpn} GPU(s) per node not measured (fitted on {shown})")
+        return reasons
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FitScope:
+    """Fitted values that apply to one system (and NIC) only: a user's own cluster.
+
+    ``values`` maps a fitted field of :class:`Calibration` (``intra_efficiency`` ...) to the keys
+    the cluster's rows informed, in SI units; everything else keeps the global value.
+    """
+
+    system: str
+    nic: str
+    values: dict[str, dict[str, float]]
+    fitted_range: FittedRange
+    rows: int = 0
+
+    def matches(self, system: str, nic: str) -> bool:
+        """Whether this scope covers a communicator on ``system`` with compute NIC ``nic``."""
+        return self.system == system and (not self.nic or self.nic == nic)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Calibration:
     """Constants of the analytic model, in seconds and bytes/s.
 
@@ -103,25 +240,46 @@ class Calibration:
         ``architecture class -> fraction`` (NCCL's NVLS efficiency).
     architecture_class : dict
         GPU architecture -> NCCL's class (``volta``, ``ampere``, ``hopper``, ``blackwell``).
+    ll128_bandwidth_factor, ll_bandwidth_factor : float
+        NCCL's ring bandwidth factors of LL128 and LL relative to Simple.
+    nvlink_data_rate_bytes_per_s : dict
+        NVLink link spec id -> data rate NCCL assumes per link (after packet overheads).
+    pcie_data_rate_bytes_per_s : dict
+        PCIe link spec id -> data rate NCCL assumes for an x16 link.
+    per_channel_max_bytes_per_s : dict
+        ``kind -> class -> (1 node, 2 nodes, >= 4 nodes)``: what one channel of NCCL's kernels
+        reaches (``ring_ll128``, ``tree_ll128``, ``tree``, ``nvlstree``).
+    search : SearchRules
+        NCCL's topology-search speeds and channel duplication.
+    tuning : TuningRules
+        Refinements of NCCL's cost model.
+    nvls : NvlsRules
+        NVLS CTAs and chunk sizes (pipeline fill).
     intra_efficiency : dict
-        Fitted fraction of the graph bandwidth a ring reaches inside a node, per tier
-        (``nvlink``, ``pcie`` = P2P over PCIe, ``host`` = staged through host memory).
+        Fitted fraction of the link data rate NCCL's collective kernels (rings, trees, NVLS)
+        reach inside a node, per tier
+        (``nvlink`` = of NCCL's NVLink data rate, ``pcie`` = P2P over PCIe, ``host`` = staged
+        through host memory).
+    p2p_efficiency : dict
+        Fitted fraction of the link data rate NCCL's point-to-point kernels (sendrecv,
+        all-to-all) reach inside a node, per tier.
     network_efficiency : dict
         Fitted fraction of NIC bandwidth reached, per transport.
     network_latency_s : dict
-        Fitted extra latency per inter-node step, per transport.
+        Fitted latency per inter-node step, per transport (NCCL's ``latencyInter``, which the
+        network plugin reports).
     intra_latency_s : dict
         Fitted extra latency per intra-node step, per tier (host staging through shared memory
         costs more than NCCL's peer-to-peer latency table assumes).
-    tree_efficiency : dict
-        Fitted multiplier of the (NVLS)tree's inter-node term per architecture class (NCCL
-        likewise keeps per-architecture tree caps).
-    nvls_fit_efficiency : float
-        Fitted multiplier of NVLS's NVLink term.
     channels : ChannelRules
         NCCL's p2p channel rules (constants, not fitted).
+    scopes : tuple of FitScope
+        Values fitted on one user's cluster, applied only there.
     fit : dict
-        What the fit used (rows, systems, held-out systems, errors).
+        What the global fit used (rows, systems, held-out systems, errors).
+    prior_classes : frozenset of str
+        Architecture classes whose constants are neutral priors, not published by their
+        library (``[nccl.priors]``; RCCL and HCCL classes).
     """
 
     base_latency_s: dict[tuple[str, str], float]
@@ -131,15 +289,25 @@ class Calibration:
     architecture_class: dict[str, str]
     ll128_bandwidth_factor: float
     ll_bandwidth_factor: float
+    nvlink_data_rate_bytes_per_s: dict[str, float]
+    pcie_data_rate_bytes_per_s: dict[str, float]
+    per_channel_max_bytes_per_s: dict[str, dict[str, tuple[float, float, float]]]
+    search: SearchRules
+    tuning: TuningRules
+    nvls: NvlsRules
     intra_efficiency: dict[str, float]
+    p2p_efficiency: dict[str, float]
     network_efficiency: dict[str, float]
     network_latency_s: dict[str, float]
     intra_latency_s: dict[str, float]
-    tree_efficiency: dict[str, float]
-    nvls_fit_efficiency: float
     channels: ChannelRules
+    scopes: tuple[FitScope, ...] = ()
     fit: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    prior_classes: frozenset[str] = frozenset()
+    _resolved: dict[tuple[str, str], Calibration] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
 
     def arch_class(self, architecture: str) -> str:
         """NCCL's architecture class of a GPU architecture name."""
@@ -151,264 +319,48 @@ class Calibration:
                 f"known: {', '.join(sorted(self.architecture_class))}"
             ) from None
 
+    def nvlink_data_fraction(self, link_spec: str, raw_rate_bytes_per_s: float) -> float:
+        """NCCL's data rate of one link of ``link_spec`` over its raw rate (1 if not listed)."""
+        data = self.nvlink_data_rate_bytes_per_s.get(link_spec)
+        if data is None or raw_rate_bytes_per_s <= 0:
+            return 1.0
+        return data / raw_rate_bytes_per_s
+
+    def pcie_data_fraction(self, link_spec: str, raw_x16_bytes_per_s: float) -> float:
+        """NCCL's x16 data rate of a PCIe generation over its raw rate (1 if not listed)."""
+        data = self.pcie_data_rate_bytes_per_s.get(link_spec)
+        if data is None or raw_x16_bytes_per_s <= 0:
+            return 1.0
+        return data / raw_x16_bytes_per_s
+
+    def per_channel_max(self, kind: str, architecture: str, node_count: int) -> float:
+        """What one channel reaches for ``kind`` (bytes/s of bus bandwidth; inf if unknown)."""
+        caps = self.per_channel_max_bytes_per_s[kind].get(self.arch_class(architecture))
+        if caps is None:
+            return float("inf")
+        value = caps[min(node_count, 3) - 1]
+        return value if value > 0 else float("inf")
+
     def with_fitted(self, **fitted: Any) -> Calibration:
         """A copy with some fitted fields replaced."""
         return replace(self, **fitted)
 
+    def scope_for(self, system: str, nic: str) -> FitScope | None:
+        """The scoped fit covering ``system`` with compute NIC ``nic``, if any."""
+        return next((s for s in self.scopes if s.matches(system, nic)), None)
 
-def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise SpecError(f"{path}: [{key}] is missing or not a table")
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _bounded(value: Any, where: str, path: Path, low: float, high: float, *, zero: bool) -> float:
-    """``value`` as a float if it is a finite number in ``[low, high]`` (``(low, high]`` unless
-    ``zero``), else a one-line error naming the file and key."""
-    inside = _is_number(value) and math.isfinite(value) and low <= value <= high
-    if not inside or (not zero and value == low):
-        interval = f"{'[' if zero else '('}{low:g}, {high:g}]"
-        got = "is missing" if value is None else f"is {value!r}"
-        raise SpecError(f"{path}: {where} {got}; it must be a number in {interval}")
-    return float(value)
-
-
-def _triple(value: Any, where: str, path: Path, high: float = _LATENCY_MAX_US) -> list[float]:
-    if not (isinstance(value, list) and len(value) == 3 and all(_is_number(v) for v in value)):
-        raise SpecError(f"{path}: {where} must be [LL, LL128, Simple] numbers, got {value!r}")
-    return [_bounded(v, where, path, 0.0, high, zero=True) for v in value]
-
-
-def _per_class(table: dict[str, Any], where: str, path: Path) -> dict[str, Any]:
-    """A table keyed by architecture class: every class of ``ARCH_CLASSES``, no other key."""
-    _exact_keys(table, ARCH_CLASSES, where, path)
-    return table
-
-
-def _exact_keys(table: dict[str, Any], keys: tuple[str, ...], where: str, path: Path) -> None:
-    missing = [k for k in keys if k not in table]
-    unknown = sorted(set(table) - set(keys))
-    if missing or unknown:
-        raise SpecError(f"{path}: {where}: missing {missing}, unknown {unknown}")
-
-
-def _numbers(
-    table: dict[str, Any],
-    keys: tuple[str, ...],
-    where: str,
-    path: Path,
-    scale: float = 1.0,
-    *,
-    high: float = 1.0,
-    zero: bool = False,
-) -> dict[str, float]:
-    """Exactly ``keys``, each a finite number in ``(0, high]`` (``[0, high]`` with ``zero``):
-    efficiencies are fractions of a bandwidth, latencies non-negative."""
-    _exact_keys(table, keys, where, path)
-    return {
-        key: _bounded(table[key], f"{where}.{key}", path, 0.0, high, zero=zero) * scale
-        for key in keys
-    }
-
-
-def _read(path: Path) -> dict[str, Any]:
-    text = read_text_file(path, "calibration", SpecError)
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML: {exc}") from None
-
-
-_P2P_KEYS = ("per_channel_net_GBps", "peers_per_batch", "local_non_nvlink_channels")
-_CHANNEL_KEYS = (
-    "postset_duplication",
-    "compute_doubling_arch",
-    "compute_doubling_min_GBps",
-    "compute_doubling_below",
-)
-
-
-def _positive(table: dict[str, Any], key: str, where: str, path: Path, *, integer: bool) -> Any:
-    """``table[key]`` if it is a positive number (a positive integer with ``integer``)."""
-    value = table[key]
-    allowed = int if integer else int | float
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, allowed)
-        or not math.isfinite(value)
-        or not 0 < value <= _COUNT_MAX
-    ):
-        noun = "a positive integer" if integer else "a positive number"
-        raise SpecError(f"{path}: {where}.{key} must be {noun}, got {value!r}")
-    return value
-
-
-def _channel_rules(nccl: dict[str, Any], path: Path) -> ChannelRules:
-    p2p = _table(nccl, "p2p", path)
-    channels = _table(nccl, "channels", path)
-    _exact_keys(p2p, _P2P_KEYS, "nccl.p2p", path)
-    _exact_keys(channels, _CHANNEL_KEYS, "nccl.channels", path)
-    arch = channels["compute_doubling_arch"]
-    if not isinstance(arch, list) or not all(a in ARCH_CLASSES for a in arch):
-        raise SpecError(
-            f"{path}: nccl.channels.compute_doubling_arch must list classes among "
-            f"{', '.join(ARCH_CLASSES)}, got {arch!r}"
-        )
-    p2p_at, channels_at = "nccl.p2p", "nccl.channels"
-    return ChannelRules(
-        per_channel_net_bytes_per_s=_positive(
-            p2p, "per_channel_net_GBps", p2p_at, path, integer=False
-        )
-        * _GBPS,
-        peers_per_batch=_positive(p2p, "peers_per_batch", p2p_at, path, integer=True),
-        local_non_nvlink_channels=_positive(
-            p2p, "local_non_nvlink_channels", p2p_at, path, integer=True
-        ),
-        postset_duplication=_positive(
-            channels, "postset_duplication", channels_at, path, integer=True
-        ),
-        compute_doubling_arch=tuple(arch),
-        compute_doubling_min_bytes_per_s=_positive(
-            channels, "compute_doubling_min_GBps", channels_at, path, integer=False
-        )
-        * _GBPS,
-        compute_doubling_below=_positive(
-            channels, "compute_doubling_below", channels_at, path, integer=True
-        ),
-    )
-
-
-def load_calibration(path: Path | None = None) -> Calibration:
-    """Load a fitted calibration file and the constants file it names.
-
-    The fitted file (default: the shipped ``nccl-tests.toml``, written by
-    ``interconnect-sim calibrate``) holds ``constants = "<stem>"``, ``[fitted]`` and ``[fit]``;
-    the constants file ``<stem>.toml`` next to it (or in the shipped folder) holds ``[nccl]``.
-    Both need ``[[sources]]``.
-
-    Raises
-    ------
-    SpecError
-        Naming the file and table on any missing, unknown or malformed entry.
-    """
-    path = Path(path) if path is not None else DEFAULT_CALIBRATION
-    data = _read(path)
-    stem = data.get("constants")
-    if not isinstance(stem, str) or not _STEM.fullmatch(stem):
-        raise SpecError(
-            f"{path}: 'constants' must name the NCCL constants file next to it or shipped "
-            f"(a file stem such as nccl-2.30), got {stem!r}"
-        )
-    constants_path = path.parent / f"{stem}.toml"
-    if not constants_path.exists():
-        constants_path = DEFAULT_CALIBRATION.parent / f"{stem}.toml"
-        if not constants_path.exists():
-            raise SpecError(
-                f"{path}: constants = {stem!r} names no file: neither "
-                f"{path.parent / (stem + '.toml')} nor a shipped constants file exists"
-            )
-    constants = _read(constants_path)
-    for source_path, table in ((path, data), (constants_path, constants)):
-        sources = table.get("sources")
-        if not (
-            isinstance(sources, list) and sources and all(isinstance(x, dict) for x in sources)
-        ):
-            raise SpecError(f"{source_path}: a calibration file needs [[sources]] tables")
-    nccl = _table(constants, "nccl", constants_path)
-    fitted = _table(data, "fitted", path)
-    where = constants_path  # the [nccl] tables are in the constants file
-    base = {}
-    base_table = _table(nccl, "base_latency_us", where)
-    _exact_keys(base_table, ALGORITHMS, "nccl.base_latency_us", where)
-    for algo in ALGORITHMS:
-        values = _triple(base_table[algo], f"nccl.base_latency_us.{algo}", where)
-        for proto, value in zip(PROTOCOLS, values, strict=True):
-            base[(algo, proto)] = value * _US
-    hw = {}
-    hw_table = _table(nccl, "hw_latency_us", where)
-    _exact_keys(hw_table, LATENCY_CLASSES, "nccl.hw_latency_us", where)
-    for klass in LATENCY_CLASSES:
-        table = _table(hw_table, klass, where)
-        _exact_keys(table, ALGORITHMS, f"nccl.hw_latency_us.{klass}", where)
-        for algo in ALGORITHMS:
-            values = _triple(table[algo], f"nccl.hw_latency_us.{klass}.{algo}", where)
-            for proto, value in zip(PROTOCOLS, values, strict=True):
-                hw[(klass, algo, proto)] = value * _US
-    ll_table = _per_class(_table(nccl, "ll_max_bandwidth_GBps", where), "nccl.ll_max", where)
-    ll_max = {}
-    for arch, values in ll_table.items():
-        caps = _triple(values, f"nccl.ll_max_bandwidth_GBps.{arch}", where, _BANDWIDTH_MAX_GBPS)
-        if min(caps) <= 0:
-            raise SpecError(f"{where}: nccl.ll_max_bandwidth_GBps.{arch} must be positive")
-        ll_max[arch] = tuple(v * _GBPS for v in caps)
-    classes = _table(nccl, "architecture_class", where)
-    unlisted = {k: v for k, v in classes.items() if v not in ARCH_CLASSES}
-    if unlisted or not classes:
-        raise SpecError(
-            f"{where}: nccl.architecture_class maps {unlisted or 'nothing'}; each GPU "
-            f"architecture must map to one of {', '.join(ARCH_CLASSES)}"
-        )
-    nvls = _table(nccl, "nvls_efficiency", where)
-    factors = {
-        key: _bounded(nccl.get(key), f"nccl.{key}", where, 0.0, 1.0, zero=False)
-        for key in ("ll128_bandwidth_factor", "ll_bandwidth_factor")
-    }
-    fit = data.get("fit", {})
-    if not isinstance(fit, dict):
-        raise SpecError(f"{path}: [fit] must be a table")
-    return Calibration(
-        base_latency_s=base,
-        hw_latency_s=hw,
-        ll_max_bytes_per_s=ll_max,  # type: ignore[arg-type]
-        nvls_efficiency=_numbers(
-            _per_class(nvls, "nccl.nvls_efficiency", where),
-            ARCH_CLASSES,
-            "nccl.nvls_efficiency",
-            where,
-            zero=True,  # no NVLS before Hopper
-        ),
-        architecture_class={str(k): str(v) for k, v in classes.items()},
-        ll128_bandwidth_factor=factors["ll128_bandwidth_factor"],
-        ll_bandwidth_factor=factors["ll_bandwidth_factor"],
-        intra_efficiency=_numbers(
-            _table(fitted, "intra_efficiency", path), INTRA_TIERS, "fitted.intra_efficiency", path
-        ),
-        network_efficiency=_numbers(
-            _table(fitted, "network_efficiency", path),
-            TRANSPORTS,
-            "fitted.network_efficiency",
-            path,
-        ),
-        network_latency_s=_numbers(
-            _table(fitted, "network_latency_us", path),
-            TRANSPORTS,
-            "fitted.network_latency_us",
-            path,
-            scale=_US,
-            high=_LATENCY_MAX_US,
-            zero=True,
-        ),
-        intra_latency_s=_numbers(
-            _table(fitted, "intra_latency_us", path),
-            INTRA_TIERS,
-            "fitted.intra_latency_us",
-            path,
-            scale=_US,
-            high=_LATENCY_MAX_US,
-            zero=True,
-        ),
-        tree_efficiency=_numbers(
-            _table(fitted, "tree_efficiency", path), ARCH_CLASSES, "fitted.tree_efficiency", path
-        ),
-        nvls_fit_efficiency=_bounded(
-            fitted.get("nvls_efficiency"), "fitted.nvls_efficiency", path, 0.0, 2.0, zero=False
-        ),
-        channels=_channel_rules(nccl, constants_path),
-        fit=dict(fit),
-        path=path,
-    )
+    def resolved(self, system: str, nic: str) -> Calibration:
+        """This calibration with the scoped values of ``system``/``nic`` applied (cached)."""
+        if not self.scopes:
+            return self
+        key = (system, nic)
+        if key not in self._resolved:
+            scope = self.scope_for(system, nic)
+            if scope is None:
+                self._resolved[key] = self
+            else:
+                updates: dict[str, Any] = {
+                    name: {**getattr(self, name), **values} for name, values in scope.values.items()
+                }
+                self._resolved[key] = replace(self, scopes=(), **updates)
+        return self._resolved[key]

@@ -1,29 +1,67 @@
-"""Write a fitted calibration file (TOML) that :func:`load_calibration` reads back."""
+"""Write a fitted calibration file (TOML, with tomli-w) that :func:`load_calibration` reads back."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration.model import Calibration
+import tomli_w
+
+from interconnect_sim.calibration.model import FITTED_TABLES, Calibration, FitScope
 from interconnect_sim.files import write_atomically
 
-__all__ = ["write_calibration"]
+__all__ = ["calibration_document", "write_calibration"]
+
+_HEADER = """\
+# Written by `interconnect-sim calibrate`; re-run it to reproduce.
+# [fitted]: efficiencies are fractions (<= 1) of a link's data rate (NVLink: the rate NCCL
+# assumes per link, see the constants file); latencies are microseconds per step.
+# [[scoped]]: values fitted on one cluster; they apply only to that system (and NIC).
+"""
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(round(float(value), 6))
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+def _rounded(value: float) -> float:
+    return float(f"{value:.6g}")
 
 
-def _table(name: str, values: dict[str, Any]) -> list[str]:
-    return [f"[{name}]", *(f"{key} = {_value(v)}" for key, v in values.items()), ""]
+def _file_tables(values: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Fitted fields in SI units -> the file's tables (microseconds for latencies)."""
+    out = {}
+    for name, table in values.items():
+        file_name, _, scale = FITTED_TABLES[name]
+        out[file_name] = {key: _rounded(v / scale) for key, v in table.items()}
+    return out
+
+
+def _scope(scope: FitScope) -> dict[str, Any]:
+    rng = scope.fitted_range
+    entry: dict[str, Any] = {"system": scope.system, "nic": scope.nic, "rows": scope.rows}
+    entry.update(_file_tables(scope.values))
+    entry["fitted_range"] = {
+        "ops": list(rng.ops),
+        "min_bytes": rng.min_bytes,
+        "max_bytes": rng.max_bytes,
+        "node_counts": list(rng.node_counts),
+        "gpus_per_node": list(rng.gpus_per_node),
+    }
+    return entry
+
+
+def calibration_document(
+    calibration: Calibration,
+    *,
+    constants: str,
+    fit: dict[str, Any],
+    sources: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The TOML document of ``calibration``'s fitted part (see :func:`write_calibration`)."""
+    fitted = {name: getattr(calibration, name) for name in FITTED_TABLES}
+    document: dict[str, Any] = {"constants": constants, "fitted": _file_tables(fitted)}
+    if calibration.scopes:
+        document["scoped"] = [_scope(scope) for scope in calibration.scopes]
+    document["fit"] = fit
+    document["sources"] = sources
+    return document
 
 
 def write_calibration(
@@ -41,42 +79,18 @@ def write_calibration(
     path : Path
         Destination ``.toml``.
     calibration : Calibration
-        Holds the fitted values to write.
+        Holds the fitted values (global and scoped) to write.
     constants : str
         Stem of the NCCL constants file the calibration builds on (e.g. ``nccl-2.30``).
     fit : dict
-        What the fit used and achieved (written under ``[fit]``; scalars and lists only).
+        What the fit used and achieved (written under ``[fit]``).
     sources : list of dict
         ``[[sources]]`` entries (title, url, locator, quote, grade).
     """
-    lines = [
-        "# Written by `interconnect-sim calibrate`; re-run it to reproduce. Efficiencies are",
-        "# fractions of the graph-derived bandwidth; latencies in microseconds per step.",
-        f"constants = {_value(constants)}",
-        "",
-        "[fitted]",
-        f"nvls_efficiency = {_value(calibration.nvls_fit_efficiency)}",
-        "",
-        *_table("fitted.tree_efficiency", calibration.tree_efficiency),
-        *_table("fitted.intra_efficiency", calibration.intra_efficiency),
-        *_table("fitted.network_efficiency", calibration.network_efficiency),
-        *_table(
-            "fitted.network_latency_us",
-            {k: v * 1e6 for k, v in calibration.network_latency_s.items()},
-        ),
-        *_table(
-            "fitted.intra_latency_us",
-            {k: v * 1e6 for k, v in calibration.intra_latency_s.items()},
-        ),
-        *_table("fit", fit),
-    ]
-    for source in sources:
-        lines.append("[[sources]]")
-        lines.extend(f"{key} = {_value(value)}" for key, value in source.items())
-        lines.append("")
-    text = "\n".join(lines)
+    document = calibration_document(calibration, constants=constants, fit=fit, sources=sources)
+    text = _HEADER + tomli_w.dumps(document)
 
     def write(tmp: Path) -> None:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
 
     write_atomically(Path(path), write)

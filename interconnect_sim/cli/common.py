@@ -1,16 +1,48 @@
-"""Argument types and helpers shared by the commands."""
+"""Argument types and helpers shared by the commands.
+
+The option declarations live in :mod:`interconnect_sim.scenarios.options` and the converters in
+:mod:`interconnect_sim.converters`, so scenario files check values exactly as the command line
+does; they are re-exported here for the commands.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
-from interconnect_sim.errors import UnitError
+from interconnect_sim.calibration import Calibration, load_calibration
+from interconnect_sim.converters import message_size, on_off, positive_int, ratio
 from interconnect_sim.limits import LIMITS, estimate
-from interconnect_sim.specs.catalog import Catalog
+from interconnect_sim.scenarios.options import (
+    add_calibration_option,
+    add_catalog_option,
+    add_fabric_options,
+    catalog_from,
+    fabric_request_from,
+)
+from interconnect_sim.specs import Catalog
+from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.presets import FabricRequest, fabric_size
-from interconnect_sim.units import parse_nccl_tests_size
+
+__all__ = [
+    "PROG",
+    "Parser",
+    "add_calibration_option",
+    "add_catalog_option",
+    "add_fabric_options",
+    "announce_work",
+    "calibration_from",
+    "catalog_from",
+    "fabric_request_from",
+    "message_size",
+    "on_off",
+    "positive_int",
+    "print_warnings",
+    "prior_note",
+    "ratio",
+    "warn_outside_fitted_range",
+]
 
 PROG = "interconnect-sim"
 
@@ -50,82 +82,53 @@ def announce_work(
         )
 
 
-_LARGEST_COUNT = 10**9
-"""No count the commands take (nodes, lanes, parallel degrees, batch, sequence) comes near it;
-above it, arithmetic in float64 would lose whole units."""
+def prior_note(fabric: Fabric, catalog: Catalog, calibration: Calibration) -> str | None:
+    """A note when the fabric's GPUs use an architecture class whose constants are priors."""
+    gpu = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"]))
+    klass = calibration.arch_class(gpu.architecture)
+    if klass not in calibration.prior_classes:
+        return None
+    return (
+        f"{gpu.id} ({gpu.architecture}) uses the '{klass}' collective-library class, whose "
+        "constants are neutral priors (no LL cap, no NVLS; NCCL's latencies and NVIDIA-fitted "
+        "efficiencies), not values its library publishes or fitted to its measurements"
+    )
 
 
-def positive_int(text: str) -> int:
-    """A whole number from 1 to 10^9 (ASCII digits)."""
-    stripped = text.strip()
-    if not (stripped.isascii() and stripped.lstrip("+").isdigit()) or len(stripped) > 12:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 10^9")
-    value = int(stripped)
-    if not 1 <= value <= _LARGEST_COUNT:
-        raise argparse.ArgumentTypeError(f"{text!r} must be from 1 to 10^9")
-    return value
+def print_warnings(
+    fabric: Fabric, *, stream: TextIO | None = None, extra: tuple[str | None, ...] = ()
+) -> None:
+    """One ``note:`` line per fabric warning and extra note (on stderr unless told otherwise)."""
+    for warning in (*fabric.warnings, *(note for note in extra if note)):
+        print(f"note: {warning}", file=stream or sys.stderr)
 
 
-def ratio(text: str) -> float:
-    """Accept ``2``, ``2.0`` or ``2:1``."""
-    head, _, tail = text.partition(":")
-    try:
-        value = float(head) / (float(tail) if tail else 1.0)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a ratio such as 2 or 2:1") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive ratio")
-    return value
+def calibration_from(args: argparse.Namespace) -> Calibration:
+    """The calibration ``--calibration`` names, or the shipped one."""
+    return load_calibration(getattr(args, "calibration", None))
 
 
-def on_off(text: str) -> bool:
-    """``on`` or ``off``."""
-    if text not in ("on", "off"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be on or off")
-    return text == "on"
-
-
-def message_size(text: str) -> float:
-    """nccl-tests spelling (``8``, ``8K``, ``8M``, ``8G``; powers of two) or ``"8 GiB"``."""
-    try:
-        return parse_nccl_tests_size(text)
-    except UnitError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_fabric_options(parser: argparse.ArgumentParser, *, system_flag: bool) -> None:
-    """Options that describe a fabric (shared by ``topo`` and ``collective``)."""
-    if system_flag:
-        parser.add_argument(
-            "--system", required=True, help="preset id (`interconnect-sim systems`)"
+def warn_outside_fitted_range(
+    calibration: Calibration,
+    *,
+    system: str,
+    nic: str,
+    op: str,
+    min_bytes: float,
+    max_bytes: float,
+    nodes: int,
+    gpus_per_node: int,
+) -> None:
+    """Print a warning (stderr) when a prediction uses values fitted on a cluster outside what
+    that cluster's rows covered."""
+    scope = calibration.scope_for(system, nic)
+    if scope is None:
+        return
+    reasons = scope.fitted_range.outside(op, min_bytes, max_bytes, nodes, gpus_per_node)
+    if reasons:
+        where = calibration.path or "the calibration"
+        print(
+            f"{PROG}: warning: {where} was fitted on {scope.rows} rows of {system} "
+            f"({nic or 'its NICs'}); this prediction extrapolates: {'; '.join(reasons)}",
+            file=sys.stderr,
         )
-    else:
-        parser.add_argument("system", help="preset id (see `interconnect-sim systems`)")
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--nodes", type=positive_int, help="number of systems (default 1)")
-    size.add_argument(
-        "--scalable-units",
-        type=positive_int,
-        metavar="SU",
-        help="build this many scalable units of the system's SuperPOD design",
-    )
-    parser.add_argument(
-        "--oversubscription",
-        type=ratio,
-        default=1.0,
-        metavar="R",
-        help="leaf down:up port ratio, e.g. 2 or 2:1 (default 1:1)",
-    )
-    parser.add_argument("--levels", type=int, choices=(2, 3), help="force 2 or 3 network levels")
-    parser.add_argument("--nic", help="replace the compute NICs by this NIC id (e.g. connectx-8)")
-    parser.add_argument(
-        "--nic-count", type=positive_int, metavar="N", help="number of compute NICs per system"
-    )
-    parser.add_argument("--switch", help="network switch id for leaf/spine/core (e.g. q3400)")
-    parser.add_argument(
-        "--nvlink-lanes",
-        type=positive_int,
-        metavar="LANES",
-        help="active lanes per NVLink link (e.g. 1 of 2 on NVLink 4)",
-    )
-    parser.add_argument("--p2p", type=on_off, metavar="on|off", help="GPU peer-to-peer on or off")

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
-from interconnect_sim.cli.common import add_fabric_options, announce_work
-from interconnect_sim.errors import ScenarioError
+from interconnect_sim.cli.common import (
+    add_catalog_option,
+    add_fabric_options,
+    announce_work,
+    catalog_from,
+    fabric_request_from,
+    print_warnings,
+)
+from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.files import check_output_file
 from interconnect_sim.report.text import format_fabric_summary
-from interconnect_sim.specs import load_catalog
+from interconnect_sim.specs import Catalog, Spec
+from interconnect_sim.specs.provenance import field_provenance, origin_label, provenance_summary
 from interconnect_sim.topology.analysis import summarize_fabric
-from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.presets import FabricRequest, build_fabric, list_presets
-from interconnect_sim.topology.whatif import with_links_disabled, without_device, without_link
 
 __all__ = ["add_fabric_commands", "fabric_request_from_args", "run_fabric_command"]
+
+_LARGE_NODES = 256
+"""From this many systems `topo` takes seconds (the bisection max-flow): show progress."""
 
 DRAWING_SUFFIXES = (".png", ".svg", ".pdf")
 """Formats ``--draw`` writes, chosen by the file's suffix."""
@@ -24,40 +35,26 @@ DRAWING_SUFFIXES = (".png", ".svg", ".pdf")
 
 def add_fabric_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``systems``, ``specs`` and ``topo``."""
-    commands.add_parser("systems", help="list the preset systems")
+    systems = commands.add_parser(
+        "systems",
+        help="list the systems: presets, your own files, announced (hypothetical) ones",
+    )
+    add_catalog_option(systems)
+    systems.add_argument("--json", action="store_true", help="print one JSON list")
     specs = commands.add_parser("specs", help="list the cited hardware spec catalog")
-    specs.add_argument("--markdown", action="store_true", help="print docs/catalog.md")
+    add_catalog_option(specs)
+    output = specs.add_mutually_exclusive_group()
+    output.add_argument("--markdown", action="store_true", help="print docs/catalog.md")
+    output.add_argument("--json", action="store_true", help="print one JSON list")
     topo = commands.add_parser(
         "topo",
         help="build a fabric and summarise it",
-        description="Build a preset system, or many joined by a rail-optimized fat tree, and "
-        "print device and link counts, per-GPU bandwidth per tier, bisection and switch counts. "
-        "Bandwidths are bytes/s per direction (GB = 1e9 B) unless marked bidirectional.",
+        description="Build a system (a preset id or a system .toml file), or many joined by a "
+        "rail-optimized fat tree, and print device and link counts, per-GPU bandwidth per tier, "
+        "bisection, switch counts and where each number comes from. Bandwidths are bytes/s per "
+        "direction (GB = 1e9 B) unless marked bidirectional.",
     )
     add_fabric_options(topo, system_flag=False)
-    topo.add_argument(
-        "--fail-link",
-        nargs=2,
-        action="append",
-        metavar=("A", "B"),
-        default=[],
-        help="remove all links between devices A and B (repeatable)",
-    )
-    topo.add_argument(
-        "--disable-links",
-        nargs=3,
-        action="append",
-        metavar=("A", "B", "COUNT"),
-        default=[],
-        help="disable COUNT of the parallel links between A and B",
-    )
-    topo.add_argument(
-        "--fail-device",
-        action="append",
-        metavar="DEVICE",
-        default=[],
-        help="remove a switch or NIC, e.g. n0/nvsw1 or spine3 (repeatable)",
-    )
     topo.add_argument("--json", action="store_true", help="print one JSON object")
     topo.add_argument(
         "--draw", type=Path, metavar="FILE.png", help="write a drawing (.png, .svg or .pdf)"
@@ -66,84 +63,102 @@ def add_fabric_commands(commands: argparse._SubParsersAction) -> None:  # type: 
 
 def fabric_request_from_args(args: argparse.Namespace) -> FabricRequest:
     """The fabric the shared fabric options describe."""
-    return FabricRequest(
-        system=args.system,
-        node_count=args.nodes,
-        scalable_units=args.scalable_units,
-        oversubscription=args.oversubscription,
-        levels=args.levels,
-        nic=args.nic,
-        nic_count=args.nic_count,
-        switch=args.switch,
-        nvlink_lanes_per_link=args.nvlink_lanes,
-        p2p=args.p2p,
-    )
+    return fabric_request_from(vars(args))
 
 
 def run_fabric_command(args: argparse.Namespace) -> int:
     """Dispatch ``systems``, ``specs`` or ``topo``."""
     if args.command == "systems":
-        return _cmd_systems()
+        return _cmd_systems(args)
     if args.command == "specs":
         return _cmd_specs(args)
     return _cmd_topo(args)
 
 
-def _cmd_systems() -> int:
-    catalog = load_catalog()
-    for system in list_presets(catalog):
-        gpu = catalog.gpu(system.gpu)
-        print(f"{system.id:<20} {system.gpu_count:>3} x {gpu.id:<16} {system.name}")
+def _spec_kind(spec: Spec) -> str:
+    return type(spec).__name__.removesuffix("Spec").lower()
+
+
+def _spec_json(catalog: Catalog, spec: Spec) -> dict[str, Any]:
+    return {
+        "id": spec.id,
+        "kind": _spec_kind(spec),
+        "name": spec.name,
+        "entry": origin_label(spec),
+        "status": spec.status,
+        "path": str(catalog.path_of(spec.id)),
+        "sources": len(spec.sources),
+        "inferred": spec.inferred_fields(),
+        "provenance": field_provenance(spec),
+    }
+
+
+def _cmd_systems(args: argparse.Namespace) -> int:
+    catalog = catalog_from(vars(args))
+    presets = list_presets(catalog)
+    if args.json:
+        rows = []
+        for system in presets:
+            row = _spec_json(catalog, system)
+            row.update(gpu=system.gpu, gpu_count=system.gpu_count, topology=system.topology)
+            rows.append(row)
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'id':<22}{'GPUs':>5}  {'gpu':<16}{'topology':<20}{'entry':<26}name")
+    for system in presets:
+        print(
+            f"{system.id:<22}{system.gpu_count:>5}  {system.gpu:<16}{system.topology:<20}"
+            f"{origin_label(system):<26}{system.name}"
+        )
+    print("A system file works anywhere a preset id does: --system path/to/system.toml")
     return 0
 
 
 def _cmd_specs(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     if args.markdown:
         from interconnect_sim.report.catalog_table import catalog_markdown
 
         print(catalog_markdown(catalog), end="")
         return 0
-    for spec in sorted(catalog, key=lambda s: (type(s).__name__, s.id)):
-        inferred = (
-            f"  (inferred: {', '.join(sorted(spec.inferred_fields()))})" if spec.inferred else ""
-        )
-        print(
-            f"{type(spec).__name__.removesuffix('Spec').lower():<9}{spec.id:<24}{spec.name}{inferred}"
-        )
+    ordered = sorted(catalog, key=lambda s: (type(s).__name__, s.id))
+    if args.json:
+        print(json.dumps([_spec_json(catalog, spec) for spec in ordered], indent=2))
+        return 0
+    for spec in ordered:
+        flag = "" if origin_label(spec) == "preset" else f" [{origin_label(spec)}]"
+        print(f"{_spec_kind(spec):<9}{spec.id:<24}{spec.name}{flag}  ({provenance_summary(spec)})")
     return 0
-
-
-def _apply_failures(fabric: Fabric, args: argparse.Namespace) -> Fabric:
-    for a, b in args.fail_link:
-        fabric = without_link(fabric, a, b)
-    for a, b, count in args.disable_links:
-        try:
-            links = int(count)
-        except ValueError:
-            raise ScenarioError(f"--disable-links count {count!r} is not a whole number") from None
-        fabric = with_links_disabled(fabric, a, b, links)
-    for device in args.fail_device:
-        fabric = without_device(fabric, device)
-    return fabric
 
 
 def _cmd_topo(args: argparse.Namespace) -> int:
     if args.draw is not None:
         check_output_file(args.draw, "--draw", suffixes=DRAWING_SUFFIXES)
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     request = fabric_request_from_args(args)
     announce_work(catalog, request)
-    fabric = _apply_failures(build_fabric(catalog, request), args)
-    summary = summarize_fabric(fabric, catalog)
+    large = (request.node_count or 1) >= _LARGE_NODES or (request.scalable_units or 0) >= 8
+    bar = progress_bar("topo", "step") if large else None
+    try:
+        if bar is not None:
+            bar.step("building the fabric")
+        fabric = build_fabric(catalog, request)
+        if bar is not None:
+            bar.step(f"bisection max-flow over {len(fabric.gpus):,} GPUs")
+        summary = summarize_fabric(fabric, catalog)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.draw is not None:
         from interconnect_sim.report.drawing import save_fabric_drawing
 
         save_fabric_drawing(fabric, args.draw)
     if args.json:
         print(json.dumps(summary.to_json(), indent=2))
+        print_warnings(fabric, stream=sys.stderr)
     else:
         print(format_fabric_summary(summary))
+        print_warnings(fabric, stream=sys.stdout)
         if args.draw is not None:
             print(f"Drawing written to {args.draw}")
     return 0

@@ -6,20 +6,26 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from interconnect_sim.calibration.model import load_calibration
-from interconnect_sim.cli.common import add_fabric_options, announce_work
+from interconnect_sim.cli.common import (
+    PROG,
+    add_calibration_option,
+    add_fabric_options,
+    announce_work,
+    calibration_from,
+    catalog_from,
+    print_warnings,
+)
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
+from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.engines.records import ReplayResult
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.files import check_output_folder, write_folder_atomically
-from interconnect_sim.specs import load_catalog
+from interconnect_sim.importers.traces import load_trace
 from interconnect_sim.topology.presets import build_fabric
 from interconnect_sim.units import format_duration, format_size
-from interconnect_sim.workload.trace import read_trace
 
 __all__ = ["add_replay_command", "run_replay_command"]
 
@@ -36,7 +42,13 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:  # type: i
         "fairness); the analytic engine times each call alone. Ranks are numbered node by node "
         "(rank = node x GPUs per node + local GPU).",
     )
-    parser.add_argument("trace", type=Path, help="JSON Lines trace, one call per line")
+    parser.add_argument(
+        "trace",
+        type=Path,
+        nargs="+",
+        help="JSON Lines trace (one call per line), or PyTorch profiler / Chakra traces, one "
+        "file per rank (docs/importers.md)",
+    )
     add_fabric_options(parser, system_flag=True)
     parser.add_argument(
         "--engine",
@@ -44,7 +56,14 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:  # type: i
         default="des",
         help="des (default), analytic, or both side by side",
     )
-    parser.add_argument("--calibration", type=Path, metavar="FILE")
+    add_calibration_option(parser)
+    parser.add_argument(
+        "--copies",
+        choices=("auto", "merged", "separate"),
+        default="auto",
+        help="lines with copies: one flow for identical copies (merged), or flows per copy "
+        "(separate); auto merges unless a what-if changed the network",
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -61,29 +80,27 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:  # type: i
     )
 
 
-def _progress_bar(total: int) -> Any:
-    if total < 50 or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="call", desc="replay", file=sys.stderr)
+_MAX_ROWS = 40
 
 
 def _format_results(results: list[ReplayResult], top: int) -> str:
     first = results[0]
     lines = []
+    more = len(first.calls) - _MAX_ROWS
     if len(results) == 1:
         lines.append(
             f"{'id':<18}{'op':<15}{'size':>10}{'ranks':>7}  {'start':>11}{'end':>11}"
             f"{'duration':>11}  algo/proto"
         )
-        for c in first.calls:
+        for c in first.calls[:_MAX_ROWS]:
             lines.append(
                 f"{c.id:<18}{c.op:<15}{format_size(c.size_bytes, binary=True):>10}"
                 f"{c.rank_count:>7}  {format_duration(c.start_s):>11}"
                 f"{format_duration(c.end_s):>11}{format_duration(c.duration_s):>11}  "
                 f"{c.algorithm}/{c.protocol}"
             )
+        if more > 0:
+            lines.append(f"... and {more} more (--json or --out DIR for every call)")
         lines.append(f"makespan: {format_duration(first.makespan_s)} ({first.engine})")
     else:
         other = {c.id: c for c in results[1].calls}
@@ -92,7 +109,7 @@ def _format_results(results: list[ReplayResult], top: int) -> str:
             f"{results[0].engine + ' dur':>13}{results[1].engine + ' dur':>14}"
             f"{'des vs analytic':>17}"
         )
-        for c in first.calls:
+        for c in first.calls[:_MAX_ROWS]:
             d = other[c.id]
             rel = c.duration_s / d.duration_s - 1.0 if d.duration_s else 0.0
             lines.append(
@@ -101,6 +118,8 @@ def _format_results(results: list[ReplayResult], top: int) -> str:
                 f"{format_duration(d.duration_s):>14}{rel:>+17.1%}"
             )
         rel = first.makespan_s / results[1].makespan_s - 1.0
+        if more > 0:
+            lines.append(f"... and {more} more (--json or --out DIR for every call)")
         lines.append(
             f"makespan: {first.engine} {format_duration(first.makespan_s)}, "
             f"{results[1].engine} {format_duration(results[1].makespan_s)} "
@@ -122,20 +141,26 @@ def run_replay_command(args: argparse.Namespace) -> int:
         check_output_folder(args.out, "--out")
     if args.top_links < 0:
         raise ScenarioError(f"--top-links must be 0 or more, got {args.top_links}")
-    calls = read_trace(args.trace)
-    catalog = load_catalog()
-    calibration = load_calibration(args.calibration)
+    imported = load_trace(args.trace)
+    calls = imported.calls
+    for note in imported.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    catalog = catalog_from(vars(args))
+    calibration = calibration_from(args)
     request = fabric_request_from_args(args)
     des_calls = len(calls) * (1 if args.engine == "des" else 2 if args.engine == "both" else 0)
     announce_work(catalog, request, calls=des_calls)
     fabric = build_fabric(catalog, request)
     results: list[ReplayResult] = []
     if args.engine in ("des", "both"):
-        bar = _progress_bar(len(calls))
-        progress = None if bar is None else (lambda done, total: bar.update(1))
+        bar = progress_bar("replay", "call", len(calls)) if len(calls) >= 50 else None
+        progress = None if bar is None else bar.update_to
         try:
+            merge = {"auto": None, "merged": True, "separate": False}[args.copies]
             results.append(
-                DiscreteEventEngine(catalog, calibration).replay(fabric, calls, progress=progress)
+                DiscreteEventEngine(catalog, calibration).replay(
+                    fabric, calls, progress=progress, merge_copies=merge
+                )
             )
         finally:
             if bar is not None:
@@ -149,8 +174,10 @@ def run_replay_command(args: argparse.Namespace) -> int:
         if len(results) == 2:
             payload["compare"] = results[1].to_json(args.top_links)
         print(json.dumps(payload, indent=2))
+        print_warnings(fabric, stream=sys.stderr)
     else:
         print(_format_results(results, args.top_links))
+        print_warnings(fabric, stream=sys.stdout)
         if args.out is not None:
             print(f"Outputs written to {args.out}/")
     return 0

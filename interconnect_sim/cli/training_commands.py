@@ -4,58 +4,47 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
+import sys
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration.model import load_calibration
-from interconnect_sim.cli.common import announce_work, positive_int, ratio
+from interconnect_sim.calibration import load_calibration
+from interconnect_sim.cli.common import (
+    add_calibration_option,
+    add_catalog_option,
+    announce_work,
+    calibration_from,
+    catalog_from,
+    print_warnings,
+    prior_note,
+)
+from interconnect_sim.cli.progress import progress_bar
+from interconnect_sim.cli.training_output import format_step, format_timeline, format_validation
+from interconnect_sim.cli.training_timeline import save_timeline_picture
 from interconnect_sim.engines.analytic import AnalyticEngine
-from interconnect_sim.errors import ScenarioError, UnitError
+from interconnect_sim.errors import ScenarioError
 from interconnect_sim.files import check_output_file
-from interconnect_sim.specs import load_catalog
-from interconnect_sim.topology.presets import FabricRequest, build_fabric
+from interconnect_sim.scenarios.loader import load_scenario, training_defaults
+from interconnect_sim.scenarios.options import add_training_options, fabric_request_from
+from interconnect_sim.scenarios.training import run_training, training_inputs
 from interconnect_sim.training.compute import (
     COMPUTE_CALIBRATION,
     load_compute_calibration,
     write_compute_calibration,
 )
-from interconnect_sim.training.model import load_model
-from interconnect_sim.training.parallel import ParallelConfig
-from interconnect_sim.training.step import StepEstimate, estimate_step
-from interconnect_sim.training.time_to_train import Goodput, time_to_train
-from interconnect_sim.units import format_duration, parse_duration
+from interconnect_sim.units import format_duration
 from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS, load_training_runs
 from interconnect_sim.validation.training_score import fit_compute, score_runs
 
 __all__ = ["add_training_commands", "run_training_command"]
 
-_TOKEN_SUFFIX = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
-
-
-def token_count(text: str) -> float:
-    """``15T``, ``2.5B``, ``300M`` or a plain number of tokens (decimal multipliers)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMBGT]?)\s*", text)
-    if match is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a token count such as 15T or 2.5B")
-    return float(match.group(1)) * _TOKEN_SUFFIX[match.group(2)]
-
-
-def duration(text: str) -> float:
-    """A duration with units (``2000 h``, ``90 s``)."""
-    try:
-        return parse_duration(text)
-    except UnitError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-_COLLECTIVES = {
-    "tp": "TP all-gather / reduce-scatter (all-reduce without SP) per layer",
-    "cp": "CP ring exchange of K and V per layer",
-    "ep": "EP all-to-all dispatch and combine per MoE layer",
-    "pp": "PP send/recv of activations (pipeline warm-up and cool-down)",
-    "dp": "DP gradient reduce-scatter and parameter all-gather",
-}
+_FLOPS_HELP = (
+    "TFLOP/s count model FLOPs: forward + backward (3 passes), full (non-causal) attention, no "
+    "recompute; MoE layers count the routed top-k and shared experts, DeepSeek's multi-token "
+    "prediction is included. MFU divides them by the dense tensor peak of the training "
+    "precision (FP8 peak for the FP8 recipes, FP4 for NVFP4). validate-training compares each "
+    "published row under that row's own convention (docs/training.md)."
+)
 
 
 def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -65,46 +54,10 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="estimate an LLM training step and time-to-train on a fabric",
         description="Step time, its breakdown, tokens/s, TFLOP/s per GPU, MFU, memory per GPU "
         "and time-to-train of an LLM under data, tensor, pipeline, context and expert "
-        "parallelism. TFLOP/s count model FLOPs (forward + backward, no recompute, full "
-        "attention); MFU divides them by the dense tensor peak of the training precision.",
+        "parallelism, or the minutes of an MLPerf LLM benchmark (--benchmark). " + _FLOPS_HELP,
     )
     train.add_argument("--scenario", type=Path, help="read every option from a TOML scenario")
-    train.add_argument("--model", help="preset id (e.g. llama3-70b) or a model .toml file")
-    train.add_argument("--system", help="preset system id (e.g. dgx-h100)")
-    train.add_argument("--nodes", type=positive_int, help="systems in the job")
-    train.add_argument("--nic", help="replace the compute NICs")
-    train.add_argument("--oversubscription", type=ratio, default=1.0, metavar="R")
-    for name in ("tp", "pp", "dp", "cp", "ep", "vpp"):
-        train.add_argument(f"--{name}", type=positive_int)
-    train.add_argument("--seq", type=positive_int, help="sequence length (default: the model's)")
-    train.add_argument("--global-batch", type=positive_int, metavar="B", help="sequences per step")
-    train.add_argument("--micro-batch", type=positive_int, metavar="M")
-    train.add_argument("--recompute", choices=("none", "selective", "full"))
-    train.add_argument("--precision", choices=("bf16", "fp8"))
-    train.add_argument(
-        "--zero",
-        type=int,
-        choices=(0, 1, 2, 3),
-        help="ZeRO stage (1 = distributed optimizer, default; 3 = FSDP)",
-    )
-    train.add_argument("--no-sequence-parallel", action="store_true")
-    train.add_argument(
-        "--tp-overlap",
-        action="store_true",
-        help="tensor-parallel communication overlapped with GEMMs",
-    )
-    train.add_argument("--no-flash-attention", action="store_true")
-    train.add_argument("--tokens", type=token_count, help="training tokens, e.g. 15T")
-    train.add_argument(
-        "--mtbf-node",
-        type=duration,
-        metavar="DURATION",
-        help="mean time between failures of one node, e.g. '50000 h'",
-    )
-    train.add_argument("--checkpoint-interval", type=duration, default=3600.0, metavar="D")
-    train.add_argument("--checkpoint-cost", type=duration, default=60.0, metavar="D")
-    train.add_argument("--restart", type=duration, default=600.0, metavar="D")
-    train.add_argument("--engine", choices=("analytic", "des"), default="analytic")
+    add_training_options(train)
     train.add_argument("--json", action="store_true")
 
     validate = commands.add_parser(
@@ -112,8 +65,10 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="score the step model against published training runs",
         description="Maps each row (schema of time_to_train.csv) to a model, a parallel "
         "layout and a preset fabric, predicts it, and reports the absolute % error of the "
-        "quantity the row gives (TFLOP/s per GPU under the row's own FLOP convention, step "
-        "time, or tokens/s). Rows that cannot be mapped are listed with the reason.",
+        "quantity the row gives (tokens/s per GPU, else TFLOP/s per GPU under the row's own FLOP "
+        "convention, else step time; MLPerf minutes; whole-run GPU-hours), with summaries by fit "
+        "role, GPU architecture, dense vs MoE and category. Rows that cannot be mapped are "
+        "listed with the reason.",
     )
     validate.add_argument(
         "--runs",
@@ -122,6 +77,8 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         help="rows in the time_to_train.csv schema (default: shipped rows)",
     )
     validate.add_argument("--json", action="store_true")
+    add_calibration_option(validate)
+    add_catalog_option(validate)
     validate.add_argument(
         "--fit", action="store_true", help="first re-fit the compute calibration on the fit rows"
     )
@@ -134,206 +91,84 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     )
 
 
-def _scenario(path: Path) -> dict[str, Any]:
-    import tomllib
-
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read scenario: {exc}") from None
-    allowed = {"name", "model", "fabric", "parallel", "training"}
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ScenarioError(f"{path}: unknown table(s) {unknown}; allowed {sorted(allowed)}")
-    flat: dict[str, Any] = {}
-    for table in ("fabric", "parallel", "training"):
-        flat.update(data.get(table, {}))
-    if "model" in data:
-        flat["model"] = data["model"]
-    return flat
-
-
-def _options(args: argparse.Namespace) -> dict[str, Any]:
+def _options(args: argparse.Namespace, parser_defaults: dict[str, Any]) -> dict[str, Any]:
+    """Option values: the scenario's, overridden by what the command line gave."""
     values = vars(args).copy()
-    if args.scenario is not None:
-        scenario = _scenario(args.scenario)
-        valid = set(values) - {"scenario", "command", "json"}
-        unknown = sorted(k.replace("-", "_") for k in scenario if k.replace("-", "_") not in valid)
-        if unknown:
-            raise ScenarioError(f"{args.scenario}: unknown key(s) {unknown}")
-        for key, value in scenario.items():
-            key = key.replace("-", "_")
-            if values.get(key) in (None, False, 1.0) or key not in values:
-                if key == "tokens" and isinstance(value, str):
-                    value = token_count(value)
-                elif key in (
-                    "mtbf_node",
-                    "checkpoint_interval",
-                    "checkpoint_cost",
-                    "restart",
-                ) and isinstance(value, str):
-                    value = duration(value)
-                values[key] = value
-    for required in ("model", "system", "nodes", "tp", "pp"):
-        if values.get(required) is None:
-            raise ScenarioError(
-                f"--{required.replace('_', '-')} is required (or give it in the scenario)"
-            )
-    return values
-
-
-def _parallel(values: dict[str, Any], gpus: int, seq: int) -> ParallelConfig:
-    tp, pp, cp = values["tp"], values["pp"], values.get("cp") or 1
-    if gpus % (tp * pp * cp):
-        raise ScenarioError(f"{gpus} GPUs do not split into tp x pp x cp = {tp * pp * cp}")
-    dp = values.get("dp") or gpus // (tp * pp * cp)
-    micro = values.get("micro_batch") or 1
-    batch = values.get("global_batch")
-    if batch is None:  # about 4M tokens per step, a whole number of micro-batches per replica
-        per_step = dp * micro
-        batch = max(per_step, round(4_194_304 / seq / per_step) * per_step)
-    return ParallelConfig(
-        tp=tp,
-        pp=pp,
-        dp=dp,
-        cp=cp,
-        ep=values.get("ep") or 1,
-        vpp=values.get("vpp") or 1,
-        micro_batch=micro,
-        global_batch=batch,
-        seq_len=seq,
-        sequence_parallel=not values.get("no_sequence_parallel", False),
-        zero_stage=1 if values.get("zero") is None else values["zero"],
-        recompute=values.get("recompute") or "none",
-        precision=values.get("precision") or "bf16",
-        tp_comm_overlap=bool(values.get("tp_overlap", False)),
-    )
-
-
-def _format(
-    model_name: str,
-    fabric_name: str,
-    p: ParallelConfig,
-    step: StepEstimate,
-    ttt: dict[str, Any] | None,
-    engine: str,
-) -> str:
-    gb = 1e9
-    mem = step.memory
-    lines = [
-        f"{model_name} on {fabric_name} ({p.world_size} GPUs): tp {p.tp}, pp {p.pp}, "
-        f"cp {p.cp}, dp {p.dp}, ep {p.ep}, vpp {p.vpp}; micro-batch {p.micro_batch}, global "
-        f"batch {p.global_batch} x {p.seq_len} tokens; {p.precision}; recompute {p.recompute}; "
-        f"{engine} engine",
-        f"step time {format_duration(step.step_time_s)}, {step.tokens_per_s / 1e6:.3f} M tokens/s, "
-        f"{step.tflops_per_gpu:.0f} TFLOP/s per GPU (model FLOPs), MFU {step.mfu_pct:.1f} % of "
-        f"the dense {p.precision.upper()} peak",
-        f"memory per GPU {mem.total_bytes / gb:.1f} GB of {step.memory_capacity_bytes / gb:.0f} "
-        f"GB (parameters {mem.parameters_bytes / gb:.1f}, gradients {mem.gradients_bytes / gb:.1f}"
-        f", optimizer {mem.optimizer_bytes / gb:.1f}, activations "
-        f"{mem.activations_bytes / gb:.1f})",
-        "step breakdown: "
-        + ", ".join(
-            f"{k.replace('exposed_', 'exposed ')} {format_duration(v)}"
-            for k, v in step.breakdown_s.items()
-            if v > 0
-        ),
-    ]
-    if step.limiting_collectives:
-        lines.append("collectives that limit it (exposed time per step, largest first):")
-        lines.extend(
-            f"  {_COLLECTIVES[name]}: {format_duration(sec)}"
-            for name, sec in step.limiting_collectives
+    if args.scenario is None:
+        return values
+    scenario = load_scenario(args.scenario, default_kind="training")
+    if scenario.kind != "training":
+        raise ScenarioError(
+            f'{args.scenario}: kind = "{scenario.kind}"; `train --scenario` reads training '
+            f"scenarios (run any kind with `interconnect-sim run {args.scenario}`)"
         )
-    else:
-        lines.append("all communication is hidden behind compute")
-    if ttt is not None:
-        line = (
-            f"time to train {ttt['tokens'] / 1e12:g}T tokens: "
-            f"{ttt['time_to_train_days']:.1f} days, {ttt['gpu_hours'] / 1e6:.2f} M GPU-hours"
-        )
-        if ttt.get("goodput") is not None:
-            line += (
-                f"; with failures: goodput {100 * ttt['goodput']:.1f} %, "
-                f"{ttt['expected_days_with_failures']:.1f} days (optimal checkpoint every "
-                f"{format_duration(ttt['optimal_checkpoint_interval_s'])})"
-            )
-        lines.append(line)
-    lines.extend(f"warning: {w}" for w in step.warnings)
-    return "\n".join(lines)
+    merged = dict(scenario.runs[0].values)
+    for key, value in values.items():
+        if key not in merged or value != parser_defaults.get(key):
+            merged[key] = value
+    return merged
 
 
 def run_training_command(args: argparse.Namespace) -> int:
     """Dispatch ``train`` or ``validate-training``."""
     if args.command == "validate-training":
         return _cmd_validate(args)
-    values = _options(args)
-    catalog = load_catalog()
-    model = load_model(str(values["model"]))
-    request = FabricRequest(
-        system=values["system"],
-        node_count=values["nodes"],
-        nic=values.get("nic"),
-        oversubscription=values.get("oversubscription") or 1.0,
-    )
-    announce_work(catalog, request, analysed=False)  # the step model analyses its groups only
-    fabric = build_fabric(catalog, request)
-    seq = values.get("seq") or model.seq_len
-    parallel = _parallel(values, len(fabric.gpus), seq)
-    step = estimate_step(
-        model,
-        parallel,
-        fabric,
-        catalog,
-        load_compute_calibration(),
-        engine=values.get("engine") or "analytic",
-        flash_attention=not values.get("no_flash_attention", False),
-        analytic=AnalyticEngine(catalog, load_calibration()),
-    )
-    ttt = None
-    if values.get("tokens"):
-        goodput = None
-        if values.get("mtbf_node"):
-            goodput = Goodput(
-                mtbf_per_node_s=values["mtbf_node"],
-                checkpoint_interval_s=values["checkpoint_interval"],
-                checkpoint_cost_s=values["checkpoint_cost"],
-                restart_s=values["restart"],
-            )
-        ttt = time_to_train(
-            values["tokens"], step.tokens_per_s, parallel.world_size, values["nodes"], goodput
-        ).to_json()
+    values = _options(args, training_defaults())
+    catalog = catalog_from(values)
+    if values.get("system") is not None:  # the step model analyses its groups only
+        announce_work(catalog, fabric_request_from(values), analysed=False)
+    bar = progress_bar("train (des)", "event") if values.get("engine") == "des" else None
+    try:
+        run = run_training(
+            values, catalog=catalog, timeline_progress=None if bar is None else bar.update_to
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if run.timeline is not None and values.get("emit_trace"):
+        title = (
+            f"{run.model.name} on {run.fabric.name}: step {run.timeline.run.step_s:.3f} s "
+            f"({run.timeline.run.trace.schedule})"
+        )
+        picture = Path(run.timeline.summary["picture_file"])
+        save_timeline_picture(picture, run.timeline, title)
+    fabric, parallel, step = run.fabric, run.parallel, run.step
+    note = prior_note(fabric, catalog, load_calibration(values.get("calibration")))
+    ttt = None if run.time_to_train is None else run.time_to_train.to_json()
     if args.json:
-        payload = step.to_json()
-        payload.update(
-            {
-                "model": model.id,
-                "system": request.system,
-                "gpus": parallel.world_size,
-                "time_to_train_days": None if ttt is None else ttt["time_to_train_days"],
-            }
-        )
-        if ttt is not None:
-            payload["time_to_train"] = ttt
+        payload = run.to_json()
+        payload["inputs"] = training_inputs(values, run.request, parallel)
+        if run.search is not None:
+            payload["layout_search"] = run.search
+        payload["fabric_warnings"] = [*fabric.warnings, *([note] if note else [])]
         print(json.dumps(payload, indent=2))
-    else:
+        print_warnings(fabric, stream=sys.stderr, extra=(note,))
+        return 0
+    search = run.search
+    if search is not None:
         print(
-            _format(
-                model.name, fabric.name, parallel, step, ttt, values.get("engine") or "analytic"
+            f"layout search: {search['evaluated']} of {search['candidates']} layouts fit "
+            f"and were timed in {search['elapsed_s']:.1f} s; best: "
+            + "; ".join(
+                f"{b['layout']} ({format_duration(b['step_time_s'])})" for b in search["best"][:3]
             )
         )
+    print(format_step(run.model.name, fabric.name, parallel, step, run.engine, ttt, run.mlperf))
+    if run.timeline is not None:
+        print(format_timeline(run.timeline.summary))
+    print_warnings(fabric, stream=sys.stdout, extra=(note,))
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     if args.fit:
         check_output_file(args.out, "--out")
-    catalog = load_catalog()
+    catalog = catalog_from(vars(args))
     frame = load_training_runs(args.runs)
     compute = load_compute_calibration()
     if args.fit:
         compute, objective = fit_compute(frame, catalog, compute)
-        score = score_runs(frame, catalog, compute)
+        score = score_runs(frame, catalog, compute, AnalyticEngine(catalog, calibration_from(args)))
         fit_rows = [r["row_id"] for r in score.rows if r["fit_role"] == "fit"]
         write_compute_calibration(
             args.out,
@@ -347,29 +182,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             },
         )
     else:
-        score = score_runs(frame, catalog, compute)
+        score = score_runs(frame, catalog, compute, AnalyticEngine(catalog, calibration_from(args)))
     if args.json:
         print(json.dumps(score.to_json(), indent=2))
         return 0
-    print(
-        f"{'row':>5}  {'model':<60}{'metric':<16}{'measured':>10}{'predicted':>11}"
-        f"{'error':>8}  role"
-    )
-    for row in score.rows:
-        print(
-            f"{row['row_id']:>5}  {row['model'][:58]:<60}{row['metric']:<16}"
-            f"{row['measured']:>10.2f}{row['predicted']:>11.2f}{row['abs_pct_error']:>7.1f}%"
-            f"  {row['fit_role']}"
-        )
-    o = {k: "-" if v is None else f"{v:.1f} %" for k, v in score.overall.items() if k != "n"}
-    print(
-        f"overall: {score.overall['n']} rows, median {o['median_abs_pct_error']}, max "
-        f"{o['max_abs_pct_error']} (fit rows median {o['median_abs_pct_error_fit']}, "
-        f"held-out median {o['median_abs_pct_error_holdout']}; '-' = no such rows)"
-    )
-    print(f"not mapped ({len(score.unmapped)}):")
-    for row in score.unmapped:
-        print(f"  {row['row_id']:>5}  {row['model'][:58]:<60}{row['reason']}")
+    print(format_validation(score))
     if args.fit:
         print(f"Compute calibration written to {args.out}")
     return 0

@@ -10,21 +10,29 @@ each size unless an algorithm or protocol is forced.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from interconnect_sim.calibration.model import Calibration, load_calibration
-from interconnect_sim.collectives.algorithms import applicable, cost
+from interconnect_sim.calibration import Calibration, load_calibration
+from interconnect_sim.collectives.algorithms import (
+    P2P_LL_THRESHOLD_BYTES,
+    AlgorithmCost,
+    applicable,
+    cost,
+)
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.records import CallRecord, CollectiveEstimate, ReplayResult
-from interconnect_sim.engines.scheduling import Communicators, group_label, prepare_calls
-from interconnect_sim.errors import InterconnectSimError, ScenarioError, TraceError
+from interconnect_sim.engines.scheduling import Communicators, check_events, group_label
+from interconnect_sim.errors import ScenarioError
 from interconnect_sim.limits import check_message_size, check_size_count
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
-from interconnect_sim.workload.trace import TraceCall
+from interconnect_sim.topology.whatif import network_modified
+from interconnect_sim.workload.events import copy_count
+from interconnect_sim.workload.trace import TraceCompute, TraceEvent
 
 __all__ = ["AnalyticEngine"]
 
@@ -73,46 +81,86 @@ class AnalyticEngine:
             fabric, self.catalog, node_count=node_count, gpus_per_node=gpus_per_node, gpus=gpus
         )
 
-    def replay(self, fabric: Fabric, calls: Sequence[TraceCall]) -> ReplayResult:
-        """Time a trace call by call, honouring start times and dependencies, without contention.
+    def replay(self, fabric: Fabric, calls: Sequence[TraceEvent]) -> ReplayResult:
+        """Time a trace event by event, honouring start times and dependencies, without
+        contention.
 
-        Each call takes its idle-fabric time; concurrent calls do not slow each other (use the
-        discrete-event engine for that). Same output as
+        Each call takes its idle-fabric time (``repeat`` times; with copies, that of the slowest
+        distinct copy), each compute event its duration; concurrent calls do not slow each other
+        (use the discrete-event engine for that), so the makespan is the trace's longest
+        dependency path. Same output as
         :meth:`~interconnect_sim.engines.discrete_event.DiscreteEventEngine.replay`.
         """
         communicators = Communicators(fabric, self.catalog)
+        check_events(calls, communicators)  # every event checked before any is timed
+        merge = not network_modified(fabric)
+        by_id = {call.id: call for call in calls}
         ends: dict[str, float] = {}
         records: dict[str, CallRecord] = {}
-        for call in prepare_calls(calls, communicators):  # dependencies first, no recursion
-            ready = max((ends[dep] for dep in call.after), default=call.start_s or 0.0)
-            start = ready + call.compute_s
-            try:
-                est = self.estimate(
-                    fabric,
-                    call.op,
-                    [call.size_bytes],
-                    algorithm=call.algorithm,
-                    protocol=call.protocol,
-                    bandwidths=communicators.bandwidths(call),
-                )
-            except InterconnectSimError as exc:
-                raise TraceError(f"{call.where()}: {exc}") from None
-            ends[call.id] = start + float(est.time_s[0])
-            ranks = communicators.ranks(call)
-            records[call.id] = CallRecord(
-                id=call.id,
-                op=call.op.value,
-                size_bytes=call.size_bytes,
-                rank_count=len(ranks),
-                group=group_label(call, ranks),
-                start_s=start,
-                end_s=ends[call.id],
-                algorithm=est.algorithm[0],
-                protocol=est.protocol[0],
-            )
+
+        def finish(call: TraceEvent) -> float:
+            # iterative over dependencies: a training step's chains run thousands deep
+            stack = [call]
+            while stack:
+                top = stack[-1]
+                waiting = [by_id[d] for d in top.after if d not in ends]
+                if waiting:
+                    stack.extend(waiting)
+                    continue
+                stack.pop()
+                if top.id not in ends:
+                    ready = max((ends[d] for d in top.after), default=top.start_s or 0.0)
+                    records[top.id] = self._record(communicators, top, ready, merge)
+                    ends[top.id] = records[top.id].end_s
+            return ends[call.id]
+
+        for call in calls:
+            finish(call)
         ordered = tuple(records[call.id] for call in calls)
         return ReplayResult(
             engine=self.name, calls=ordered, makespan_s=max(r.end_s for r in ordered)
+        )
+
+    def _record(
+        self, communicators: Communicators, event: TraceEvent, ready: float, merge: bool
+    ) -> CallRecord:
+        ranks = communicators.ranks(event)
+        compute = CallRecord(
+            id=event.id,
+            op="compute",
+            size_bytes=0.0,
+            rank_count=len(ranks),
+            group=group_label(event, ranks),
+            start_s=ready,
+            end_s=ready,
+            algorithm="",
+            protocol="",
+            tag=event.tag or "",
+            copies=copy_count(event.copies),
+        )
+        if isinstance(event, TraceCompute):
+            return replace(compute, end_s=ready + event.duration_s)
+        start = ready + event.compute_s
+        estimates = [
+            self.estimate(
+                fabric=None,
+                op=event.op,
+                sizes_bytes=[event.size_bytes],
+                algorithm=event.algorithm,
+                protocol=event.protocol,
+                bandwidths=part.bandwidths,
+            )
+            for part in communicators.parts(event, merge=merge)
+        ]
+        slowest = max(estimates, key=lambda e: float(e.time_s[0]))
+        return replace(
+            compute,
+            op=event.op.value,
+            size_bytes=event.size_bytes * event.repeat,
+            start_s=start,
+            end_s=start + event.repeat * float(slowest.time_s[0]),
+            algorithm=slowest.algorithm[0],
+            protocol=slowest.protocol[0],
         )
 
     def choose(
@@ -200,11 +248,7 @@ class AnalyticEngine:
                 f"{bw.node_count} node(s) x {bw.gpus_per_node} GPU(s); options: {options}"
             )
         costs = [cost(op, bw, self.calibration, a, p) for a, p in candidates]
-        if op in (CollectiveOp.ALLTOALL, CollectiveOp.SENDRECV) and protocol is None:
-            costs = _p2p_protocol_by_size(costs)
-        latency = np.array([c.latency_s for c in costs])[:, None]
-        algbw = np.array([c.algbw_bytes_per_s for c in costs])[:, None]
-        times = latency + sizes[None, :] / algbw
+        times = np.vstack([c.times_s(sizes) for c in costs])
         if op in (CollectiveOp.ALLTOALL, CollectiveOp.SENDRECV) and protocol is None:
             per_peer = sizes / (bw.rank_count if op is CollectiveOp.ALLTOALL else 1)
             times = _mask_p2p(times, costs, per_peer)
@@ -225,26 +269,23 @@ class AnalyticEngine:
         )
 
 
-def _label(chosen_cost: object, size: float) -> str:
-    from interconnect_sim.collectives.algorithms import AlgorithmCost
-
-    assert isinstance(chosen_cost, AlgorithmCost)
-    if chosen_cost.latency_s >= size / chosen_cost.algbw_bytes_per_s:
-        return f"latency ({chosen_cost.latency_s * 1e6:.1f} us per call)"
+def _label(chosen_cost: AlgorithmCost, size: float) -> str:
+    rate = float(chosen_cost.algbw_at([size])[0])
+    latency = float(chosen_cost.times_s([size])[0]) - size / rate
+    if latency >= size / rate:
+        return f"latency ({latency * 1e6:.1f} us per call)"
+    if rate < chosen_cost.algbw_bytes_per_s * (1 - 1e-9):
+        factor = rate / chosen_cost.algbw_bytes_per_s
+        return f"{chosen_cost.bottleneck}; NCCL's mid-size tree correction x{factor:.2f}"
     return chosen_cost.bottleneck
 
 
-def _p2p_protocol_by_size(costs: Sequence[object]) -> list:  # type: ignore[type-arg]
-    return list(costs)
-
-
-def _mask_p2p(times: np.ndarray, costs: Sequence[object], per_peer: np.ndarray) -> np.ndarray:
+def _mask_p2p(
+    times: np.ndarray, costs: Sequence[AlgorithmCost], per_peer: np.ndarray
+) -> np.ndarray:
     """NCCL sends point-to-point messages up to 16 KiB per peer with LL, larger with Simple."""
-    from interconnect_sim.collectives.algorithms import P2P_LL_THRESHOLD_BYTES, AlgorithmCost
-
     masked = times.copy()
     for i, c in enumerate(costs):
-        assert isinstance(c, AlgorithmCost)
         use = (
             per_peer <= P2P_LL_THRESHOLD_BYTES
             if c.protocol == "ll"

@@ -6,16 +6,24 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
+from interconnect_sim.collectives.classes import ClassPart, class_parts
 from interconnect_sim.errors import TraceError
-from interconnect_sim.limits import check_message_size, check_time, check_trace_length
+from interconnect_sim.limits import check_message_size, check_time
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
-from interconnect_sim.workload.trace import TraceCall, dependency_order, resolve_ranks
+from interconnect_sim.workload.trace import (
+    TraceCall,
+    TraceCompute,
+    TraceEvent,
+    dependency_order,
+    resolve_copies,
+    resolve_ranks,
+)
 
-__all__ = ["Communicators", "group_label", "prepare_calls"]
+__all__ = ["Communicators", "check_events", "group_label"]
 
 
-def group_label(call: TraceCall, ranks: tuple[int, ...]) -> str:
+def group_label(call: TraceEvent, ranks: tuple[int, ...]) -> str:
     """A short name for the call's communicator (for timelines)."""
     if call.group is not None:
         return call.group
@@ -32,14 +40,19 @@ class Communicators:
         nodes = {fabric.graph.nodes[g]["node"] for g in self.gpus}
         self.gpus_per_node = len(self.gpus) // len(nodes)
         self._cache: dict[tuple[int, ...], CommunicatorBandwidths] = {}
+        self._parts: dict[tuple[object, ...], list[ClassPart]] = {}
+        # keyed by the call's ranks (or group) and copies as written
 
-    def ranks(self, call: TraceCall) -> tuple[int, ...]:
-        """The call's ranks on this fabric."""
+    def ranks(self, call: TraceEvent) -> tuple[int, ...]:
+        """The call's ranks on this fabric (its first copy's)."""
         return resolve_ranks(call, len(self.gpus), self.gpus_per_node)
 
-    def bandwidths(self, call: TraceCall) -> CommunicatorBandwidths:
-        """Graph analysis of the call's communicator (cached by rank set)."""
-        ranks = tuple(sorted(self.ranks(call)))
+    def copies(self, call: TraceEvent) -> list[tuple[int, ...]]:
+        """The ranks of every copy of the call."""
+        return resolve_copies(call, len(self.gpus), self.gpus_per_node)
+
+    def _analyse(self, call: TraceCall, ranks: tuple[int, ...]) -> CommunicatorBandwidths:
+        ranks = tuple(sorted(ranks))
         if len(ranks) < 2:
             raise TraceError(f"{call.where()}: a collective needs at least 2 ranks")
         if ranks not in self._cache:
@@ -49,31 +62,68 @@ class Communicators:
                 )
             except Exception as exc:
                 raise TraceError(f"{call.where()}: {exc}") from None
-        bw = self._cache[ranks]
-        return replace(bw, p2p_pairs=True) if call.p2p_comm == "pairs" else bw
+        return self._cache[ranks]
+
+    def bandwidths(self, call: TraceCall) -> CommunicatorBandwidths:
+        """Graph analysis of the call's communicator (its first copy; cached by rank set)."""
+        return _as_called(call, self._analyse(call, self.ranks(call)))
+
+    def parts(self, call: TraceCall, *, merge: bool) -> list[ClassPart]:
+        """The call's copies as parts to time: identical copies merged into one part
+        (:func:`~interconnect_sim.collectives.classes.class_parts`), or one part per copy."""
+        key = (call.ranks or call.group, call.copies, merge)
+        if key not in self._parts:
+            copies = self.copies(call)
+            if len(copies) == 1 or not merge:
+                parts = [ClassPart(self._analyse(call, ranks), 1) for ranks in copies]
+            else:
+                self._analyse(call, copies[0])  # the errors of a bad group, by line
+                parts = class_parts(
+                    self.fabric,
+                    self.catalog,
+                    [[self.gpus[r] for r in sorted(ranks)] for ranks in copies],
+                )
+            self._parts[key] = parts
+        return [ClassPart(_as_called(call, p.bandwidths), p.copies) for p in self._parts[key]]
 
 
-def prepare_calls(calls: Sequence[TraceCall], communicators: Communicators) -> list[TraceCall]:
-    """Check every call before any is simulated; return them in dependency order.
+def _as_called(call: TraceCall, bw: CommunicatorBandwidths) -> CommunicatorBandwidths:
+    """The analysis with the call's point-to-point communicator (per pair, or a larger one)."""
+    if call.p2p_comm == "pairs":
+        return replace(bw, p2p_pairs=True)
+    if call.comm_size:
+        return replace(bw, comm_size=call.comm_size)
+    return bw
+
+
+def check_events(events: Sequence[TraceEvent], communicators: Communicators) -> None:
+    """Check every event before any is simulated.
 
     Both engines call this first, so a trace that will fail does so before any work, naming the
-    call: times and sizes must be finite and within :mod:`interconnect_sim.limits` (calls built
-    in code skip :func:`~interconnect_sim.workload.trace.read_trace`), ranks must exist on the
-    fabric and form an analysable communicator, ids and dependencies must be consistent.
+    event: times and sizes must be finite and within :mod:`interconnect_sim.limits` (events built
+    in code skip :func:`~interconnect_sim.workload.trace.read_trace`; their count is not bounded
+    here, since a training step's own trace runs to 100,000s of events), ranks and copies must
+    exist on the fabric and form an analysable communicator, ids and dependencies must be
+    consistent (no cycle, which would otherwise never finish).
 
     Raises
     ------
     TraceError
-        Naming the call's file, line and id.
+        Naming the event's line and id.
     """
-    if not calls:
+    if not events:
         raise TraceError("the trace has no calls")
-    check_trace_length(len(calls), "the trace", TraceError)
-    for call in calls:
-        for what, seconds in (("start_s", call.start_s or 0.0), ("compute_s", call.compute_s)):
-            check_time(seconds, f"{call.where()}: {what}", TraceError)
-        check_message_size(
-            call.size_bytes, f"{call.where()}: bytes {call.size_bytes:g}", TraceError
-        )
-        communicators.bandwidths(call)
-    return dependency_order(calls)
+    for event in events:
+        where = event.where()
+        times = [("start_s", event.start_s or 0.0)]
+        if isinstance(event, TraceCompute):
+            times.append(("duration_s", event.duration_s))
+        else:
+            times.append(("compute_s", event.compute_s))
+            check_message_size(event.size_bytes, f"{where}: bytes {event.size_bytes:g}", TraceError)
+        for what, seconds in times:
+            check_time(seconds, f"{where}: {what}", TraceError)
+        communicators.copies(event)
+        if isinstance(event, TraceCall):
+            communicators.bandwidths(event)
+    dependency_order(events)

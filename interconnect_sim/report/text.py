@@ -29,9 +29,8 @@ def format_fabric_summary(summary: FabricSummary) -> str:
     ]
     for tier, value in summary.per_gpu_bandwidth_bytes_per_s.items():
         if value > 0:
-            lines.append(
-                f"  {_TIER_LABELS[tier]:<20}{format_rate(value):>16}{format_rate(2 * value):>16}"
-            )
+            label = summary.scale_up_label if tier == "nvlink" else _TIER_LABELS[tier]
+            lines.append(f"  {label:<20}{format_rate(value):>16}{format_rate(2 * value):>16}")
     lines.append("")
     lines.append(
         f"Bisection (max-flow, {summary.bisection_cut}): "
@@ -39,7 +38,8 @@ def format_fabric_summary(summary: FabricSummary) -> str:
     )
     if summary.nvlink_bisection_bandwidth_bytes_per_s is not None:
         lines.append(
-            f"  NVLink only: {format_rate(summary.nvlink_bisection_bandwidth_bytes_per_s)} "
+            f"  {summary.scale_up_label} only: "
+            f"{format_rate(summary.nvlink_bisection_bandwidth_bytes_per_s)} "
             "per direction"
         )
     switches = ", ".join(f"{kind} {count}" for kind, count in summary.switches.items() if count)
@@ -48,4 +48,9 @@ def format_fabric_summary(summary: FabricSummary) -> str:
         ratio = summary.oversubscription or 1.0
         lines.append(f"Network: {summary.network_levels} levels, leaf oversubscription {ratio:g}:1")
     lines.extend(f"Note: {note}" for note in summary.notes)
+    if summary.provenance:
+        lines.append("")
+        lines.append("Where the numbers come from:")
+        for role, entry in summary.provenance.items():
+            lines.append(f"  {role:<8}{entry['id']:<21} {entry['entry']:<26}{entry['summary']}")
     return "\n".join(lines)

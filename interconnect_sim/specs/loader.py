@@ -16,20 +16,24 @@ from typing import Any
 
 from interconnect_sim import units
 from interconnect_sim.errors import SpecError, UnitError
+from interconnect_sim.files import read_text_file
 from interconnect_sim.specs.model import (
+    MICROSCALING_FORMATS,
     Check,
     GpuSpec,
     LinkSpec,
     NicSpec,
+    Origin,
     ReferenceRow,
     Source,
     Spec,
     SuperPodSpec,
     SwitchSpec,
     SystemSpec,
+    TransceiverSpec,
 )
 
-__all__ = ["SPEC_KINDS", "load_spec_file"]
+__all__ = ["SPEC_KINDS", "load_spec_file", "spec_from_data"]
 
 Converter = Callable[[Any], Any]
 
@@ -94,6 +98,17 @@ def _choice(*allowed: str) -> Converter:
     return convert
 
 
+def _choices(*allowed: str) -> Converter:
+    one = _choice(*allowed)
+
+    def convert(value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise TypeError("a list of " + ", ".join(repr(a) for a in allowed))
+        return tuple(one(item) for item in value)
+
+    return convert
+
+
 @dataclass(frozen=True)
 class _Field:
     attribute: str
@@ -113,12 +128,28 @@ _COMMON: dict[str, _Field] = {
     "sources": _f("sources", lambda v: v),
     "checks": _f("checks", lambda v: v, required=False),
     "inferred": _f("inferred", lambda v: v, required=False),
+    "status": _f("status", _choice("available", "announced"), required=False),
 }
+
+_ALIASES: dict[str, dict[str, str]] = {
+    "gpu": {"scale_up_link": "nvlink", "scale_up_link_count": "nvlink_count"},
+    "system": {"nvlink_matrix": "link_matrix"},
+}
+"""Other spellings of a key, per kind: a file may use either name, not both."""
 
 _LINK: dict[str, _Field] = {
     "family": _f(
         "family",
-        _choice("nvlink", "nvlink-c2c", "pcie", "infiniband", "ethernet", "inter-socket"),
+        _choice(
+            "nvlink",
+            "nvlink-c2c",
+            "infinity-fabric",
+            "on-package",
+            "pcie",
+            "infiniband",
+            "ethernet",
+            "inter-socket",
+        ),
     ),
     "generation": _f("generation", _as_str),
     "data_rate_per_direction": _f("data_rate_per_direction_bytes_per_s", units.parse_rate),
@@ -143,6 +174,8 @@ _GPU: dict[str, _Field] = {
     "dense_fp16": _f("dense_fp16_flops_per_s", units.parse_flops),
     "dense_bf16": _f("dense_bf16_flops_per_s", units.parse_flops, required=False),
     "dense_fp8": _f("dense_fp8_flops_per_s", units.parse_flops, required=False),
+    "dense_fp4": _f("dense_fp4_flops_per_s", units.parse_flops, required=False),
+    "microscaling": _f("microscaling", _choices(*MICROSCALING_FORMATS), required=False),
     "nvlink": _f("nvlink", _as_str, required=False),
     "nvlink_count": _f("nvlink_count", _as_int, required=False),
     "memory_type": _f("memory_type", _as_str, required=False),
@@ -171,13 +204,28 @@ _SWITCH: dict[str, _Field] = {
     "latency": _f("latency_s", units.parse_duration, required=False),
     "form_factor": _f("form_factor", _as_str, required=False),
     "power": _f("power_w", units.parse_power, required=False),
+    "ports_per_cage": _f("ports_per_cage", _as_int, required=False),
 }
 
+_TRANSCEIVER: dict[str, _Field] = {
+    "link": _f("link", _as_str),
+    "media": _f("media", _choice("dac", "acc", "aoc", "multimode", "singlemode")),
+    "ports": _f("ports", _as_int),
+    "max_reach": _f("max_reach_m", units.parse_length),
+    "power": _f("power_w", units.parse_power),
+    "form_factor": _f("form_factor", _as_str, required=False),
+}
+
+_TOPOLOGY_ALIASES = {"hybrid-cube-mesh": "mesh", "nvl-rack": "nvlink-domain"}
+
+
+def _topology(value: Any) -> str:
+    value = _TOPOLOGY_ALIASES.get(value, value)
+    return str(_choice("nvswitch", "nvswitch-two-board", "mesh", "pcie", "nvlink-domain")(value))
+
+
 _SYSTEM: dict[str, _Field] = {
-    "topology": _f(
-        "topology",
-        _choice("nvswitch", "hybrid-cube-mesh", "nvswitch-two-board", "pcie", "nvl-rack"),
-    ),
+    "topology": _f("topology", _topology),
     "gpu": _f("gpu", _as_str),
     "gpu_count": _f("gpu_count", _as_int),
     "cpu_model": _f("cpu_model", _as_str),
@@ -190,11 +238,13 @@ _SYSTEM: dict[str, _Field] = {
     "nic": _f("nic", _as_str, required=False),
     "nic_count": _f("nic_count", _as_int, required=False),
     "rail_count": _f("rail_count", _as_int, required=False),
+    "nic_attach": _f("nic_attach", _choice("pcie", "gpu"), required=False),
     "p2p": _f("p2p", _as_bool, required=False),
     "nvswitch": _f("nvswitch", _as_str, required=False),
     "nvswitch_count": _f("nvswitch_count", _as_int, required=False),
     "gpu_links_per_nvswitch": _f("gpu_links_per_nvswitch", _as_int_list, required=False),
-    "nvlink_matrix": _f("nvlink_matrix", _as_int_matrix, required=False),
+    "link_matrix": _f("link_matrix", _as_int_matrix, required=False),
+    "mesh_link": _f("mesh_link", _as_str, required=False),
     "board_count": _f("board_count", _as_int, required=False),
     "inter_board_links_per_nvswitch": _f("inter_board_links_per_nvswitch", _as_int, required=False),
     "nvlink_bridge_pairs": _f("nvlink_bridge_pairs", _as_pairs, required=False),
@@ -202,8 +252,14 @@ _SYSTEM: dict[str, _Field] = {
     "gpus_per_host": _f("gpus_per_host", _as_int, required=False),
     "host_gpu_link": _f("host_gpu_link", _as_str, required=False),
     "host_gpu_link_count": _f("host_gpu_link_count", _as_int, required=False),
+    "gpus_per_nvswitch_group": _f("gpus_per_nvswitch_group", _as_int, required=False),
+    "nvswitch_uplinks": _f("nvswitch_uplinks", _as_int_list, required=False),
+    "spine_nvswitch": _f("spine_nvswitch", _as_str, required=False),
+    "spine_nvswitch_count": _f("spine_nvswitch_count", _as_int, required=False),
     "superpod": _f("superpod", _as_str, required=False),
     "year": _f("year", _as_int, required=False),
+    "power": _f("power_w", units.parse_power, required=False),
+    "nic_ports_per_cage": _f("nic_ports_per_cage", _as_int, required=False),
 }
 
 _SUPERPOD: dict[str, _Field] = {
@@ -215,6 +271,8 @@ _SUPERPOD: dict[str, _Field] = {
     "spine_layout": _f("spine_layout", _choice("shared", "per-rail-groups"), required=False),
     "spine_group_size": _f("spine_group_size", _as_int, required=False),
     "reference_rows": _f("reference_rows", lambda v: v, required=False),
+    "fabric_management_ports": _f("fabric_management_ports", _as_int, required=False),
+    "nodes_per_rack": _f("nodes_per_rack", _as_int, required=False),
 }
 
 SPEC_KINDS: dict[str, tuple[type[Spec], dict[str, _Field]]] = {
@@ -224,6 +282,7 @@ SPEC_KINDS: dict[str, tuple[type[Spec], dict[str, _Field]]] = {
     "switch": (SwitchSpec, _SWITCH),
     "system": (SystemSpec, _SYSTEM),
     "superpod": (SuperPodSpec, _SUPERPOD),
+    "transceiver": (TransceiverSpec, _TRANSCEIVER),
 }
 """Spec kinds, by the ``kind`` key of a file: the class built and the keys it accepts."""
 
@@ -237,6 +296,9 @@ _ROW_KEYS = {
     "leaf_count": True,
     "spine_count": True,
     "core_count": False,
+    "node_leaf_cables": False,
+    "leaf_spine_cables": False,
+    "spine_core_cables": False,
 }
 
 
@@ -324,13 +386,38 @@ def _parse_inferred(path: Path, raw: Any, allowed: set[str]) -> tuple[tuple[str,
     return tuple(sorted(raw.items()))
 
 
-def load_spec_file(path: Path) -> Spec:
+def _read_toml(path: Path) -> dict[str, Any]:
+    text = read_text_file(path, "spec", SpecError)  # missing, not UTF-8, empty: one line
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _apply_aliases(path: Path, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Rename alias keys (``scale_up_link`` -> ``nvlink``), here and in ``[inferred]``."""
+    aliases = _ALIASES.get(kind, {})
+    result = dict(data)
+    for alias, key in aliases.items():
+        if alias in result:
+            if key in result:
+                raise _error(path, alias, f"is another name for {key!r}; give one of them")
+            result[key] = result.pop(alias)
+    if isinstance(result.get("inferred"), dict):
+        result["inferred"] = {aliases.get(k, k): v for k, v in result["inferred"].items()}
+    return result
+
+
+def load_spec_file(path: Path, *, origin: Origin = "shipped") -> Spec:
     """Load and validate one spec file.
 
     Parameters
     ----------
     path : Path
         A ``.toml`` file whose stem equals its ``id``.
+    origin : {"shipped", "user"}
+        ``user`` for a user's own file (``--catalog``, a system file on the command line): it
+        may omit ``[[sources]]``, and its values are then shown as user-supplied.
 
     Returns
     -------
@@ -344,23 +431,45 @@ def load_spec_file(path: Path) -> Spec:
     SpecError
         Naming the file and key on any malformed, unknown, missing or uncited value.
     """
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    return spec_from_data(_read_toml(path), path, origin=origin)
+
+
+def spec_from_data(
+    data: Mapping[str, Any], path: Path, *, origin: Origin = "shipped", check_id: bool = True
+) -> Spec:
+    """Validate a spec given as the mapping a TOML file would hold (a system read from a
+    topology dump): the same checks as :func:`load_spec_file`.
+
+    Parameters
+    ----------
+    data : mapping
+        The file's keys and values.
+    path : Path
+        The file they came from, named in every message.
+    origin : {"shipped", "user"}
+        As for :func:`load_spec_file`.
+    check_id : bool
+        Require ``id`` to equal the file stem (False for a spec derived from another file).
+
+    Raises
+    ------
+    SpecError
+        As :func:`load_spec_file`.
+    """
+    data = dict(data)
     kind = data.get("kind")
-    if kind not in SPEC_KINDS:
+    if not isinstance(kind, str) or kind not in SPEC_KINDS:
         raise _error(path, "kind", f"is {kind!r}; must be one of {', '.join(SPEC_KINDS)}")
+    data = _apply_aliases(path, kind, data)
     cls, fields = SPEC_KINDS[kind]
     allowed = {**_COMMON, **fields}
-    _reject_unknown(path, "top level", data, set(allowed))
-    if data.get("id") != path.stem:
+    _reject_unknown(path, "top level", data, set(allowed) | set(_ALIASES.get(kind, {})))
+    if check_id and data.get("id") != path.stem:
         raise _error(path, "id", f"is {data.get('id')!r} but the file stem is {path.stem!r}")
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"origin": origin}
     for key, spec_field in allowed.items():
         if key not in data:
-            if spec_field.required:
+            if spec_field.required and not (key == "sources" and origin == "user"):
                 raise _error(path, key, "is required")
             continue
         if key in ("kind", "sources", "checks", "inferred", "reference_rows"):
@@ -371,7 +480,7 @@ def load_spec_file(path: Path) -> Spec:
             raise _error(path, key, f"must be {exc}; got {data[key]!r}") from None
         except UnitError as exc:
             raise _error(path, key, str(exc)) from None
-    values["sources"] = _parse_sources(path, data["sources"])
+    values["sources"] = _parse_sources(path, data["sources"]) if "sources" in data else ()
     if "checks" in data:
         values["checks"] = _parse_checks(path, data["checks"])
     if "inferred" in data:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "MICROSCALING_FORMATS",
     "Check",
     "GpuSpec",
     "LinkSpec",
@@ -21,14 +22,36 @@ __all__ = [
     "SuperPodSpec",
     "SwitchSpec",
     "SystemSpec",
+    "TransceiverSpec",
 ]
 
 Transport = Literal["infiniband", "roce", "efa", "tcpx", "tcpxo"]
 """How a NIC moves collective traffic: IB verbs, RoCE, AWS EFA (SRD), GPUDirect-TCPX or -TCPXO."""
 SourceGrade = Literal["primary", "secondary", "measured", "derived"]
-LinkFamily = Literal["nvlink", "nvlink-c2c", "pcie", "infiniband", "ethernet", "inter-socket"]
+LinkFamily = Literal[
+    "nvlink",
+    "nvlink-c2c",
+    "infinity-fabric",
+    "on-package",
+    "pcie",
+    "infiniband",
+    "ethernet",
+    "inter-socket",
+]
 SwitchRole = Literal["nvswitch", "network"]
-SystemTopology = Literal["nvswitch", "hybrid-cube-mesh", "nvswitch-two-board", "pcie", "nvl-rack"]
+SystemTopology = Literal["nvswitch", "nvswitch-two-board", "mesh", "pcie", "nvlink-domain"]
+"""Builder families. Files may also say ``hybrid-cube-mesh`` (read as ``mesh``) and ``nvl-rack``
+(read as ``nvlink-domain``), the names of earlier versions."""
+Status = Literal["available", "announced"]
+"""``announced``: a product only announced, not shipping; its figures are the announcement's."""
+Origin = Literal["shipped", "user"]
+"""Where a spec was read from: the package's data folder, or a user's file or folder."""
+Precision = Literal["fp16", "bf16", "fp8", "fp4", "mxfp8", "mxfp4", "nvfp4"]
+MICROSCALING_FORMATS = ("mxfp8", "mxfp4", "nvfp4")
+"""Block-scaled formats a GPU may run natively, at the rate of their element type."""
+CableMedia = Literal["dac", "acc", "aoc", "multimode", "singlemode"]
+"""How a network link is carried: passive copper (DAC), active copper (ACC, also linear active
+copper), active optical cable (AOC), or pluggable transceivers on multimode or single-mode fibre."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +92,8 @@ class Spec:
     checks: tuple[Check, ...] = ()
     inferred: tuple[tuple[str, str], ...] = ()
     notes: str = ""
+    status: Status = "available"
+    origin: Origin = "shipped"
 
     def inferred_fields(self) -> dict[str, str]:
         """Fields that no public document gives, mapped to the reasoning behind their value."""
@@ -100,7 +125,13 @@ class LinkSpec(Spec):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GpuSpec(Spec):
-    """A GPU model: dense tensor throughput, memory, and its links."""
+    """A GPU or accelerator: dense tensor throughput, memory, and its links.
+
+    ``nvlink`` / ``nvlink_count`` name the GPU's own GPU-to-GPU (scale-up) link, whatever its
+    family: NVLink, AMD Infinity Fabric, or Gaudi's on-chip RoCE ports (files may write them
+    ``scale_up_link`` / ``scale_up_link_count``). ``microscaling`` lists the block-scaled
+    formats (MXFP8, MXFP4, NVFP4) the tensor cores run natively, at their element type's rate.
+    """
 
     architecture: str
     memory_bytes: float
@@ -111,11 +142,41 @@ class GpuSpec(Spec):
     dense_fp16_flops_per_s: float
     dense_bf16_flops_per_s: float | None = None
     dense_fp8_flops_per_s: float | None = None
+    dense_fp4_flops_per_s: float | None = None
+    microscaling: tuple[str, ...] = ()
     nvlink: str | None = None
     nvlink_count: int = 0
     memory_type: str = ""
     form_factor: str = ""
     year: int | None = None
+
+    def dense_flops_per_s(self, precision: Precision) -> float | None:
+        """Dense tensor rate for a training or inference precision, or None if not supported.
+
+        MXFP8 runs at the FP8 rate and MXFP4 / NVFP4 at the FP4 rate, on GPUs that list them in
+        ``microscaling``; BF16 falls back to the FP16 rate on GPUs without a BF16 figure.
+
+        Examples
+        --------
+        >>> from interconnect_sim.specs import load_catalog
+        >>> gpu = load_catalog().gpu("b200-sxm-180gb")
+        >>> gpu.dense_flops_per_s("nvfp4") == gpu.dense_fp4_flops_per_s
+        True
+        >>> load_catalog().gpu("h100-sxm5-80gb").dense_flops_per_s("mxfp8") is None
+        True
+        """
+        if precision in MICROSCALING_FORMATS and precision not in self.microscaling:
+            return None
+        rates: dict[str, float | None] = {
+            "fp16": self.dense_fp16_flops_per_s,
+            "bf16": self.dense_bf16_flops_per_s or self.dense_fp16_flops_per_s,
+            "fp8": self.dense_fp8_flops_per_s,
+            "mxfp8": self.dense_fp8_flops_per_s,
+            "fp4": self.dense_fp4_flops_per_s,
+            "mxfp4": self.dense_fp4_flops_per_s,
+            "nvfp4": self.dense_fp4_flops_per_s,
+        }
+        return rates[precision]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,6 +204,23 @@ class SwitchSpec(Spec):
     latency_s: float | None = None
     form_factor: str = ""
     power_w: float | None = None
+    ports_per_cage: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransceiverSpec(Spec):
+    """One way to carry a network link: a transceiver (one end) or a copper/AOC cable.
+
+    ``ports`` is the number of links one end carries (2 for a twin-port OSFP transceiver or a
+    1:2 split cable); ``power_w`` is the power of one end, ``max_reach_m`` the longest link.
+    """
+
+    link: str
+    media: CableMedia
+    ports: int
+    max_reach_m: float
+    power_w: float
+    form_factor: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,7 +228,7 @@ class SystemSpec(Spec):
     """One server or rack-scale system: what is inside and how it is wired.
 
     The ``topology`` names the builder family; the fields it needs are documented in
-    ``docs/specs.md``. Counts and wiring are facts with sources like any bandwidth.
+    ``docs/systems.md``. Counts and wiring are facts with sources like any bandwidth.
     """
 
     topology: SystemTopology
@@ -166,11 +244,13 @@ class SystemSpec(Spec):
     nic: str | None = None
     nic_count: int = 0
     rail_count: int = 0
+    nic_attach: Literal["pcie", "gpu"] = "pcie"
     p2p: bool = True
     nvswitch: str | None = None
     nvswitch_count: int = 0
     gpu_links_per_nvswitch: tuple[int, ...] = ()
-    nvlink_matrix: tuple[tuple[int, ...], ...] = ()
+    link_matrix: tuple[tuple[int, ...], ...] = ()
+    mesh_link: str | None = None
     board_count: int = 1
     inter_board_links_per_nvswitch: int = 0
     nvlink_bridge_pairs: tuple[tuple[int, int], ...] = ()
@@ -178,8 +258,14 @@ class SystemSpec(Spec):
     gpus_per_host: int = 0
     host_gpu_link: str | None = None
     host_gpu_link_count: int = 0
+    gpus_per_nvswitch_group: int = 0
+    nvswitch_uplinks: tuple[int, ...] = ()
+    spine_nvswitch: str | None = None
+    spine_nvswitch_count: int = 0
     superpod: str | None = None
     year: int | None = None
+    power_w: float | None = None
+    nic_ports_per_cage: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,6 +278,9 @@ class ReferenceRow:
     leaf_count: int
     spine_count: int
     core_count: int = 0
+    node_leaf_cables: int = 0
+    leaf_spine_cables: int = 0
+    spine_core_cables: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,3 +295,5 @@ class SuperPodSpec(Spec):
     spine_layout: Literal["shared", "per-rail-groups"] = "shared"
     spine_group_size: int = 0
     reference_rows: tuple[ReferenceRow, ...] = field(default_factory=tuple)
+    fabric_management_ports: int = 0
+    nodes_per_rack: int = 0

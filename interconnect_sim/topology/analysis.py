@@ -13,6 +13,8 @@ from typing import Any
 import networkx as nx
 
 from interconnect_sim.specs.catalog import Catalog
+from interconnect_sim.specs.model import Spec
+from interconnect_sim.specs.provenance import field_provenance, origin_label, provenance_summary
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_COUNT, LINK_SPEC, TIER, Fabric
 
 __all__ = ["FabricSummary", "bisection_bandwidth_bytes_per_s", "summarize_fabric"]
@@ -40,6 +42,10 @@ class FabricSummary:
     network_levels: int | None = None
     oversubscription: float | None = None
     notes: list[str] = field(default_factory=list)
+    scale_up_label: str = "NVLink"
+    scale_up_links: list[str] = field(default_factory=list)
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (units in key names, bytes per second per direction)."""
@@ -61,13 +67,27 @@ class FabricSummary:
             "p2p": self.p2p,
             "network_levels": self.network_levels,
             "oversubscription": self.oversubscription,
+            "scale_up": {
+                "label": self.scale_up_label,
+                "links": self.scale_up_links,
+                "per_gpu_bytes_per_s": per_gpu.get("nvlink", 0.0),
+            },
+            "provenance": self.provenance,
             "notes": self.notes,
+            "warnings": self.warnings,
         }
 
 
-def _out_bandwidth(fabric: Fabric, node: str, tier: str) -> float:
+def _out_bandwidth(
+    fabric: Fabric, node: str, tier: str, *, to: tuple[str, ...] | None = None
+) -> float:
+    """Bandwidth of ``node``'s out-edges of one tier (only towards these device kinds)."""
     return float(
-        sum(d[BANDWIDTH] for _, _, d in fabric.graph.out_edges(node, data=True) if d[TIER] == tier)
+        sum(
+            d[BANDWIDTH]
+            for _, dst, d in fabric.graph.out_edges(node, data=True)
+            if d[TIER] == tier and (to is None or fabric.kind(dst) in to)
+        )
     )
 
 
@@ -83,12 +103,66 @@ def _per_gpu(fabric: Fabric, catalog: Catalog) -> dict[str, float]:
         to_net = _out_bandwidth(fabric, nic, "network")
         port = catalog.link(nic_spec.port_link).data_rate_per_direction_bytes_per_s
         network += to_net if to_net else port * nic_spec.port_count
+    # A NIC on the GPU (ConnectX-8 on the GPU board, Gaudi's on-die ports) is not its host link.
     return {
         "nvlink": _out_bandwidth(fabric, gpu, "nvlink"),
-        "pcie": _out_bandwidth(fabric, gpu, "pcie"),
-        "host": _out_bandwidth(fabric, gpu, "host"),
+        "pcie": _out_bandwidth(fabric, gpu, "pcie", to=("pcie_switch", "cpu")),
+        "host": _out_bandwidth(fabric, gpu, "host", to=("cpu",)),
         "network": network / gpus_in_node if gpus_in_node else 0.0,
     }
+
+
+_SCALE_UP_NAMES = {
+    "nvlink": "NVLink",
+    "infinity-fabric": "Infinity Fabric",
+    "ethernet": "RoCE mesh",
+    "infiniband": "InfiniBand mesh",
+}
+
+
+def _scale_up(fabric: Fabric, catalog: Catalog) -> tuple[str, list[str]]:
+    """What the GPUs' scale-up tier is made of: a label and the link types of the first GPU."""
+    gpu = fabric.gpus[0]
+    links = sorted(
+        {d[LINK_SPEC] for _, _, d in fabric.graph.out_edges(gpu, data=True) if d[TIER] == "nvlink"}
+    )
+    if not links:
+        return "NVLink", []
+    family = catalog.link(links[0]).family
+    return _SCALE_UP_NAMES.get(family, family), links
+
+
+def _entry(spec: Spec) -> dict[str, Any]:
+    return {
+        "id": spec.id,
+        "entry": origin_label(spec),
+        "summary": provenance_summary(spec),
+        "fields": field_provenance(spec),
+    }
+
+
+def _provenance(fabric: Fabric, catalog: Catalog) -> dict[str, dict[str, Any]]:
+    """Where the system's, its GPU's and its NICs' numbers come from."""
+    system = fabric.graph.graph.get("system_spec")
+    result: dict[str, dict[str, Any]] = {}
+    if isinstance(system, Spec):
+        result["system"] = _entry(system)
+    result["gpu"] = _entry(catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])))
+    nics = sorted({str(fabric.graph.nodes[n]["spec"]) for n in fabric.nodes_of_kind("nic")})
+    for nic in nics:
+        result[f"nic {nic}" if len(nics) > 1 else "nic"] = _entry(catalog.nic(nic))
+    return result
+
+
+def _switch_counts(fabric: Fabric, devices: dict[str, int]) -> dict[str, int]:
+    counts = {kind: devices.get(kind, 0) for kind in SWITCH_KINDS}
+    spines = sum(
+        1 for n in fabric.nodes_of_kind("nvswitch") if fabric.graph.nodes[n].get("level") == 2
+    )
+    if spines:
+        counts["nvswitch"] -= spines
+        counts["nvlink_spine"] = spines
+    return counts
 
 
 def _halves(fabric: Fabric) -> tuple[list[str], list[str], str]:
@@ -161,6 +235,7 @@ def summarize_fabric(fabric: Fabric, catalog: Catalog) -> FabricSummary:
         notes.append("P2P off: GPU-to-GPU traffic is staged through host memory (no NVLink)")
     if attrs.get("nvlink_lanes_per_link"):
         notes.append(f"NVLink degraded to {attrs['nvlink_lanes_per_link']} lane(s) per link")
+    label, scale_up_links = _scale_up(fabric, catalog)
     return FabricSummary(
         name=fabric.name,
         system=str(attrs.get("system", "")),
@@ -168,7 +243,7 @@ def summarize_fabric(fabric: Fabric, catalog: Catalog) -> FabricSummary:
         gpus=len(gpus),
         gpus_per_node=len(gpus) // max(1, node_count),
         devices=devices,
-        switches={kind: devices.get(kind, 0) for kind in SWITCH_KINDS},
+        switches=_switch_counts(fabric, devices),
         links_by_spec=dict(sorted(links.items())),
         per_gpu_bandwidth_bytes_per_s=_per_gpu(fabric, catalog),
         bisection_bandwidth_bytes_per_s=bisection,
@@ -178,4 +253,8 @@ def summarize_fabric(fabric: Fabric, catalog: Catalog) -> FabricSummary:
         network_levels=attrs.get("levels") if node_count > 1 else None,
         oversubscription=attrs.get("oversubscription"),
         notes=notes,
+        scale_up_label=label,
+        scale_up_links=scale_up_links,
+        provenance=_provenance(fabric, catalog),
+        warnings=list(fabric.warnings),
     )

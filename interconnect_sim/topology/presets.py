@@ -1,19 +1,25 @@
-"""Build a fabric from a preset system id plus what-if knobs; the entry point commands use.
+"""Build a fabric from a system plus what-if knobs: the one entry point every command uses.
 
-A preset is a system spec in the catalog (``dgx-h100``, ``gb200-nvl72`` ...). With more than one
+A system is a preset id of the catalog (``dgx-h100``, ``GB200-NVL72``: any case), a path to a
+system TOML file (``nodes/my-4xh100.toml``) or to a topology dump that a registered reader turns
+into one (``nvidia-smi topo -m`` text, NCCL XML: :mod:`interconnect_sim.specs.system_readers`);
+all go through :func:`build_fabric`, so every command, scenario and measurement file that names
+a system accepts any of them. With more than one
 node, systems are joined by a rail-optimized fat tree laid out as the system's DGX SuperPOD
 reference design when it has one, otherwise by the generic rules of
-:mod:`interconnect_sim.topology.fat_tree` with a switch matching the NIC.
+:mod:`interconnect_sim.topology.fat_tree` with a switch matching the NIC. Failure what-ifs (links,
+devices) are applied last.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from interconnect_sim.errors import ScenarioError, TopologyError
+from interconnect_sim.errors import ScenarioError, SpecError, TopologyError
 from interconnect_sim.limits import check_fabric_size
-from interconnect_sim.specs.catalog import Catalog
+from interconnect_sim.specs.catalog import Catalog, is_system_path
 from interconnect_sim.specs.model import SwitchSpec, SystemSpec
+from interconnect_sim.specs.system_readers import SystemHints
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.fat_tree import (
     FatTreeDesign,
@@ -22,9 +28,23 @@ from interconnect_sim.topology.fat_tree import (
     leaf_port_split,
 )
 from interconnect_sim.topology.node import NodeOptions
-from interconnect_sim.topology.whatif import with_p2p
+from interconnect_sim.topology.whatif import (
+    with_device_degraded,
+    with_link_degraded,
+    with_links_disabled,
+    with_p2p,
+    without_device,
+    without_link,
+)
 
-__all__ = ["FabricRequest", "build_fabric", "default_design", "fabric_size", "list_presets"]
+__all__ = [
+    "FabricRequest",
+    "build_fabric",
+    "default_design",
+    "fabric_size",
+    "list_presets",
+    "resolve_system",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,7 +54,9 @@ class FabricRequest:
     Attributes
     ----------
     system : str
-        Preset (system spec) id.
+        Preset id (case-insensitive), path to a system TOML file, or path to a topology dump.
+    gpu : str, optional
+        GPU id of a topology dump that does not name its GPUs (``nvidia-smi topo -m``).
     node_count : int, optional
         Number of systems; exclusive with ``scalable_units``. Default 1.
     scalable_units : int, optional
@@ -45,7 +67,8 @@ class FabricRequest:
     levels : int, optional
         Force a 2- or 3-level network.
     nic : str, optional
-        Replace the compute NICs by this NIC id.
+        Replace the compute NICs by this NIC id (for a dump that does not name its NICs, their
+        model).
     nic_count : int, optional
         Replace the number of compute NICs per system (each NIC its own rail).
     switch : str, optional
@@ -54,9 +77,20 @@ class FabricRequest:
         Active NVLink lanes per link (e.g. 1 of 2 on NVLink 4: "half the lanes").
     p2p : bool, optional
         Override the system's GPU peer-to-peer setting.
+    fail_links : tuple of (str, str)
+        Remove every link between each pair of devices.
+    disable_links : tuple of (str, str, int)
+        Disable that many of the parallel links between two devices (a failed NVLink).
+    fail_devices : tuple of str
+        Remove these switches or NICs.
+    degrade_links : tuple of (str, str, float)
+        Run the link between two devices at that fraction of its capacity (both directions).
+    degrade_devices : tuple of (str, float)
+        Run every link of a device (a NIC, a switch) at that fraction of its capacity.
     """
 
     system: str
+    gpu: str | None = None
     node_count: int | None = None
     scalable_units: int | None = None
     oversubscription: float = 1.0
@@ -66,6 +100,11 @@ class FabricRequest:
     switch: str | None = None
     nvlink_lanes_per_link: int | None = None
     p2p: bool | None = None
+    fail_links: tuple[tuple[str, str], ...] = ()
+    disable_links: tuple[tuple[str, str, int], ...] = ()
+    fail_devices: tuple[str, ...] = ()
+    degrade_links: tuple[tuple[str, str, float], ...] = ()
+    degrade_devices: tuple[tuple[str, float], ...] = ()
 
 
 def list_presets(catalog: Catalog) -> list[SystemSpec]:
@@ -74,12 +113,24 @@ def list_presets(catalog: Catalog) -> list[SystemSpec]:
 
 
 def _matching_switch(catalog: Catalog, port_link: str) -> SwitchSpec:
-    candidates = [
-        s for s in catalog.of_kind(SwitchSpec) if s.role == "network" and s.port_link == port_link
-    ]
-    if not candidates:
-        raise ScenarioError(f"no network switch in the catalog has {port_link} ports; pass one")
-    return max(candidates, key=lambda s: (s.port_count, s.id))
+    """The largest network switch with the NIC's port type, else the fastest of its family."""
+    network = [s for s in catalog.of_kind(SwitchSpec) if s.role == "network"]
+    candidates = [s for s in network if s.port_link == port_link]
+    if candidates:
+        return max(candidates, key=lambda s: (s.port_count, s.id))
+    family = catalog.link(port_link).family
+    rate = catalog.link
+
+    same_family = [s for s in network if rate(s.port_link).family == family]
+    if not same_family:
+        raise ScenarioError(
+            f"no network switch in the catalog has {port_link} ports or any {family} ports; "
+            "pass one with --switch"
+        )
+    return max(
+        same_family,
+        key=lambda s: (rate(s.port_link).data_rate_per_direction_bytes_per_s, s.port_count, s.id),
+    )
 
 
 def default_design(catalog: Catalog, system: SystemSpec, request: FabricRequest) -> FatTreeDesign:
@@ -99,7 +150,13 @@ def default_design(catalog: Catalog, system: SystemSpec, request: FabricRequest)
     if request.switch is not None:
         switch = catalog.switch(request.switch)
     else:
-        nic = catalog.nic(request.nic or system.nic or "")
+        nic_id = request.nic or system.nic
+        if nic_id is None:
+            raise ScenarioError(
+                f"{_file_of(catalog, request, system.id)}: nic: the system names no compute NIC "
+                "to build its network from; add `nic` (and nic_count) to it, or give --nic"
+            )
+        nic = catalog.nic(nic_id)
         switch = _matching_switch(catalog, nic.port_link)
     down, _ = leaf_port_split(switch.port_count, request.oversubscription)
     nics_per_rail = (
@@ -133,16 +190,52 @@ def _node_count(catalog: Catalog, system: SystemSpec, request: FabricRequest) ->
     return request.scalable_units * pod.nodes_per_scalable_unit
 
 
-def _system(catalog: Catalog, request: FabricRequest) -> SystemSpec:
+def resolve_system(
+    catalog: Catalog, reference: str, hints: SystemHints | None = None
+) -> SystemSpec:
+    """The system a request names: a preset id (any case), a system file or a topology dump
+    (with the ``--gpu`` / ``--nic`` ``hints`` it may need).
+
+    Raises
+    ------
+    ScenarioError
+        Unknown id (naming the nearest presets), or a file that is missing or invalid (naming
+        the file, the key and the value).
+    """
     try:
-        return catalog.system(request.system)
-    except Exception as exc:
+        return catalog.resolve_system(reference, hints)
+    except SpecError as exc:
         raise ScenarioError(str(exc)) from None
+
+
+def _apply_failures(fabric: Fabric, request: FabricRequest) -> Fabric:
+    for a, b in request.fail_links:
+        fabric = without_link(fabric, a, b)
+    for a, b, count in request.disable_links:
+        fabric = with_links_disabled(fabric, a, b, count)
+    for device in request.fail_devices:
+        fabric = without_device(fabric, device)
+    for a, b, fraction in request.degrade_links:
+        fabric = with_link_degraded(fabric, a, b, fraction)
+    for device, fraction in request.degrade_devices:
+        fabric = with_device_degraded(fabric, device, fraction)
+    return fabric
+
+
+def _file_of(catalog: Catalog, request: FabricRequest, system_id: str) -> str:
+    """The file a system came from: the one the request names, a ``--catalog`` file, or its id
+    when neither."""
+    if is_system_path(request.system):
+        return request.system
+    try:
+        return str(catalog.path_of(system_id))
+    except KeyError:
+        return system_id
 
 
 def fabric_size(catalog: Catalog, request: FabricRequest) -> tuple[int, int]:
     """``(nodes, GPUs per node)`` of the fabric ``request`` describes, without building it."""
-    system = _system(catalog, request)
+    system = resolve_system(catalog, request.system, SystemHints(gpu=request.gpu, nic=request.nic))
     return _node_count(catalog, system, request), system.gpu_count
 
 
@@ -155,14 +248,19 @@ def build_fabric(catalog: Catalog, request: FabricRequest) -> Fabric:
     Raises
     ------
     ScenarioError
-        Unknown preset, contradictory options, a fabric above the accepted size.
+        Unknown preset or bad system file, contradictory options, a fabric above the accepted
+        size.
     TopologyError
-        A design that cannot be built (too few ports, a knob outside its range).
+        A design that cannot be built (too few ports, a knob outside its range, a failure that
+        names no link or disconnects a GPU).
     """
-    system = _system(catalog, request)
+    system = resolve_system(catalog, request.system, SystemHints(gpu=request.gpu, nic=request.nic))
     node_count = _node_count(catalog, system, request)
     if isinstance(node_count, bool) or not isinstance(node_count, int) or node_count < 1:
         raise ScenarioError(f"node count must be a whole number of at least 1, got {node_count!r}")
+    label = f"{node_count} x {system.id}" + (
+        f" ({request.scalable_units} scalable units)" if request.scalable_units else ""
+    )
     options = NodeOptions(
         nic=request.nic,
         nic_count=request.nic_count,
@@ -171,11 +269,8 @@ def build_fabric(catalog: Catalog, request: FabricRequest) -> Fabric:
     if request.nic is not None:
         catalog.nic(request.nic)
     design = default_design(catalog, system, request)
-    label = f"{node_count} x {system.id}" + (
-        f" ({request.scalable_units} scalable units)" if request.scalable_units else ""
-    )
     check_network_fits(catalog, system, node_count, design, options=options, label=label)
-    check_fabric_size(node_count, system.gpu_count, label)
+    check_fabric_size(node_count, system.gpu_count, label)  # before building anything
     name = system.id if node_count == 1 else f"{system.id} x {node_count}"
     fabric = build_multi_node(catalog, system, node_count, design, options=options, name=name)
     p2p = system.p2p if request.p2p is None else request.p2p
@@ -183,4 +278,19 @@ def build_fabric(catalog: Catalog, request: FabricRequest) -> Fabric:
     fabric.graph.graph["nvlink_lanes_per_link"] = request.nvlink_lanes_per_link
     if fabric.graph.graph.get("node_count") != node_count:
         raise TopologyError("internal error: node count mismatch")
-    return fabric
+    nic_id = request.nic or system.nic
+    if node_count > 1 and nic_id is not None and request.switch is None and not system.superpod:
+        leaf = catalog.switch(design.leaf_switch)
+        port = catalog.nic(nic_id).port_link
+        if leaf.port_link != port:
+            fabric.warn(
+                f"no network switch with {port} ports in the catalog: the leaves are {leaf.id} "
+                f"({leaf.port_link} ports, cabled at the slower of the two); choose one with "
+                "--switch"
+            )
+    if system.status == "announced":
+        fabric.warn(
+            f"{system.id} is ANNOUNCED, not shipping: its figures are the announcement's and "
+            "may change (a what-if, not a product)"
+        )
+    return _apply_failures(fabric, request)

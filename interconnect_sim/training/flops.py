@@ -6,7 +6,9 @@ Per token, one forward pass of layer l costs (multiply-add = 2 FLOPs; GEMMs only
 * attention core: 4 x s x (heads x head_dim) for full attention (QK^T and AV); half for causal
 * FFN: 2 x matrices x hidden x ffn (MoE: top_k + shared experts, plus the router)
 
-plus the logits, 2 x hidden x vocab, once. The backward pass costs twice the forward.
+plus the logits, 2 x hidden x vocab, once, and DeepSeek's multi-token-prediction modules (one
+more block, a 2h x h projection and the logits again per depth). The backward pass costs twice
+the forward.
 
 Conventions (shared/data/README.md lists who uses which):
 
@@ -14,27 +16,94 @@ Conventions (shared/data/README.md lists who uses which):
                GPT-style models 72 B s L h^2 (1 + s/6h + V/12Lh).
 ``narayanan``  4 passes (full recompute forward counted), full attention: 96 B s L h^2 (1 +
                s/6h + V/16Lh) (Narayanan et al. 2021, Eq. 3).
-``hardware``   what the GPUs execute: 3 passes plus the recompute (full: a 4th forward;
-               selective: the attention core again), causal attention where kernels skip it.
+``hardware``   what the GPUs execute: 3 passes plus the recompute (full: a 4th forward of the
+               layers; selective: the attention core again), causal attention where kernels
+               skip it, sliding windows where the model has them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from interconnect_sim.training.model import ModelConfig
 
-__all__ = ["Convention", "flops_per_token", "forward_flops_per_token"]
+__all__ = [
+    "Convention",
+    "LayerFlops",
+    "flops_per_token",
+    "forward_flops_per_token",
+    "layer_flops",
+    "logits_flops_per_token",
+    "mtp_flops_per_token",
+]
 
 Convention = Literal["model", "model-causal", "narayanan", "hardware"]
 
 
 def _attention_core_per_token(model: ModelConfig, seq_len: int) -> float:
-    """Forward FLOPs of QK^T and AV per token, full (non-causal) attention."""
+    """Forward FLOPs of QK^T and AV per token, full (non-causal) attention over ``seq_len``."""
     if model.mla is not None:
         qk = model.mla.qk_nope_head_dim + model.mla.qk_rope_head_dim
         return 2.0 * seq_len * model.heads * (qk + model.mla.v_head_dim)
     return 4.0 * seq_len * model.heads * model.dim_head
+
+
+@dataclass(frozen=True, slots=True)
+class LayerFlops:
+    """Forward FLOPs per token of one transformer layer, by the unit that runs them."""
+
+    dense_gemm: float  # attention projections, dense FFN or shared experts, router
+    expert_gemm: float  # routed experts a token visits (top-k)
+    attention_core: float  # QK^T and AV
+
+    @property
+    def total(self) -> float:
+        """All forward FLOPs of the layer."""
+        return self.dense_gemm + self.expert_gemm + self.attention_core
+
+
+def layer_flops(
+    model: ModelConfig,
+    layer: int,
+    seq_len: int,
+    *,
+    causal: bool = False,
+    local_attention: bool = False,
+    document_tokens: int | None = None,
+) -> LayerFlops:
+    """Forward FLOPs per token of ``layer``.
+
+    ``causal`` counts half of the attention core (kernels skip masked blocks); ``local_attention``
+    limits it to the layer's sliding window (what the kernels compute; FLOP conventions count the
+    whole sequence on every layer, as Megatron-Bridge does); ``document_tokens`` to the documents
+    packed into a sequence (attention masked to each document).
+    """
+    if document_tokens is not None:
+        seq_len = min(seq_len, document_tokens)
+    span = model.attention_span(layer, seq_len) if local_attention else seq_len
+    windowed = span < seq_len
+    core = _attention_core_per_token(model, span)
+    if causal and not windowed:
+        core *= 0.5
+    dense = 2.0 * (model.attention_parameters() + model.dense_ffn_parameters(layer))
+    experts = 2.0 * model.expert_parameters(active=True) if model.is_moe_layer(layer) else 0.0
+    return LayerFlops(dense, experts, core)
+
+
+def logits_flops_per_token(model: ModelConfig) -> float:
+    """Forward FLOPs of the output projection onto the vocabulary."""
+    return 2.0 * model.hidden * model.vocab
+
+
+def mtp_flops_per_token(model: ModelConfig, seq_len: int, *, causal: bool = False) -> float:
+    """Forward FLOPs of the multi-token-prediction modules: per depth a block like the last
+    layer, the 2h x h projection and another pass of the output head."""
+    if not model.mtp_layers:
+        return 0.0
+    block = layer_flops(model, model.layers - 1, seq_len, causal=causal).total
+    projection = 2.0 * 2 * model.hidden * model.hidden
+    return model.mtp_layers * (block + projection + logits_flops_per_token(model))
 
 
 def forward_flops_per_token(
@@ -58,7 +127,8 @@ def forward_flops_per_token(
     layers : range, optional
         Only these layers (a pipeline stage); default all.
     logits : bool
-        Include the output projection onto the vocabulary.
+        Include the output projection onto the vocabulary (and the multi-token-prediction
+        modules, which share it).
 
     Examples
     --------
@@ -68,20 +138,10 @@ def forward_flops_per_token(
     >>> forward_flops_per_token(gpt, 32, logits=False) == 24 * 64**2 + 4 * 32 * 64
     True
     """
-    h = model.hidden
-    core = _attention_core_per_token(model, seq_len) * (0.5 if causal else 1.0)
-    total = 0.0
-    for layer in layers if layers is not None else range(model.layers):
-        total += 2.0 * model.attention_parameters() + core
-        if model.is_moe_layer(layer):
-            e = model.moe
-            assert e is not None
-            active = e.top_k + e.shared_experts
-            total += 2.0 * model.mlp_matrices * h * e.expert_ffn * active + 2.0 * h * e.experts
-        else:
-            total += 2.0 * model.mlp_matrices * h * model.ffn
+    chosen = layers if layers is not None else range(model.layers)
+    total = sum(layer_flops(model, layer, seq_len, causal=causal).total for layer in chosen)
     if logits:
-        total += 2.0 * h * model.vocab
+        total += logits_flops_per_token(model) + mtp_flops_per_token(model, seq_len, causal=causal)
     return total
 
 
@@ -116,9 +176,14 @@ def flops_per_token(
         # Eq. 3 counts the recompute forward of the transformer layers, not of the logits.
         layers = forward_flops_per_token(model, seq_len, logits=False)
         return 4.0 * layers + 3.0 * 2.0 * model.hidden * model.vocab
-    fwd = forward_flops_per_token(model, seq_len, causal=True)
+    per_layer = [
+        layer_flops(model, layer, seq_len, causal=True, local_attention=True)
+        for layer in range(model.layers)
+    ]
+    layers_fwd = sum(f.total for f in per_layer)
+    head = logits_flops_per_token(model) + mtp_flops_per_token(model, seq_len, causal=True)
     if recompute == "full":
-        return 4.0 * fwd - 2.0 * model.hidden * model.vocab
+        return 4.0 * layers_fwd + 3.0 * head
     if recompute == "selective":
-        return 3.0 * fwd + model.layers * _attention_core_per_token(model, seq_len) * 0.5
-    return 3.0 * fwd
+        return 3.0 * (layers_fwd + head) + sum(f.attention_core for f in per_layer)
+    return 3.0 * (layers_fwd + head)

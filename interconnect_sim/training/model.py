@@ -23,13 +23,25 @@ MODELS_DIR = Path(__file__).parent / "data" / "models"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MoE:
-    """Mixture-of-experts FFN: routed experts, top-k routing, shared experts."""
+    """Mixture-of-experts FFN: routed experts, top-k routing, shared experts.
+
+    The first ``dense_layers`` layers keep a dense FFN; after them a layer is MoE when
+    ``(layer + 1) % every == 0`` (``every = 2`` alternates dense and MoE layers, as Llama 4
+    Maverick's ``interleave_moe_layer_step``).
+    """
 
     experts: int
     top_k: int
     expert_ffn: int
     shared_experts: int = 0
+    shared_expert_ffn: int = 0
     dense_layers: int = 0
+    every: int = 1
+
+    @property
+    def shared_ffn(self) -> int:
+        """Width of one shared expert (default: a routed expert's)."""
+        return self.shared_expert_ffn or self.expert_ffn
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,6 +69,16 @@ class ModelConfig:
         Pre-training sequence length (the default for ``train``).
     head_dim : int
         Per-head size (default hidden / heads).
+    dropout : bool, optional
+        Dropout after attention and MLP (its masks are kept for backward); default: GPT-style
+        GELU models have it, SwiGLU models (Llama, Mixtral, Qwen, DeepSeek) do not.
+    attention_window, global_attention_every : int
+        Sliding-window (or chunked) attention over ``attention_window`` tokens on every layer
+        except each ``global_attention_every``-th, which attends to the whole sequence
+        (0 = full attention everywhere).
+    mtp_layers : int
+        Multi-token prediction depth (DeepSeek-V3: one extra transformer block plus a 2h x h
+        projection per depth, sharing embedding and output head), trained on the last stage.
     """
 
     id: str
@@ -71,6 +93,10 @@ class ModelConfig:
     mlp: str = "swiglu"
     head_dim: int = 0
     tied_embeddings: bool = False
+    dropout: bool | None = None
+    attention_window: int = 0
+    global_attention_every: int = 1
+    mtp_layers: int = 0
     moe: MoE | None = None
     mla: LatentAttention | None = None
     published_parameters: float | None = None
@@ -102,27 +128,76 @@ class ModelConfig:
         d = self.dim_head
         return float(h * self.heads * d + 2 * h * self.kv_heads * d + self.heads * d * h)
 
+    @property
+    def has_dropout(self) -> bool:
+        """Whether the layers apply dropout (see ``dropout``)."""
+        return self.mlp == "gelu" if self.dropout is None else self.dropout
+
     def is_moe_layer(self, layer: int) -> bool:
         """Whether ``layer`` (0-based) has a mixture-of-experts FFN."""
-        return self.moe is not None and layer >= self.moe.dense_layers
+        e = self.moe
+        return e is not None and layer >= e.dense_layers and (layer + 1) % e.every == 0
 
     def moe_layer_count(self) -> int:
         """Layers with a mixture-of-experts FFN."""
-        return 0 if self.moe is None else self.layers - self.moe.dense_layers
+        return sum(1 for layer in range(self.layers) if self.is_moe_layer(layer))
+
+    def attention_span(self, layer: int, seq_len: int) -> int:
+        """Keys one query of ``layer`` may attend to: the window, or the whole sequence."""
+        window = self.attention_window
+        if window and (layer + 1) % self.global_attention_every:
+            return min(window, seq_len)
+        return seq_len
+
+    def expert_parameters(self, *, active: bool = False) -> float:
+        """Routed-expert weights of one MoE layer (``active``: the top-k a token uses)."""
+        e = self.moe
+        if e is None:
+            return 0.0
+        return float(
+            (e.top_k if active else e.experts) * self.mlp_matrices * self.hidden * e.expert_ffn
+        )
+
+    def dense_ffn_parameters(self, layer: int) -> float:
+        """Weights of ``layer``'s FFN that every token uses: the dense FFN, or a MoE layer's
+        shared experts and router."""
+        h, m = self.hidden, self.mlp_matrices
+        if not self.is_moe_layer(layer):
+            return float(m * h * self.ffn)
+        e = self.moe
+        assert e is not None
+        return float(e.shared_experts * m * h * e.shared_ffn + h * e.experts)
 
     def ffn_parameters(self, *, active: bool = False) -> float:
         """FFN weights summed over layers (``active``: only the experts a token uses)."""
-        h, m = self.hidden, self.mlp_matrices
-        dense = (self.layers - self.moe_layer_count()) * m * h * self.ffn
-        if self.moe is None:
-            return float(dense)
-        e = self.moe
-        experts = e.top_k if active else e.experts
-        per_moe_layer = (experts + e.shared_experts) * m * h * e.expert_ffn + h * e.experts
-        return float(dense + self.moe_layer_count() * per_moe_layer)
+        return sum(
+            self.dense_ffn_parameters(layer)
+            + (self.expert_parameters(active=active) if self.is_moe_layer(layer) else 0.0)
+            for layer in range(self.layers)
+        )
+
+    def layer_parameters(self, layer: int) -> tuple[float, float]:
+        """(weights every token uses, routed-expert weights) of one transformer layer."""
+        dense = self.attention_parameters() + self.dense_ffn_parameters(layer) + 2 * self.hidden
+        return dense, self.expert_parameters() if self.is_moe_layer(layer) else 0.0
+
+    def embedding_parameters(self) -> float:
+        """Input embedding (and the output layer too when tied)."""
+        return float(self.vocab * self.hidden)
+
+    def mtp_parameters(self) -> tuple[float, float]:
+        """(dense, expert) weights of the multi-token-prediction modules (embedding and head
+        shared): per depth a transformer block like the last layer, a 2h x h projection and
+        two norms."""
+        if not self.mtp_layers:
+            return 0.0, 0.0
+        dense, experts = self.layer_parameters(self.layers - 1)
+        extra = 2 * self.hidden * self.hidden + 2 * self.hidden
+        return self.mtp_layers * (dense + extra), self.mtp_layers * experts
 
     def parameters(self, *, active: bool = False) -> float:
-        """Total (or per-token active) parameters, embeddings included."""
+        """Total (or per-token active) parameters, embeddings included, MTP modules excluded
+        (as DeepSeek-V3's published 671B)."""
         embeddings = self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
         norms = self.layers * 2 * self.hidden + self.hidden
         return (
@@ -136,6 +211,10 @@ class ModelConfig:
 _REQUIRED = ("id", "name", "layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq_len")
 _OPTIONAL = {
     "mlp",
+    "dropout",
+    "attention_window",
+    "global_attention_every",
+    "mtp_layers",
     "head_dim",
     "tied_embeddings",
     "published_parameters",
@@ -147,7 +226,13 @@ _OPTIONAL = {
 }
 
 
-_MAY_BE_ZERO = {"shared_experts", "dense_layers"}
+_MAY_BE_ZERO = {
+    "shared_experts",
+    "shared_expert_ffn",
+    "dense_layers",
+    "attention_window",
+    "mtp_layers",
+}
 _LARGEST_DIMENSION = 10**9
 """No model dimension (layers, hidden, vocabulary, sequence, experts) comes near it."""
 
@@ -234,12 +319,22 @@ def load_model_file(path: Path) -> ModelConfig:
     moe = _table(data["moe"], MoE, path, "moe") if "moe" in data else None
     if moe is not None:
         _check_moe(moe, ints["layers"], path)
+    dropout = data.get("dropout")
+    if dropout is not None and not isinstance(dropout, bool):
+        raise SpecError(f"{path}: dropout must be true or false, got {dropout!r}")
+    optional_ints = {
+        k: _int(data, k, path)
+        for k in ("attention_window", "global_attention_every", "mtp_layers")
+        if k in data
+    }
     return ModelConfig(
         id=data["id"],
         name=data["name"],
         mlp=mlp,
         head_dim=_int(data, "head_dim", path) if "head_dim" in data else 0,
         tied_embeddings=data.get("tied_embeddings", False),
+        dropout=dropout,
+        **optional_ints,
         moe=moe,
         mla=_table(data["mla"], LatentAttention, path, "mla") if "mla" in data else None,
         published_parameters=_published(data.get("published_parameters"), path),

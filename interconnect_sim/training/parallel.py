@@ -1,21 +1,34 @@
 """How a training job is split: parallel degrees, batch, recompute, precision, rank layout.
 
-Ranks follow Megatron-LM's default order ``tp-cp-ep-dp-pp``: tensor parallel innermost (so a TP
-group is consecutive GPUs of one node), pipeline outermost. Expert parallelism is carved out of
-the data-parallel ranks, as in Megatron-Core.
+Ranks follow Megatron-LM's default order ``tp-cp-dp-pp``: tensor parallel innermost (so a TP
+group is consecutive GPUs of one node), pipeline outermost. Mixture-of-experts layers fold the
+same ranks of a pipeline stage differently (Megatron-Core's "MoE parallel folding"): expert tensor
+parallel (``etp``) innermost, then expert parallel (``ep``), then expert data parallel, so that
+``etp x ep`` divides ``tp x cp x dp``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from interconnect_sim.errors import ScenarioError
 
-__all__ = ["ParallelConfig"]
+__all__ = ["PRECISIONS", "ParallelConfig", "Precision", "Recompute"]
 
 Recompute = Literal["none", "selective", "full"]
-Precision = Literal["bf16", "fp8"]
+Precision = Literal["bf16", "fp8", "fp8-delayed", "fp8-current", "fp8-block", "mxfp8", "nvfp4"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+"""Training precisions by their exact names: ``fp8`` is per-tensor FP8 with delayed scaling
+(what NeMo and Megatron called FP8 before 2025; ``fp8-delayed`` is the same recipe by its full
+name), ``fp8-current`` per-tensor current scaling, ``fp8-block`` DeepSeek-style 1x128 / 128x128
+block scaling, ``mxfp8`` OCP microscaling FP8 (32-element blocks, Blackwell), ``nvfp4`` NVIDIA's
+FP4 with 16-element blocks (Blackwell)."""
+
+
+def _positive(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ScenarioError(f"{name} must be a positive whole number, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,9 +38,20 @@ class ParallelConfig:
     Attributes
     ----------
     tp, pp, dp, cp, ep : int
-        Tensor, pipeline, data, context and expert parallel degrees (ep divides dp x cp).
+        Tensor, pipeline, data, context and expert parallel degrees.
+    etp : int, optional
+        Expert tensor parallel degree (default: ``tp``, as Megatron-Core); ``etp x ep`` must
+        divide ``tp x cp x dp``, the GPUs of one pipeline stage.
     vpp : int
         Virtual pipeline stages per rank (interleaved 1F1B when > 1).
+    pp_first_stage_layers, pp_last_stage_layers : int, optional
+        Transformer layers on the first / last pipeline rank (Megatron's
+        ``--decoder-first-pipeline-num-layers`` / ``--decoder-last-pipeline-num-layers``); the
+        rest split evenly over the other ranks.
+    pp_embedding_in_split, pp_loss_in_split : bool
+        Count the input embedding / the output layer and loss as one layer each when splitting
+        (Megatron's ``--account-for-embedding-in-pipeline-split`` and
+        ``--account-for-loss-in-pipeline-split``; Llama 3 405B's 126 layers + 2 over 16 stages).
     micro_batch, global_batch : int
         Sequences per micro-batch and per step.
     seq_len : int
@@ -36,12 +60,33 @@ class ParallelConfig:
         Megatron sequence parallelism (TP all-gather/reduce-scatter instead of all-reduce).
     zero_stage : int
         0 (replicated), 1 (distributed optimizer), 2, or 3 (= FSDP).
+    fp32_gradients : bool
+        Gradients accumulated and reduced in FP32 (4 bytes per parameter; Megatron-LM's default
+        for BF16, and Llama 3), instead of 16-bit.
     recompute : {"none", "selective", "full"}
         Activation recomputation.
-    precision : {"bf16", "fp8"}
-        Tensor-core precision of the GEMMs.
+    precision : str
+        Tensor-core precision of the GEMMs (:data:`PRECISIONS`).
     tp_comm_overlap : bool
         Tensor-parallel communication overlapped with GEMMs (NeMo's userbuffers).
+    moe_capacity_factor : float, optional
+        Expert capacity as a multiple of the mean tokens per expert (tokens beyond it are
+        dropped); ``None`` is dropless routing.
+    moe_load_imbalance : float
+        Tokens the busiest expert-parallel rank receives over the mean (1 = balanced, as the
+        force-balanced Megatron-Bridge benchmarks).
+    moe_a2a_overlap : bool
+        Expert-parallel all-to-all hidden behind another micro-batch's compute (Megatron-Core's
+        ``--overlap-moe-expert-parallel-comm``, DeepSeek's DualPipe).
+    lora_rank : int
+        0 trains every weight; > 0 is LoRA fine-tuning with adapters of this rank on the
+        attention QKV and output projections (frozen base: no weight gradients, no optimizer
+        state for the base weights).
+    lora_mlp : bool
+        LoRA adapters on the MLP projections too.
+    packed_document_tokens : int, optional
+        Mean length of the documents packed into each sequence, with attention masked to each
+        document (sequence packing for fine-tuning); None: one document per sequence.
     """
 
     tp: int = 1
@@ -49,23 +94,45 @@ class ParallelConfig:
     dp: int = 1
     cp: int = 1
     ep: int = 1
+    etp: int | None = None
     vpp: int = 1
+    pp_first_stage_layers: int | None = None
+    pp_last_stage_layers: int | None = None
+    pp_embedding_in_split: bool = False
+    pp_loss_in_split: bool = False
     micro_batch: int = 1
     global_batch: int = 1
     seq_len: int = 2048
     sequence_parallel: bool = True
     zero_stage: int = 1
+    fp32_gradients: bool = False
     recompute: Recompute = "none"
     precision: Precision = "bf16"
     tp_comm_overlap: bool = False
+    moe_capacity_factor: float | None = None
+    moe_load_imbalance: float = 1.0
+    moe_a2a_overlap: bool = False
+    lora_rank: int = 0
+    lora_mlp: bool = False
+    packed_document_tokens: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch", "global_batch", "seq_len"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ScenarioError(f"{name} must be a positive whole number, got {value!r}")
-        if (self.dp * self.cp) % self.ep:
-            raise ScenarioError(f"ep ({self.ep}) must divide dp x cp ({self.dp * self.cp})")
+            _positive(name, getattr(self, name))
+        for name in (
+            "etp",
+            "pp_first_stage_layers",
+            "pp_last_stage_layers",
+            "packed_document_tokens",
+        ):
+            if getattr(self, name) is not None:
+                _positive(name, getattr(self, name))
+        stage = self.tp * self.cp * self.dp
+        if stage % (self.ep * self.expert_tp):
+            raise ScenarioError(
+                f"ep x etp ({self.ep} x {self.expert_tp}) must divide tp x cp x dp ({stage}), "
+                "the GPUs of one pipeline stage" + ("; try etp = 1" if self.expert_tp > 1 else "")
+            )
         if self.global_batch % (self.dp * self.micro_batch):
             raise ScenarioError(
                 f"global batch {self.global_batch} is not a multiple of dp x micro-batch "
@@ -77,10 +144,37 @@ class ParallelConfig:
             raise ScenarioError(
                 f"recompute must be none, selective or full, got {self.recompute!r}"
             )
-        if self.precision not in ("bf16", "fp8"):
-            raise ScenarioError(f"precision must be bf16 or fp8, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ScenarioError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
         if self.seq_len % self.cp:
             raise ScenarioError(f"cp ({self.cp}) must divide the sequence length {self.seq_len}")
+        self._check_moe_and_lora()
+
+    def _check_moe_and_lora(self) -> None:
+        factor = self.moe_capacity_factor
+        if factor is not None and not factor > 0:
+            raise ScenarioError(f"moe capacity factor must be positive, got {factor!r}")
+        if not self.moe_load_imbalance >= 1.0:
+            raise ScenarioError(
+                f"moe load imbalance is busiest / mean and must be >= 1, got "
+                f"{self.moe_load_imbalance!r}"
+            )
+        if isinstance(self.lora_rank, bool) or not isinstance(self.lora_rank, int):
+            raise ScenarioError(f"lora rank must be a whole number, got {self.lora_rank!r}")
+        if self.lora_rank < 0:
+            raise ScenarioError(f"lora rank must be >= 0, got {self.lora_rank}")
+
+    @property
+    def expert_tp(self) -> int:
+        """Expert tensor parallel degree (``etp``, defaulting to ``tp``)."""
+        return self.tp if self.etp is None else self.etp
+
+    @property
+    def expert_dp(self) -> int:
+        """Expert data parallel degree: replicas of each expert shard in a pipeline stage."""
+        return self.tp * self.cp * self.dp // (self.ep * self.expert_tp)
 
     @property
     def world_size(self) -> int:
@@ -97,17 +191,35 @@ class ParallelConfig:
         """Tokens the whole job trains on per step."""
         return self.global_batch * self.seq_len
 
+    @property
+    def moe_token_factor(self) -> float:
+        """Tokens the busiest expert rank processes, over the balanced mean."""
+        if self.moe_capacity_factor is None:
+            return self.moe_load_imbalance
+        return min(self.moe_load_imbalance, self.moe_capacity_factor)
+
     def group(self, kind: str) -> list[int]:
         """Ranks of the group of ``kind`` that contains rank 0 (``tp``, ``cp``, ``dp``, ``pp``,
-        ``ep``)."""
+        ``ep``, ``etp``, ``edp``)."""
+        stage = self.tp * self.cp * self.dp
         strides = {
             "tp": 1,
             "cp": self.tp,
-            "ep": self.tp * self.cp,
             "dp": self.tp * self.cp,
-            "pp": self.tp * self.cp * self.dp,
+            "pp": stage,
+            "etp": 1,
+            "ep": self.expert_tp,
+            "edp": self.expert_tp * self.ep,
         }
-        sizes = {"tp": self.tp, "cp": self.cp, "ep": self.ep, "dp": self.dp, "pp": self.pp}
+        sizes = {
+            "tp": self.tp,
+            "cp": self.cp,
+            "dp": self.dp,
+            "pp": self.pp,
+            "etp": self.expert_tp,
+            "ep": self.ep,
+            "edp": self.expert_dp,
+        }
         if kind not in strides:
             raise ScenarioError(f"unknown group {kind!r}")
         return [i * strides[kind] for i in range(sizes[kind])]

@@ -7,6 +7,7 @@ system class and op, plus overall medians.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,13 +72,35 @@ class Predictor:
             )
         return fabric, self._bandwidths[bw_key]
 
-    def analyses(self) -> dict[tuple[Any, ...], CommunicatorBandwidths]:
-        """The graph analyses made so far, by (fabric key, GPUs per node)."""
-        return dict(self._bandwidths)
+    def bandwidths_of(self, row: pd.Series) -> CommunicatorBandwidths:
+        """The graph analysis of the communicator one measurement row ran on."""
+        return self._analysis(row)[1]
 
-    def predict(self, measurements: pd.DataFrame) -> pd.DataFrame:
+    def analyses(
+        self, rows: pd.DataFrame | None = None
+    ) -> dict[tuple[Any, ...], CommunicatorBandwidths]:
+        """The graph analyses of ``rows`` (default: all made so far), by (fabric key, GPUs per
+        node)."""
+        if rows is None:
+            return dict(self._bandwidths)
+        out = {}
+        for _, row in rows.drop_duplicates(
+            ["system", "nodes", "gpus_per_node", "nic", "nic_count", "p2p"]
+        ).iterrows():
+            _, bw = self._analysis(row)
+            request = fabric_request(row)
+            key = (request.system, request.node_count, request.nic, request.nic_count, request.p2p)
+            out[(*key, int(row["gpus_per_node"]))] = bw
+        return out
+
+    def predict(
+        self,
+        measurements: pd.DataFrame,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> pd.DataFrame:
         """``measurements`` with ``pred_time_us``, ``pred_busbw_GBps``, ``pred_algo``,
-        ``pred_proto`` and ``bottleneck`` added."""
+        ``pred_proto`` and ``bottleneck`` added; ``progress(done, total)`` is called after each
+        group of rows that share a fabric, op and algorithm."""
         out = measurements.copy()
         columns: dict[str, list[Any]] = {
             k: [None] * len(out)
@@ -94,7 +117,8 @@ class Predictor:
             "algo",
             "proto",
         ]
-        for _, group in out.groupby(keys, sort=False):
+        groups = out.groupby(keys, sort=False)
+        for done, (_, group) in enumerate(groups, start=1):
             first = group.iloc[0]
             try:
                 fabric, bw = self._analysis(first)
@@ -129,6 +153,8 @@ class Predictor:
                 columns["pred_algo"][pos] = algo
                 columns["pred_proto"][pos] = proto
                 columns["bottleneck"][pos] = neck
+            if progress is not None:
+                progress(done, groups.ngroups)
         for name, values in columns.items():
             out[name] = values
         out["class"] = [class_label(row) for _, row in out.iterrows()]

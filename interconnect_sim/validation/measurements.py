@@ -1,6 +1,7 @@
 """nccl-tests measurements in one documented CSV schema (``docs/measurements.md``).
 
-One row per nccl-tests result line: which preset fabric it ran on (with NIC/P2P overrides),
+One row per nccl-tests result line: which fabric it ran on (a preset id, or a system file relative
+to the CSV's folder, with NIC/P2P overrides),
 the communicator shape, the op and any forced algorithm, and what nccl-tests printed. The shipped
 file holds the healthy rows of the shared measurements, each with its source.
 """
@@ -17,7 +18,7 @@ from interconnect_sim.calibration.model import ALGORITHMS, PROTOCOLS
 from interconnect_sim.collectives.ops import parse_op
 from interconnect_sim.errors import InterconnectSimError, MeasurementError
 from interconnect_sim.limits import LIMITS, check_fabric_size
-from interconnect_sim.specs.catalog import Catalog
+from interconnect_sim.specs.catalog import Catalog, is_system_path
 from interconnect_sim.topology.presets import FabricRequest
 from interconnect_sim.validation.csv_table import read_csv_table
 
@@ -26,6 +27,7 @@ __all__ = [
     "SHIPPED_MEASUREMENTS",
     "SHIPPED_SYSTEM_MAP",
     "FabricKey",
+    "check_measurements",
     "fabric_request",
     "load_measurements",
 ]
@@ -43,6 +45,8 @@ OPTIONAL = (
     "proto",
     "algbw_GBps",
     "nccl_version",
+    "nccl_algo",
+    "nccl_proto",
     "fit_role",
     "measured_system",
     "source_url",
@@ -84,14 +88,43 @@ def load_measurements(path: Path | None = None, catalog: Catalog | None = None) 
     frame = read_csv_table(
         path, "measurement", MeasurementError, required=REQUIRED, allowed=COLUMNS
     )
+    return check_measurements(frame, path, catalog)
+
+
+def check_measurements(
+    frame: pd.DataFrame, path: Path | str, catalog: Catalog | None = None
+) -> pd.DataFrame:
+    """Validate a table of measurements (all values as strings) and convert its types.
+
+    Used for the CSV schema and for rows imported from benchmark logs
+    (:mod:`interconnect_sim.importers`). ``path`` names the file in messages.
+
+    Raises
+    ------
+    MeasurementError
+        Naming the file, row (1-based, after the header) and column on any bad value.
+    """
+    path = Path(path)
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise _fail(path, f"missing column(s) {missing}; required: {', '.join(REQUIRED)}")
+    unknown = sorted(set(frame.columns) - set(COLUMNS))
+    if unknown:
+        raise _fail(path, f"unknown column(s) {unknown}; allowed: {', '.join(COLUMNS)}")
     if frame.empty:
         raise _fail(path, "has no rows")
+    frame = frame.copy()
     for column in OPTIONAL:
         if column not in frame.columns:
             frame[column] = ""
     frame["fit_role"] = frame["fit_role"].replace("", "fit")
-    for number, (_, row) in enumerate(frame.iterrows(), start=1):
-        _check_row(path, number, row, catalog)
+    # A system given as a file is read relative to the CSV's folder.
+    frame["system"] = [
+        str(path.parent / system) if is_system_path(system) else system
+        for system in frame["system"]
+    ]
+    for index, row in enumerate(frame.itertuples(index=False)):
+        _check_row(path, index + 1, pd.Series(row._asdict()), catalog)
     for column in ("nodes", "gpus_per_node"):
         frame[column] = [int(value) for value in frame[column]]
     for column in ("bytes", "time_us", "busbw_GBps"):
@@ -100,7 +133,7 @@ def load_measurements(path: Path | None = None, catalog: Catalog | None = None) 
     frame["algo"] = frame["algo"].str.lower()
     frame["proto"] = frame["proto"].str.lower()
     frame.attrs["source"] = str(path)
-    return frame
+    return frame.reset_index(drop=True)
 
 
 _WHOLE = re.compile(r"\s*\+?[0-9]{1,12}\s*")  # ASCII digits: '²' and '٣' are not counts
@@ -161,7 +194,7 @@ def _check_row(path: Path, line: int, row: pd.Series, catalog: Catalog | None) -
     try:
         parse_op(str(row["op"]))
         if catalog is not None:
-            system = catalog.system(str(row["system"]))
+            system = catalog.resolve_system(str(row["system"]))
             if row["nic"]:
                 catalog.nic(str(row["nic"]))
             if per_node > system.gpu_count:

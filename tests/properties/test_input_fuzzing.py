@@ -246,17 +246,18 @@ def test_invalid_measurement_cells_are_one_line_errors(column: str, data: st.Dat
 
 
 _BAD_CALIBRATION: list[tuple[str, str]] = [
-    ("nvls_efficiency = 0.9375", v) for v in ("nvls_efficiency = nan", "nvls_efficiency = 0",
-                                              "nvls_efficiency = -1", 'nvls_efficiency = "x"', "")
+    ("nvlink = 0.8125", v) for v in ("nvlink = nan", "nvlink = 0", "nvlink = -1", 'nvlink = "x"',
+                                     "")
 ] + [
-    ("infiniband = 0.93125", v) for v in ("infiniband = inf", "infiniband = 1.5",
-                                          "infiniband = []", "infiniband = true", "")
+    ("infiniband = 0.941875", v) for v in ("infiniband = inf", "infiniband = 1.5",
+                                           "infiniband = []", "infiniband = true", "")
 ] + [
-    ("nvlink = 0.087891", v) for v in ("nvlink = -1.0", "nvlink = nan", "nvlink = 1e300")
+    ("infiniband = 3.125", v) for v in ("infiniband = -1.0", "infiniband = nan",
+                                        "infiniband = 1e300")
 ] + [
     ('constants = "nccl-2.30"', v) for v in ('constants = "../x"', "constants = 3",
                                              'constants = "nope"', "")
-] + [("[fitted.tree_efficiency]", "[fitted.tree_efficiency]\nrubin = 1.0")]  # fmt: skip
+] + [("[fitted.intra_efficiency]", "[fitted.intra_efficiency]\nrubin = 1.0")]  # fmt: skip
 
 
 @STRICT

@@ -169,12 +169,6 @@ def test_a_failed_device_never_speeds_a_collective_up(
     _not_slower(base, degraded)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collectives/bandwidth.py (#12): patterns are routed on the communicator's first node "
-    "and repeated on the others, so a failure on another node is not seen by the analytic "
-    "engine (the discrete-event engine refuses it with a one-line TopologyError)",
-)
 def test_a_failed_switch_on_the_second_node_slows_like_one_on_the_first() -> None:
     fabric = _fabric("dgx-h100", 2)
     on_first = _time(
@@ -208,12 +202,6 @@ def test_more_nics_never_slow_a_collective(
     _not_slower(_time(_fabric(system, 2, nics=more), engine, op, size), slow)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collectives/bandwidth.py (#12): with a NIC count that does not divide the GPUs, two "
-    "NICs share one GPU's PCIe link and every rail is priced at that shared rate; NCCL's channel "
-    "search would leave the fifth NIC out and keep 4 x 25 GB/s",
-)
 def test_a_fifth_nic_on_a_dgx_a100_does_not_slow_the_network() -> None:
     # Found by test_more_nics_never_slow_a_collective before it was limited to even layouts:
     # 2 x dgx-a100, all_reduce 512 KiB: 66.4 us with 4 NICs, 68.0 us with 5 (78.8 GB/s per node

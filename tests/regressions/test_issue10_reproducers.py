@@ -171,7 +171,7 @@ def test_validate_training_zero_or_fractional_dimensions_are_reasons_not_crashes
     row = {"n_layers": "24", "hidden_size": "2304", column: value}
     line = (
         f"1,paper_benchmark,GPT 1.7B (Megatron-LM weak scaling),{row['n_layers']},"
-        f"{row['hidden_size']},24,A100,8,1,1,512,2048,137,x"
+        f"{row['hidden_size']},24,A100 80GB,8,1,1,512,2048,137,x"
     )
     outcome = run_main(["validate-training", "--runs", str(_runs(tmp_path, [line])), "--json"])
     assert_finite_output(outcome)
@@ -288,9 +288,9 @@ def _calibration(tmp_path: Path, old: str, new: str) -> Path:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("nvls_efficiency = 0.9375", "", "fitted.nvls_efficiency is missing"),
-        ("nvls_efficiency = 0.9375", 'nvls_efficiency = "x"', "fitted.nvls_efficiency is 'x'"),
-        ("infiniband = 0.93125", "infiniband = nan", "network_efficiency.infiniband is nan"),
+        ("tcpxo = 0.90125\n", "", "fitted.network_efficiency]: missing ['tcpxo']"),
+        ("nvlink = 0.8125", 'nvlink = "x"', "fitted.p2p_efficiency.nvlink must be a finite number"),
+        ("infiniband = 0.941875", "infiniband = nan", "network_efficiency.infiniband must be a"),
         ("[fitted.intra_efficiency]", "intra_efficiency = 1\n[x]", "[fitted.intra_efficiency]"),
     ],
 )  # fmt: skip

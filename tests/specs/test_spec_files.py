@@ -165,3 +165,65 @@ def test_catalog_rejects_duplicate_ids(tmp_path: Path) -> None:
     _write(tmp_path, stem="nvlink-4")
     with pytest.raises(SpecError, match="also defined"):
         load_catalog(tmp_path)
+
+
+# -- precisions: dense FP4 and the block-scaled formats ---------------------------------------
+
+
+def test_precision_rates_follow_the_element_type(catalog: Catalog) -> None:
+    b300 = catalog.gpu("b300-sxm-270gb")
+    assert b300.dense_flops_per_s("mxfp8") == b300.dense_fp8_flops_per_s == 4.5e15
+    assert b300.dense_flops_per_s("nvfp4") == b300.dense_fp4_flops_per_s == 13.5e15
+    h100 = catalog.gpu("h100-sxm5-80gb")
+    assert h100.dense_flops_per_s("fp8") == pytest.approx(1979e12)
+    assert h100.dense_flops_per_s("mxfp8") is None  # Hopper has no MX hardware
+    assert h100.dense_flops_per_s("fp4") is None
+    mi355x = catalog.gpu("mi355x")
+    assert mi355x.dense_flops_per_s("mxfp4") == 10e15
+    assert mi355x.dense_flops_per_s("nvfp4") is None  # NVFP4 is NVIDIA's format
+
+
+@pytest.mark.parametrize(
+    ("gpu_id", "bf16", "fp8", "fp4"),
+    [
+        # dense rates as published (sparse / 2 where datasheets print sparse)
+        ("b200-sxm-180gb", 2.25e15, 4.5e15, 9e15),
+        ("gb200", 2.5e15, 5e15, 10e15),
+        ("gb300", 2.5e15, 5e15, 15e15),
+        ("b100-sxm-192gb", 1.75e15, 3.5e15, 7e15),
+        ("mi300x", 1307.4e12, 2614.9e12, None),
+        ("gaudi3", 1835e12, 1835e12, None),
+        ("h20-96gb", 148e12, 296e12, None),
+    ],
+)
+def test_new_gpu_dense_rates(
+    catalog: Catalog, gpu_id: str, bf16: float, fp8: float, fp4: float | None
+) -> None:
+    gpu = catalog.gpu(gpu_id)
+    assert gpu.dense_bf16_flops_per_s == pytest.approx(bf16)
+    assert gpu.dense_fp8_flops_per_s == pytest.approx(fp8)
+    assert gpu.dense_fp4_flops_per_s == (None if fp4 is None else pytest.approx(fp4))
+
+
+def test_rubin_is_flagged_announced(catalog: Catalog) -> None:
+    assert catalog.gpu("rubin").status == "announced"
+    assert catalog.link("nvlink-6").status == "announced"
+    assert catalog.gpu("b200-sxm-180gb").status == "available"
+
+
+def test_scale_up_link_alias_fills_the_gpu_link(catalog: Catalog) -> None:
+    mi300x = catalog.gpu("mi300x")
+    assert (mi300x.nvlink, mi300x.nvlink_count) == ("xgmi-mi300x", 7)
+    assert catalog.derived(mi300x)["nvlink_per_direction"] == 448e9  # 896 GB/s bidirectional
+
+
+def test_loader_rejects_a_key_given_under_both_names(tmp_path: Path) -> None:
+    path = tmp_path / "g.toml"
+    path.write_text(
+        'id = "g"\nkind = "gpu"\nname = "g"\narchitecture = "x"\nmemory = "1 GB"\n'
+        'memory_bandwidth = "1 GB/s"\npcie = "pcie-5"\npcie_lanes = 16\ntdp = "1 W"\n'
+        'dense_fp16 = "1 TFLOP/s"\nnvlink = "nvlink-4"\nscale_up_link = "nvlink-4"\n'
+        '[[sources]]\ntitle = "t"\nurl = "u"\nlocator = "l"\nquote = "q"\ngrade = "primary"\n'
+    )
+    with pytest.raises(SpecError, match=r"g\.toml: scale_up_link: is another name for 'nvlink'"):
+        load_spec_file(path)

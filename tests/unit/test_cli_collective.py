@@ -193,3 +193,75 @@ def test_calibrate_writes_a_loadable_calibration(
         "1G",
     )
     assert code == 0
+
+
+def test_calibrate_scopes_the_fit_and_collective_warns_outside_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out_file = tmp_path / "mine.toml"
+    code, out, _ = run(
+        capsys, "calibrate", "--measurements", str(_small_measurements(tmp_path)),
+        "--out", str(out_file), "--sweeps", "1",
+    )  # fmt: skip
+    assert code == 0
+    assert "dgx-h100 (connectx-7):" in out  # one scope per system and NIC
+    assert "fitted on: all_reduce" in out
+    assert "Residuals (predicted / measured - 1)" in out
+    calibration = load_calibration(out_file)
+    assert {(s.system, s.nic) for s in calibration.scopes} == {
+        ("dgx-h100", "connectx-7"),
+        ("rtx2080ti-pcie-8x", "connectx-5"),
+    }
+    code, _, err = run(
+        capsys, "collective", "--system", "dgx-h100", "--nodes", "4", "--op", "all_reduce",
+        "--calibration", str(out_file), "--min-bytes", "1G", "--max-bytes", "1G",
+    )  # fmt: skip
+    assert code == 0
+    assert "warning:" in err
+    assert "4 node(s) not measured (fitted on 2)" in err
+
+
+def test_calibrate_global_from_neutral_and_scoped_need_each_other_right(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(
+        capsys, "calibrate", "--measurements", str(_small_measurements(tmp_path)),
+        "--out", str(tmp_path / "x.toml"), "--from-neutral",
+    )  # fmt: skip
+    assert code == 2
+    assert "--from-neutral needs --global" in err
+
+
+def test_validate_cross_validate_prints_out_of_fold_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys, "validate", "--measurements", str(_small_measurements(tmp_path)),
+        "--cross-validate", "system", "--sweeps", "1",
+    )  # fmt: skip
+    assert code == 0
+    assert "Leave one system out: out-of-fold errors" in out
+    assert "in-sample median / p90 / max" in out
+    assert "fitting without" in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["collective", "--system", "dgx-h100", "--op", "all_reduce"],
+        ["replay", "scenarios/traces/tp-dp-overlap.jsonl", "--system", "dgx-h100"],
+        ["train", "--model", "llama3-8b", "--system", "dgx-h100", "--nodes", "1", "--tp", "8",
+         "--pp", "1"],
+        ["validate"],
+        ["validate-training"],
+    ],
+)  # fmt: skip
+def test_every_predicting_command_takes_calibration(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    missing = tmp_path / "nowhere.toml"
+    code, _, err = run(capsys, *command, "--calibration", str(missing))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert "nowhere.toml" in lines[0]

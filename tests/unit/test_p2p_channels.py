@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from interconnect_sim.calibration.model import load_calibration
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.collectives.p2p_channels import (
     collective_channel_count,
@@ -134,7 +134,11 @@ def test_a_trace_says_which_communicator_sends_run_on(
         ),
         ("per_channel_net_GBps = 14.0", 'per_channel_net_GBps = "14"', "per_channel_net_GBps"),
         ("compute_doubling_below = 16", "compute_doubling_below = 16\ncolour = 1", "'colour'"),
-        ('["hopper", "blackwell"]', '["hoper"]', "compute_doubling_arch must list"),
+        (
+            'compute_doubling_arch = ["hopper", "blackwell"]',
+            'compute_doubling_arch = ["hoper"]',
+            "compute_doubling_arch must list",
+        ),
     ],
 )
 def test_bad_channel_rules_name_the_file_and_key(

@@ -91,12 +91,12 @@ def _synthetic(engine: AnalyticEngine, catalog: Catalog) -> pd.DataFrame:
 def test_fit_recovers_the_efficiencies_that_generated_the_data(catalog: Catalog) -> None:
     truth = replace(
         load_calibration(),
-        intra_efficiency={"nvlink": 0.75, "pcie": 0.8, "host": 0.5},
+        intra_efficiency={"nvlink": 0.85, "pcie": 0.8, "host": 0.5},
         network_efficiency={**load_calibration().network_efficiency, "infiniband": 0.9},
     )
     data = _synthetic(AnalyticEngine(catalog, truth), catalog)
     engine = AnalyticEngine(catalog, load_calibration())
     result = fit_calibration(engine, data, sweeps=3)
-    assert result.parameters["intra_efficiency.nvlink"] == pytest.approx(0.75, abs=0.02)
+    assert result.parameters["intra_efficiency.nvlink"] == pytest.approx(0.85, abs=0.02)
     assert result.parameters["network_efficiency.infiniband"] == pytest.approx(0.9, abs=0.02)
     assert result.objective_bandwidth < 0.01

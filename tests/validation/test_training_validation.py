@@ -65,3 +65,44 @@ def test_zero3_comparison_rows_are_a_reported_miss() -> None:
 def test_no_row_is_dropped_silently() -> None:
     assert len(SCORE.rows) + len(SCORE.unmapped) == len(FRAME)
     assert all(row["reason"] for row in SCORE.unmapped)
+
+
+MEGATRON_BRIDGE_MOE = ["105", "106", "107"]  # GPT-OSS 120B, Qwen3 30B-A3B, Qwen3 235B-A22B
+MLPERF_GPT3 = [str(i) for i in range(138, 151) if i != 149]  # 149 has no consistent layout
+
+
+def test_all_shipped_rows_median_within_7_pct() -> None:
+    assert SCORE.overall["median_abs_pct_error"] <= 7.0
+
+
+def test_moe_rows_on_h100_median_within_15_pct() -> None:
+    assert set(MEGATRON_BRIDGE_MOE) <= set(ROWS)
+    assert all(ROWS[r]["kind"] == "moe" for r in MEGATRON_BRIDGE_MOE)
+    assert np.median([ROWS[r]["abs_pct_error"] for r in MEGATRON_BRIDGE_MOE]) <= 15.0
+
+
+def test_mlperf_gpt3_time_to_train_median_within_15_pct() -> None:
+    assert set(MLPERF_GPT3) <= set(ROWS)
+    assert all(ROWS[r]["metric"] == "time_to_train_min" for r in MLPERF_GPT3)
+    assert np.median([ROWS[r]["abs_pct_error"] for r in MLPERF_GPT3]) <= 15.0
+
+
+def test_whole_run_is_scored_on_gpu_hours() -> None:
+    assert ROWS["210"]["metric"] == "gpu_hours"  # BLOOM 176B, its stated layout and tokens
+    assert ROWS["210"]["abs_pct_error"] <= 15.0
+
+
+def test_breakdown_says_how_the_model_generalises() -> None:
+    breakdown = SCORE.breakdown
+    assert set(breakdown["fit_role"]) == {"fit", "holdout"}
+    assert {"ampere", "hopper"} <= set(breakdown["architecture"])
+    assert set(breakdown["kind"]) == {"dense", "moe"}
+    assert {"paper_benchmark", "vendor_perf_table", "mlperf_training", "full_training_run"} <= set(
+        breakdown["category"]
+    )
+
+
+def test_the_fit_rows_are_the_documented_subset() -> None:
+    calibration = load_compute_calibration()
+    fitted = {r["row_id"] for r in SCORE.rows if r["fit_role"] == "fit"}
+    assert fitted == set(calibration.fit["fit_rows"])

@@ -1,0 +1,112 @@
+"""Issue #10 for the formats main added after the first hardening pass: what the fuzzing campaign
+(``benchmarks/fuzz_campaign.py``) found in system files, ``--catalog`` folders, scenario runs,
+importer inputs, calibrations written by ``calibrate`` and step traces, one test each.
+
+Each runs the CLI's ``main`` in-process and asserts the promise: one line
+``interconnect-sim: error: ...`` naming the file, exit status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.fuzzing import assert_user_error, run_main
+
+ROOT = Path(__file__).parents[2]
+SYSTEM_FILE = ROOT / "scenarios" / "systems" / "my-4xh100.toml"
+SCENARIOS = ROOT / "scenarios"
+LAB_NIC = (
+    'id = "lab-nic"\nkind = "nic"\nname = "Our 400G NIC"\nport_link = "ib-ndr"\n'
+    'port_count = 1\nhost_link = "pcie-5"\nhost_lanes = 16\n'
+)
+
+
+def _lab_node() -> str:
+    return (
+        SYSTEM_FILE.read_text()
+        .replace('"my-4xh100"', '"lab-node"')
+        .replace('nic = "connectx-6"', 'nic = "lab-nic"')
+    )
+
+
+def _catalog(tmp_path: Path, nic: str | bytes = LAB_NIC, node: str | None = None) -> Path:
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    (folder / "lab-nic.toml").write_bytes(nic.encode() if isinstance(nic, str) else nic)
+    (folder / "lab-node.toml").write_text(_lab_node() if node is None else node)
+    return folder
+
+
+def test_system_file_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / SYSTEM_FILE.name
+    path.write_bytes(SYSTEM_FILE.read_bytes().replace(b"4 x H100", b"4 x H100 \xff\xfe"))
+    line = assert_user_error(run_main(["topo", str(path)]), str(path))
+    assert "not UTF-8" in line
+
+
+def test_catalog_file_not_utf8_is_one_line(tmp_path: Path) -> None:
+    folder = _catalog(tmp_path, nic=LAB_NIC.encode().replace(b"Our", b"\xc3\x28ur"))
+    argv = ["topo", "lab-node", "--catalog", str(folder)]
+    assert "not UTF-8" in assert_user_error(run_main(argv), str(folder / "lab-nic.toml"))
+
+
+def test_catalog_spec_kind_that_is_a_table_is_one_line(tmp_path: Path) -> None:
+    folder = _catalog(tmp_path, nic=LAB_NIC.replace('kind = "nic"', "kind = {}"))
+    argv = ["topo", "lab-node", "--catalog", str(folder)]
+    assert "kind" in assert_user_error(run_main(argv), str(folder / "lab-nic.toml"))
+
+
+def test_system_without_a_nic_names_its_file_and_the_key(tmp_path: Path) -> None:
+    node = _lab_node().replace('nic = "lab-nic"', "")
+    folder = _catalog(tmp_path, node=node)
+    argv = ["topo", "lab-node", "--catalog", str(folder)]
+    line = assert_user_error(run_main(argv), str(folder / "lab-node.toml"))
+    assert "nic" in line
+
+
+def test_run_error_in_a_file_the_scenario_names_also_names_the_scenario(tmp_path: Path) -> None:
+    """The scenario sets one node; its trace uses node 1: the error names both files."""
+    (tmp_path / "traces").mkdir()
+    shutil.copy(SCENARIOS / "traces" / "tp-dp-overlap.jsonl", tmp_path / "traces")
+    path = tmp_path / "replay.toml"
+    path.write_text((SCENARIOS / "replay-tp-dp-overlap.toml").read_text().replace("nodes = 2", ""))
+    outcome = run_main(["run", str(path), "--out", str(tmp_path / "out")])
+    line = assert_user_error(outcome, str(path))
+    assert "tp-dp-overlap.jsonl, line" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_error_message_holding_a_line_break_stays_one_line(tmp_path: Path) -> None:
+    """A name read from a user's file may hold a line break; the error is still one line."""
+    path = tmp_path / "trace.jsonl"
+    path.write_text('{"id": "a\\nb", "op": "all_reduce", "bytes": 8, "group": "node:5"}\n')
+    outcome = run_main(["replay", str(path), "--system", "dgx-h100"])
+    line = assert_user_error(outcome, str(path))
+    assert "'a\\\\nb'" in line or "a\\nb" in line
+
+
+def test_the_cli_escapes_line_breaks_in_any_error_message() -> None:
+    from interconnect_sim.cli import _one_line
+
+    assert _one_line("kernel(a,\nb)\r\x00") == "kernel(a,\\nb)\\r\\x00"
+    assert _one_line("é ² ok") == "é ² ok"
+
+
+IMPORTED = ROOT / "tests" / "data" / "importers"
+
+
+def test_trace_files_of_mixed_formats_are_each_named(tmp_path: Path) -> None:
+    first = tmp_path / "chakra-json-2rank.0.json"
+    first.write_text('{"id": "a", "op": "all_reduce", "bytes": 8, "group": "world"}\n')
+    second = IMPORTED / "chakra-json-2rank.1.json"
+    outcome = run_main(["replay", str(first), str(second), "--system", "dgx-h100"])
+    line = assert_user_error(outcome, str(first))
+    assert f"{second} is chakra" in line
+
+
+def test_a_chakra_group_known_from_one_file_names_the_file() -> None:
+    """One rank's file of a four-rank job: its process groups' other ranks are unknown."""
+    only = IMPORTED / "chakra-4rank" / "chakra.0.et"
+    outcome = run_main(["replay", str(only), "--system", "dgx-h100"])
+    assert "unknown from one file" in assert_user_error(outcome, str(only))
