@@ -106,6 +106,7 @@ def test_plots_answer_hover(browser: Any, report: Path) -> None:
     # sweep across the plot area: somewhere a point is under the mouse and a label appears
     for step in range(1, 40):
         page.mouse.move(box["x"] + box["width"] * step / 40, box["y"] + box["height"] * 0.5)
+        page.wait_for_timeout(50)  # plotly answers a hover on its next frame; a busy machine lags
         if page.locator("#plot-0 .hoverlayer .hovertext").count():
             break
     assert page.locator("#plot-0 .hoverlayer .hovertext").count() >= 1
