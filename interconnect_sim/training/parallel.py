@@ -69,6 +69,12 @@ class ParallelConfig:
         Tensor-core precision of the GEMMs (:data:`PRECISIONS`).
     tp_comm_overlap : bool
         Tensor-parallel communication overlapped with GEMMs (NeMo's userbuffers).
+    tp_async_backward : bool
+        The column-parallel layers' backward collectives (the input-gradient all-reduce; with
+        sequence parallelism the input re-gather and the input-gradient reduce-scatter) run on
+        their own stream beside the backward GEMMs: Megatron-LM since September 2021
+        (``--async-tensor-model-parallel-allreduce``, then always), Megatron-Core and
+        Transformer Engine. False: blocking, as Megatron-LM in Narayanan et al. (2021).
     moe_capacity_factor : float, optional
         Expert capacity as a multiple of the mean tokens per expert (tokens beyond it are
         dropped); ``None`` is dropless routing.
@@ -109,6 +115,7 @@ class ParallelConfig:
     recompute: Recompute = "none"
     precision: Precision = "bf16"
     tp_comm_overlap: bool = False
+    tp_async_backward: bool = True
     moe_capacity_factor: float | None = None
     moe_load_imbalance: float = 1.0
     moe_a2a_overlap: bool = False
