@@ -72,12 +72,11 @@ from interconnect_sim.training.communication import (
 )
 from interconnect_sim.training.model import ModelConfig
 from interconnect_sim.training.moe import ACTIVATION_BYTES
-from interconnect_sim.training.parallel import ParallelConfig
+from interconnect_sim.training.parallel import ParallelConfig, gemm_input_bytes
 from interconnect_sim.training.pipeline import Chunk
 from interconnect_sim.training.stage_compute import ChunkCompute
 
 __all__ = [
-    "gathered_bytes_per_value",
     "pass_gemm_s",
     "tp_collectives",
     "tp_exposed",
@@ -88,28 +87,6 @@ __all__ = [
 AG, RS, AR = CollectiveOp.ALL_GATHER, CollectiveOp.REDUCE_SCATTER, CollectiveOp.ALL_REDUCE
 _LOGIT_STATISTICS = 3  # max logit, target logit, sum of exponentials (FP32 per token)
 _FP32_BYTES = 4.0
-
-_GATHERED_BYTES_PER_VALUE = {
-    "bf16": 2.0,
-    "fp8": 1.0,
-    "fp8-delayed": 1.0,
-    "fp8-current": 1.0,
-    "fp8-block": 1.0 + 4.0 / 128,  # an FP32 scale per 1 x 128 block (DeepSeek-V3, TE)
-    "mxfp8": 1.0 + 1.0 / 32,  # an E8M0 scale per 32 values (OCP MX v1.0)
-    "nvfp4": 0.5 + 1.0 / 16,  # an E4M3 scale per 16 values (NVIDIA NVFP4)
-}
-
-
-def gathered_bytes_per_value(precision: str) -> float:
-    """Bytes per value of a TP all-gather's payload: the GEMM input in the training precision
-    (Transformer Engine gathers quantised tensors, scales included).
-
-    Examples
-    --------
-    >>> gathered_bytes_per_value("bf16"), gathered_bytes_per_value("fp8-current")
-    (2.0, 1.0)
-    """
-    return _GATHERED_BYTES_PER_VALUE[precision]
 
 
 def tp_regions(model: ModelConfig, layers: Iterable[int]) -> int:
@@ -124,7 +101,7 @@ def tp_regions(model: ModelConfig, layers: Iterable[int]) -> int:
 
 def _region_calls(p: ParallelConfig, regions: float, values: float) -> list[list[Collective]]:
     """[forward, backward] collectives of ``regions`` TP regions (module table)."""
-    gather = values * gathered_bytes_per_value(p.precision)
+    gather = values * gemm_input_bytes(p.precision)
     reduce = values * ACTIVATION_BYTES
     behind: Overlap = "async" if p.tp_async_backward else "none"
     if p.sequence_parallel:
