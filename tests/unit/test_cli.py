@@ -123,3 +123,20 @@ def test_specs_lists_every_spec_with_inferred_fields(capsys: pytest.CaptureFixtu
     assert code == 0
     assert "nvswitch-2" in out
     assert "inferred: port_count" in out
+
+
+def test_every_command_help_prints_plain_percent_signs(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse formats help strings with %, not descriptions: a doubled %% would show."""
+    with pytest.raises(SystemExit) as top:
+        main(["--help"])
+    assert top.value.code == 0
+    listing = capsys.readouterr().out
+    commands = listing.split("{", 1)[1].split("}", 1)[0].split(",")
+    assert len(commands) >= 10
+    for command in commands:
+        with pytest.raises(SystemExit) as done:
+            main([command, "--help"])
+        assert done.value.code == 0, command
+        text = capsys.readouterr().out
+        assert "%%" not in text, command
+        assert text.startswith("usage:"), command
