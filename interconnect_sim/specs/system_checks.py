@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from interconnect_sim.errors import SpecError
+from interconnect_sim.limits import LIMITS
 from interconnect_sim.specs.model import GpuSpec, SystemSpec
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def check_system(catalog: Catalog, system: SystemSpec) -> None:
         raise _fail("gpu_count", f"is {system.gpu_count}; a system needs at least 1 GPU")
     if not 1 <= system.cpu_socket_count <= 2:
         raise _fail("cpu_socket_count", f"is {system.cpu_socket_count}; 1 or 2 are modelled")
+    _check_counts(system)
     _check_nics(catalog, system)
     if system.topology in _SCALE_UP_FAMILIES and gpu.nvlink is None:
         raise _fail(
@@ -60,6 +62,40 @@ def check_system(catalog: Catalog, system: SystemSpec) -> None:
         _check_bridges(system, gpu)
     else:
         _check_domain(catalog, system, gpu)
+
+
+_COUNTS = (
+    "gpu_count",
+    "inter_socket_link_count",
+    "pcie_switch_count",
+    "pcie_switch_uplink_lanes",
+    "nic_count",
+    "rail_count",
+    "nvswitch_count",
+    "board_count",
+    "inter_board_links_per_nvswitch",
+    "nvlink_bridge_link_count",
+    "gpus_per_host",
+    "host_gpu_link_count",
+    "gpus_per_nvswitch_group",
+    "spine_nvswitch_count",
+    "nic_ports_per_cage",
+)
+_MOST = LIMITS.max_gpus
+"""No count in one system comes near the GPUs of the largest fabric accepted."""
+
+
+def _check_counts(system: SystemSpec) -> None:
+    """Counts within ``[0, 65,536]``; links between two sockets and lanes up to a PCIe switch
+    at least 1 (a zero link count would fail deep in the graph builder)."""
+    for key in _COUNTS:
+        value = getattr(system, key)
+        if not 0 <= value <= _MOST:
+            raise _fail(key, f"is {value}; must be from 0 to {_MOST:,}")
+    if system.cpu_socket_count == 2 and system.inter_socket_link_count < 1:
+        raise _fail("inter_socket_link_count", "is 0; two sockets need at least 1 link")
+    if system.pcie_switch_count and system.pcie_switch_uplink_lanes < 1:
+        raise _fail("pcie_switch_uplink_lanes", "is 0; each PCIe switch needs an uplink")
 
 
 def _check_nics(catalog: Catalog, system: SystemSpec) -> None:

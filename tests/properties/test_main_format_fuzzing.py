@@ -111,8 +111,8 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 # name: (mutator, file name, seed (bytes, or a key of `written`), command, examples)
 FORMATS: dict[str, tuple[str, str, bytes | str, Callable[[Path], list[str]], int]] = {
-    "system-toml": ("toml", SYSTEM_FILE.name, SYSTEM_FILE.read_bytes(), _system, 25),
-    "catalog": ("toml", "lab-nic.toml", LAB_NIC.encode(), _catalog, 25),
+    "system-toml": ("toml", SYSTEM_FILE.name, SYSTEM_FILE.read_bytes(), _system, 20),
+    "catalog": ("toml", "lab-nic.toml", LAB_NIC.encode(), _catalog, 15),
     "scenario": (
         "toml",
         "collective.toml",
@@ -121,11 +121,11 @@ FORMATS: dict[str, tuple[str, str, bytes | str, Callable[[Path], list[str]], int
         .replace("step-factor = 2", "step-factor = 64")
         .encode(),
         _scenario,
-        8,
+        5,
     ),
-    "plan-sweep": ("toml", "sweep.toml", SWEEP.encode(), _sweep, 5),
-    "calibration-scoped": ("toml", "scoped.toml", "scoped", _scoped, 20),
-    "step-trace": ("jsonl", "step.jsonl", "step", _step_trace, 10),
+    "plan-sweep": ("toml", "sweep.toml", SWEEP.encode(), _sweep, 4),
+    "calibration-scoped": ("toml", "scoped.toml", "scoped", _scoped, 15),
+    "step-trace": ("jsonl", "step.jsonl", "step", _step_trace, 8),
 }
 
 

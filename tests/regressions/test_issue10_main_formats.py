@@ -110,3 +110,12 @@ def test_a_chakra_group_known_from_one_file_names_the_file() -> None:
     only = IMPORTED / "chakra-4rank" / "chakra.0.et"
     outcome = run_main(["replay", str(only), "--system", "dgx-h100"])
     assert "unknown from one file" in assert_user_error(outcome, str(only))
+
+
+def test_system_file_with_no_link_between_its_two_sockets_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / SYSTEM_FILE.name
+    text = SYSTEM_FILE.read_text()
+    assert "inter_socket_link_count = 3" in text
+    path.write_text(text.replace("inter_socket_link_count = 3", "inter_socket_link_count = 0"))
+    line = assert_user_error(run_main(["topo", str(path)]), str(path))
+    assert "inter_socket_link_count" in line
