@@ -381,7 +381,7 @@ def parse_scenario(
         raise scenario_error(
             path, "", f"missing kind = ...; allowed: {', '.join(toml_repr(k) for k in KINDS)}"
         )
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise scenario_error(
             path,
             f"kind = {toml_repr(kind)}",

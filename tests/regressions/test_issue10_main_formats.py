@@ -119,3 +119,11 @@ def test_system_file_with_no_link_between_its_two_sockets_names_the_key(tmp_path
     path.write_text(text.replace("inter_socket_link_count = 3", "inter_socket_link_count = 0"))
     line = assert_user_error(run_main(["topo", str(path)]), str(path))
     assert "inter_socket_link_count" in line
+
+
+def test_scenario_kind_that_is_a_list_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.toml"
+    text = (SCENARIOS / "allreduce-dgx-h100-2nodes.toml").read_text()
+    path.write_text(text.replace('kind = "collective"', "kind = [1, 2]"))
+    line = assert_user_error(run_main(["run", str(path), "--out", str(tmp_path / "o")]), str(path))
+    assert "kind" in line
