@@ -150,9 +150,11 @@ def _chakra_calls(blobs: list[tuple[Path, bytes]]) -> tuple[list[TraceCall], lis
         group = group_name(items[0][1].node)
         group_ranks = world if group == "world" else tuple(sorted(members[group]))
         if len(group_ranks) < 2:
+            others = [str(path) for rank, path in file_of.items() if rank not in group_ranks]
+            also = f" ({', '.join(others)} do not record it)" if others else ""
             raise TraceError(
                 f"{file_of[items[0][0]]}: {items[0][1].node.name or name}: the ranks of group "
-                f"{group!r} are unknown from one file; give every rank's Chakra trace"
+                f"{group!r} are unknown from one file{also}; give every rank's Chakra trace"
             )
         size = float(items[0][1].node.attrs.get("comm_size") or 0)
         if op is CollectiveOp.ALL_GATHER:

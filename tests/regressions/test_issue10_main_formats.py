@@ -127,3 +127,12 @@ def test_scenario_kind_that_is_a_list_is_one_line(tmp_path: Path) -> None:
     path.write_text(text.replace('kind = "collective"', "kind = [1, 2]"))
     line = assert_user_error(run_main(["run", str(path), "--out", str(tmp_path / "o")]), str(path))
     assert "kind" in line
+
+
+def test_a_chakra_group_recorded_by_one_file_names_the_files_without_it() -> None:
+    """Rank 0's file missing (or damaged so its group records are lost): the error names the
+    file that records the group and the files that do not."""
+    files = [IMPORTED / "chakra-4rank" / f"chakra.{rank}.et" for rank in (1, 2, 3)]
+    outcome = run_main(["replay", *map(str, files), "--system", "dgx-h100"])
+    line = assert_user_error(outcome, str(files[0]))
+    assert f"{files[1]}, {files[2]} do not record it" in line
