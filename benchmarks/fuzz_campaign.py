@@ -299,10 +299,12 @@ def _log_argv(system: str) -> Callable[[Path, random.Random], list[str]]:
     return argv
 
 
-def _trace_argv(partner: Path | None) -> Callable[[Path, random.Random], list[str]]:
+def _trace_argv(*partners: Path) -> Callable[[Path, random.Random], list[str]]:
+    """Replay the mutated per-rank file with the job's other ranks' files as they were."""
+
     def argv(path: Path, rng: random.Random) -> list[str]:
         files = [str(path)]
-        if partner is not None:
+        for partner in partners:
             copy = path.parent / partner.name
             shutil.copy(partner, copy)
             files.append(str(copy))
@@ -415,6 +417,7 @@ def _new_formats(folder: Path) -> list[Format]:
             [(IMPORTED / "all_reduce_perf-2x8-h100.log").read_bytes()],
             _log_argv("dgx-h100"),
             ".log",
+            "all_reduce_perf-2x8-h100.log",  # the benchmark's name is read from the file name
         ),
         Format(
             "nccl-tests-text-v100",
@@ -422,6 +425,7 @@ def _new_formats(folder: Path) -> list[Format]:
             [(IMPORTED / "all_gather_perf-dgx1-v100-2019.log").read_bytes()],
             _log_argv("dgx1-v100"),
             ".log",
+            "all_gather_perf-dgx1-v100-2019.log",  # the benchmark's name is read from the file name
         ),
         Format(
             "nccl-tests-json",
@@ -429,6 +433,7 @@ def _new_formats(folder: Path) -> list[Format]:
             [(IMPORTED / "alltoall_perf-1x8-h100.json").read_bytes()],
             _log_argv("dgx-h100"),
             ".json",
+            "alltoall_perf-1x8-h100.json",  # the benchmark's name is read from the file name
         ),
         Format(
             "topo-m", "text", [(IMPORTED / "topo-m-dgx-a100.txt").read_bytes()], _dump_argv, ".txt"
@@ -447,7 +452,7 @@ def _new_formats(folder: Path) -> list[Format]:
             "pytorch-trace",
             "text",
             [(IMPORTED / "pytorch-2.1-rank0.pt.trace.json").read_bytes()],
-            _trace_argv(None),
+            _trace_argv(),
             ".json",
             "pytorch-2.1-rank0.pt.trace.json",
         ),
@@ -463,7 +468,7 @@ def _new_formats(folder: Path) -> list[Format]:
             "chakra-binary",
             "text",
             [(IMPORTED / "chakra-4rank" / "chakra.0.et").read_bytes()],
-            _trace_argv(IMPORTED / "chakra-4rank" / "chakra.1.et"),
+            _trace_argv(*(IMPORTED / "chakra-4rank" / f"chakra.{rank}.et" for rank in (1, 2, 3))),
             ".et",
             "chakra.0.et",
         ),
