@@ -14,6 +14,7 @@ __all__ = [
     "TopologyError",
     "TraceError",
     "UnitError",
+    "naming",
 ]
 
 
@@ -43,3 +44,14 @@ class MeasurementError(InterconnectSimError):
 
 class TraceError(InterconnectSimError):
     """A collective trace is malformed (bad line, unknown id, cycle, rank out of range)."""
+
+
+def naming(exc: InterconnectSimError, source: object) -> InterconnectSimError:
+    """``exc``, its message led by ``source`` (a scenario file) unless it names it already: an
+    error in a file the scenario names, or caused by a value it set, says which run it was."""
+    if str(source) in str(exc):
+        return exc
+    try:
+        return type(exc)(f"{source}: {exc}")
+    except TypeError:  # an error type that takes other arguments
+        return ScenarioError(f"{source}: {exc}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from interconnect_sim import __version__
 from interconnect_sim.cli.progress import Bar, progress_bar
-from interconnect_sim.errors import InterconnectSimError, ScenarioError
+from interconnect_sim.errors import InterconnectSimError, naming
 from interconnect_sim.files import check_output_folder
 
 __all__ = ["add_scenario_command", "run_scenario_command"]
@@ -32,17 +32,6 @@ def add_scenario_command(commands: argparse._SubParsersAction) -> None:  # type:
     )
 
 
-def _naming(exc: InterconnectSimError, scenario: Path) -> InterconnectSimError:
-    """``exc``, its message led by the scenario file unless it names it already: an error in a
-    file the scenario names (a trace, a system) or in a value it set says which run it was."""
-    if str(scenario) in str(exc):
-        return exc
-    try:
-        return type(exc)(f"{scenario}: {exc}")
-    except TypeError:  # an error type that takes other arguments
-        return ScenarioError(f"{scenario}: {exc}")
-
-
 def run_scenario_command(args: argparse.Namespace) -> int:
     """Run ``run``."""
     from interconnect_sim.report.scenario_report import write_report
@@ -55,7 +44,7 @@ def run_scenario_command(args: argparse.Namespace) -> int:
     try:
         result = run_scenario(scenario, progress=bar)
     except InterconnectSimError as exc:
-        raise _naming(exc, args.scenario) from None
+        raise naming(exc, args.scenario) from None
     finally:
         if bar is not None:
             bar.close()

@@ -22,7 +22,7 @@ from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.cli.training_output import format_step, format_timeline, format_validation
 from interconnect_sim.cli.training_timeline import save_timeline_picture
 from interconnect_sim.engines.analytic import AnalyticEngine
-from interconnect_sim.errors import ScenarioError
+from interconnect_sim.errors import InterconnectSimError, ScenarioError, naming
 from interconnect_sim.files import check_output_file
 from interconnect_sim.scenarios.loader import load_scenario, training_defaults
 from interconnect_sim.scenarios.options import add_training_options, fabric_request_from
@@ -122,6 +122,8 @@ def run_training_command(args: argparse.Namespace) -> int:
         run = run_training(
             values, catalog=catalog, timeline_progress=None if bar is None else bar.update_to
         )
+    except InterconnectSimError as exc:
+        raise naming(exc, args.scenario) if args.scenario is not None else exc from None
     finally:
         if bar is not None:
             bar.close()

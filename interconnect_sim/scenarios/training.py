@@ -399,7 +399,10 @@ def run_training(
         )
     if fits_memory(step.memory, step.memory_capacity_bytes) == "no":
         gpu_name = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])).name
-        raise ScenarioError(shortfall_message(step.memory, step.memory_capacity_bytes, gpu_name))
+        raise ScenarioError(  # named by the --model value: a preset id or the user's file
+            f"{values['model']}: "
+            + shortfall_message(step.memory, step.memory_capacity_bytes, gpu_name)
+        )
     engine = values.get("engine") or "analytic"
     run = TrainingRun(model, request, fabric, parallel, step, None, engine, search, None, timeline)
     ttt = None

@@ -136,3 +136,24 @@ def test_a_chakra_group_recorded_by_one_file_names_the_files_without_it() -> Non
     outcome = run_main(["replay", *map(str, files), "--system", "dgx-h100"])
     line = assert_user_error(outcome, str(files[0]))
     assert f"{files[1]}, {files[2]} do not record it" in line
+
+
+def test_a_model_file_that_does_not_fit_is_named(tmp_path: Path) -> None:
+    from interconnect_sim.training.model import MODELS_DIR
+
+    path = tmp_path / "big.toml"
+    text = (MODELS_DIR / "llama3-8b.toml").read_text()
+    assert "layers = 32" in text
+    path.write_text(text.replace("layers = 32", "layers = 320"))
+    argv = ["train", "--model", str(path), "--system", "dgx-h100", "--nodes", "1", "--tp", "8",
+            "--pp", "1"]  # fmt: skip
+    assert "does not fit" in assert_user_error(run_main(argv), str(path))
+
+
+def test_train_scenario_errors_name_the_scenario(tmp_path: Path) -> None:
+    path = tmp_path / "scenario.toml"
+    text = (SCENARIOS / "llama3-70b-h100-superpod.toml").read_text()
+    assert "cp = 2\n" in text
+    path.write_text(text.replace("cp = 2\n", ""))  # found by the campaign: a layout the
+    outcome = run_main(["train", "--scenario", str(path)])  # model cannot place
+    assert_user_error(outcome, str(path))
