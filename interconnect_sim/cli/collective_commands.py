@@ -23,6 +23,7 @@ from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.collectives.ops import CollectiveOp, parse_op
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.records import CollectiveEstimate
+from interconnect_sim.errors import InterconnectSimError, ScenarioError
 from interconnect_sim.files import check_output_file, write_atomically
 from interconnect_sim.scenarios.collective import TYPE_BYTES, predict_collective, size_sweep
 from interconnect_sim.scenarios.options import add_collective_options
@@ -86,7 +87,10 @@ def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
 def run_collective_command(args: argparse.Namespace) -> int:
     """Run ``collective``."""
     catalog = catalog_from(vars(args))
-    op = parse_op(args.op)
+    try:
+        op = parse_op(args.op)
+    except InterconnectSimError as exc:
+        raise ScenarioError(f"--op: {exc}") from None
     sizes = size_sweep(args.min_bytes, args.max_bytes, args.step_factor)  # before any work
     if args.csv is not None:
         check_output_file(args.csv, "--csv")

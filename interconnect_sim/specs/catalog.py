@@ -169,10 +169,10 @@ class Catalog:
         hints = hints or SystemHints()
         folded = reference.lower() in self._folded
         as_file = Path(reference).expanduser()
-        if not is_system_path(reference) and (folded or not as_file.is_file()):
+        if not is_system_path(reference) and (folded or not _is_file(as_file)):
             return self._without_gpu_hint(self.system(reference), reference, hints)
         path = as_file.resolve()
-        if not path.is_file():
+        if not _is_file(path):
             raise SpecError(f"system file {reference!r} does not exist")
         toml = path.suffix.lower() == ".toml"
         key = (path, path.stat().st_mtime, None if toml else hints)
@@ -406,3 +406,12 @@ def load_catalog(*folders: Path) -> Catalog:
         specs.update(extra_specs)
         paths.update(extra_paths)
     return Catalog(specs, paths)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False for a name the file system refuses (too long, a NUL
+    byte), which is then looked up as a preset id and reported as unknown."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False

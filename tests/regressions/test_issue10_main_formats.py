@@ -157,3 +157,14 @@ def test_train_scenario_errors_name_the_scenario(tmp_path: Path) -> None:
     path.write_text(text.replace("cp = 2\n", ""))  # found by the campaign: a layout the
     outcome = run_main(["train", "--scenario", str(path)])  # model cannot place
     assert_user_error(outcome, str(path))
+
+
+def test_a_system_name_too_long_for_the_file_system_is_an_unknown_system() -> None:
+    huge = "1" + "0" * 400
+    argv = ["train", "--model", "llama3-8b", "--system", huge, "--nodes", "1", "--tp", "8"]
+    assert "unknown system" in assert_user_error(run_main(argv), huge[:40])
+
+
+def test_an_unknown_collective_names_the_option() -> None:
+    argv = ["collective", "--system", "dgx-h100", "--op", "1e300 TB"]
+    assert "unknown collective" in assert_user_error(run_main(argv), "--op")
