@@ -6,14 +6,16 @@ import argparse
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from interconnect_sim.calibration import Calibration, load_calibration
 from interconnect_sim.errors import ScenarioError, UnitError
-from interconnect_sim.specs import Catalog, load_catalog
-from interconnect_sim.topology.fabric import Fabric
-from interconnect_sim.topology.presets import FabricRequest
 from interconnect_sim.units import parse_nccl_tests_size
+
+if TYPE_CHECKING:  # imported where used: `--help` needs none of them
+    from interconnect_sim.calibration import Calibration
+    from interconnect_sim.specs import Catalog
+    from interconnect_sim.topology.fabric import Fabric
+    from interconnect_sim.topology.presets import FabricRequest
 
 PROG = "interconnect-sim"
 
@@ -78,6 +80,8 @@ def add_catalog_option(parser: argparse.ArgumentParser) -> None:
 
 def catalog_from(values: Mapping[str, Any]) -> Catalog:
     """The shipped catalog plus the ``--catalog`` folders named in ``values``."""
+    from interconnect_sim.specs import load_catalog
+
     return load_catalog(*(Path(folder) for folder in values.get("catalog") or ()))
 
 
@@ -157,6 +161,8 @@ def add_calibration_option(parser: argparse.ArgumentParser) -> None:
 
 def calibration_from(args: argparse.Namespace) -> Calibration:
     """The calibration ``--calibration`` names, or the shipped one."""
+    from interconnect_sim.calibration import load_calibration
+
     return load_calibration(getattr(args, "calibration", None))
 
 
@@ -198,6 +204,8 @@ def _link_count(text: object, where: str) -> int:
 
 def fabric_request_from(values: Mapping[str, Any]) -> FabricRequest:
     """The fabric the shared fabric options (parsed arguments or a scenario) describe."""
+    from interconnect_sim.topology.presets import FabricRequest
+
     disable = tuple(
         (str(a), str(b), _link_count(count, "--disable-links"))
         for a, b, count in values.get("disable_links") or ()

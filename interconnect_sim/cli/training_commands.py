@@ -45,8 +45,6 @@ from interconnect_sim.training.memory import fits_memory, shortfall_message
 from interconnect_sim.training.model import load_model
 from interconnect_sim.training.parallel import PRECISIONS
 from interconnect_sim.training.step import estimate_step
-from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS, load_training_runs
-from interconnect_sim.validation.training_score import fit_compute, score_runs
 
 __all__ = ["add_training_commands", "run_training_command"]
 
@@ -260,6 +258,10 @@ def run_training_command(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    # pandas comes with the runs: imported here so `train` starts without it
+    from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS, load_training_runs
+    from interconnect_sim.validation.training_score import fit_compute, score_runs
+
     catalog = catalog_from(vars(args))
     frame = load_training_runs(args.runs)
     compute = load_compute_calibration()
