@@ -67,7 +67,9 @@ def fastest_virtual_stages(
     **step_options: Any,
 ) -> tuple[ParallelConfig, StepEstimate]:
     """The interleaving with the shortest step that fits memory (or, when none fits, the one
-    that needs least memory, for the caller to report)."""
+    that needs least memory, for the caller to report). The tries share one cache of
+    communicator analyses and collective times (``estimate_step``'s ``cache``)."""
+    step_options.setdefault("cache", {})
     if parallel.pp == 1:
         p = default_pipeline_split(model, replace(parallel, vpp=1))
         return p, estimate_step(
