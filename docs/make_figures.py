@@ -1,6 +1,7 @@
 """Regenerate the figures in docs/images from the shipped data and calibration.
 
-Run: ``.venv/bin/python docs/make_figures.py``.
+Run: ``.venv/bin/python docs/make_figures.py``. The report screenshot needs Chromium
+(``make browser`` installs Debian's package); without it that one image is left as it is.
 """
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import shutil
+import subprocess
+import tempfile
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+import interconnect_sim as ics
 from interconnect_sim.calibration import load_calibration
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
@@ -48,7 +54,51 @@ PANELS = [
 ]
 
 
+def drawings() -> None:
+    """The topology gallery: a 4-SU DGX H100 SuperPOD (grouped) and one DGX H100 (every device)."""
+    catalog = ics.load_catalog()
+    for name, request in (
+        (
+            "topology-dgx-h100-superpod-4su.png",
+            ics.FabricRequest(system="dgx-h100", scalable_units=4),
+        ),
+        ("topology-dgx-h100.png", ics.FabricRequest(system="dgx-h100")),
+    ):
+        figure, ax = plt.subplots(figsize=(12, 6.5), layout="constrained")
+        ics.draw_fabric(ics.build_fabric(catalog, request), ax)
+        figure.savefig(HERE / "images" / name, dpi=100)
+        plt.close(figure)
+
+
+def report_screenshot() -> None:
+    """The flagship scenario's report.html as Chromium renders it (top of the page)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print("no chromium: docs/images/report-flagship.png left as it is")
+        return
+    scenario = HERE.parent / "scenarios" / "llama3-70b-h100-superpod.toml"
+    with tempfile.TemporaryDirectory() as tmp:
+        report = ics.write_report(ics.run_scenario(scenario), Path(tmp) / "flagship")
+        subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1280,1700",
+                f"--screenshot={HERE / 'images' / 'report-flagship.png'}",
+                report.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
 def main() -> None:
+    drawings()
+    report_screenshot()
     catalog = load_catalog()
     engine = AnalyticEngine(catalog)
     measured = load_measurements(catalog=catalog)

@@ -37,6 +37,7 @@ __all__ = [
     "format_size",
     "parse_duration",
     "parse_flops",
+    "parse_length",
     "parse_nccl_tests_size",
     "parse_power",
     "parse_rate",
@@ -73,6 +74,7 @@ _DURATION_UNITS = {
 
 _FLOPS_UNITS = {f"{p}FLOP/s": f for p, f in _DECIMAL_PREFIXES.items() if p != "K"}
 _POWER_UNITS = {"W": 1.0, "kW": 1e3, "MW": 1e6}
+_LENGTH_UNITS = {"m": 1.0, "km": 1e3}
 
 
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S.*?)?\s*$")
@@ -266,6 +268,23 @@ def parse_power(text: str) -> float:
     if number < 0:
         raise UnitError(f"power {text!r} is negative")
     return number * _POWER_UNITS[unit]
+
+
+def parse_length(text: str) -> float:
+    """Parse a cable length or reach such as ``"50 m"`` or ``"2 km"`` into metres.
+
+    Examples
+    --------
+    >>> parse_length("2 km")
+    2000.0
+    """
+    valid = "'50 m', '2 km'"
+    number, unit = _split(text, "length", valid)
+    if unit not in _LENGTH_UNITS:
+        raise UnitError(f"unknown length unit in {text!r}; write e.g. {valid}")
+    if number < 0:
+        raise UnitError(f"length {text!r} is negative")
+    return number * _LENGTH_UNITS[unit]
 
 
 def _format_scaled(value: float, steps: list[tuple[float, str]], digits: int) -> str:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from interconnect_sim.cli.common import PROG, Parser
+from interconnect_sim.cli.parser import PROG, Parser
 from interconnect_sim.errors import InterconnectSimError
 
 __all__ = ["main"]
@@ -77,6 +77,18 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_training_command",
         "score the step model against published training runs",
     ),
+    "run": (
+        "scenario_commands",
+        "add_scenario_command",
+        "run_scenario_command",
+        "run a scenario file and write its report (HTML, CSV, Markdown, plots)",
+    ),
+    "plan": (
+        "planning_commands",
+        "add_planning_commands",
+        "run_planning_command",
+        "evaluate a sweep of cluster designs (sizing, layout, BOM, power, cost)",
+    ),
     "import-trace": (
         "import_commands",
         "add_import_commands",
@@ -137,12 +149,21 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _read_dumps_as_systems() -> None:
+    """A topology dump works wherever a system file does (docs/design/system-dumps.md)."""
+    from interconnect_sim.importers.topology import system_from_dump_file
+    from interconnect_sim.specs.system_readers import register_system_reader
+
+    register_system_reader(system_from_dump_file)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``interconnect-sim`` console script."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = _build_parser(_command_in(arguments)).parse_args(arguments)
+    _read_dumps_as_systems()
     try:
         status: int = _function(args.command, 2)(args)
         return status

@@ -15,6 +15,7 @@ from interconnect_sim.cli.common import (
     fabric_request_from,
     print_warnings,
 )
+from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.files import check_output_file
 from interconnect_sim.report.text import format_fabric_summary
 from interconnect_sim.specs import Catalog, Spec
@@ -23,6 +24,9 @@ from interconnect_sim.topology.analysis import summarize_fabric
 from interconnect_sim.topology.presets import FabricRequest, build_fabric, list_presets
 
 __all__ = ["add_fabric_commands", "fabric_request_from_args", "run_fabric_command"]
+
+_LARGE_NODES = 256
+"""From this many systems `topo` takes seconds (the bisection max-flow): show progress."""
 
 DRAWING_SUFFIXES = (".png", ".svg", ".pdf")
 """Formats ``--draw`` writes, chosen by the file's suffix."""
@@ -130,8 +134,19 @@ def _cmd_topo(args: argparse.Namespace) -> int:
     if args.draw is not None:
         check_output_file(args.draw, "--draw", suffixes=DRAWING_SUFFIXES)
     catalog = catalog_from(vars(args))
-    fabric = build_fabric(catalog, fabric_request_from_args(args))
-    summary = summarize_fabric(fabric, catalog)
+    request = fabric_request_from_args(args)
+    large = (request.node_count or 1) >= _LARGE_NODES or (request.scalable_units or 0) >= 8
+    bar = progress_bar("topo", "step") if large else None
+    try:
+        if bar is not None:
+            bar.step("building the fabric")
+        fabric = build_fabric(catalog, request)
+        if bar is not None:
+            bar.step(f"bisection max-flow over {len(fabric.gpus):,} GPUs")
+        summary = summarize_fabric(fabric, catalog)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.draw is not None:
         from interconnect_sim.report.drawing import save_fabric_drawing
 

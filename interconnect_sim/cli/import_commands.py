@@ -48,11 +48,12 @@ def add_topology_commands(commands: argparse._SubParsersAction) -> None:  # type
     topo = commands.add_parser(
         "import-topo",
         help="turn `nvidia-smi topo -m` output or NCCL's topology XML into a system file",
-        description="Read what `nvidia-smi topo -m` printed, or the XML NCCL writes with "
-        "NCCL_TOPO_DUMP_FILE, and write a system file in the catalog's schema (docs/specs.md). "
-        "GPU and NIC models come from the XML's PCI ids; topo -m names neither: give --gpu and "
-        "--nic. What no dump shows (CPU model, socket link) is taken from the catalog's system "
-        "with the same GPU and marked [inferred].",
+        description="Read what `nvidia-smi topo -m` printed, or the XML NCCL (or RCCL) writes "
+        "with NCCL_TOPO_DUMP_FILE, and write a system file in the catalog's schema "
+        "(docs/systems.md). GPU and NIC models come from the XML's PCI ids; topo -m names "
+        "neither: give --gpu and --nic. What no dump shows (CPU model, socket link) is taken "
+        "from the catalog's closest system and marked [inferred]. The dump itself also works "
+        "wherever a system file does (topo, collective, train, replay).",
     )
     topo.add_argument("dump", type=Path, metavar="FILE")
     topo.add_argument("--gpu", help="catalog GPU id (`interconnect-sim specs`)")
@@ -67,7 +68,7 @@ def add_topology_commands(commands: argparse._SubParsersAction) -> None:  # type
         "export-topo",
         help="write one server of a system as NCCL topology XML (for NCCL_TOPO_FILE)",
     )
-    export.add_argument("system", help="preset id")
+    export.add_argument("system", help="preset id or system .toml file")
     export.add_argument("--out", type=Path, required=True, metavar="FILE.xml")
 
 
@@ -76,6 +77,7 @@ def run_topology_command(args: argparse.Namespace) -> int:
     from interconnect_sim.importers.nccl_topo_xml import fabric_to_nccl_xml
     from interconnect_sim.importers.system_file import (
         SystemChoices,
+        system_file_text,
         system_from_dump,
         write_system_file,
     )
@@ -98,9 +100,7 @@ def run_topology_command(args: argparse.Namespace) -> int:
     for note in dump.notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     if out is None:
-        import tomli_w
-
-        print(tomli_w.dumps(data), end="")
+        print(system_file_text(data), end="")
         return 0
     write_system_file(out, data)
     family = data["topology"]

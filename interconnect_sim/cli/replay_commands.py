@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from interconnect_sim.cli.common import (
     PROG,
@@ -17,6 +16,7 @@ from interconnect_sim.cli.common import (
     print_warnings,
 )
 from interconnect_sim.cli.fabric_commands import fabric_request_from_args
+from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.engines.records import ReplayResult
@@ -69,14 +69,6 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:  # type: i
         metavar="N",
         help="how many of the most loaded links to list (default 10)",
     )
-
-
-def _progress_bar(total: int) -> Any:
-    if total < 50 or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="call", desc="replay", file=sys.stderr)
 
 
 def _format_results(results: list[ReplayResult], top: int) -> str:
@@ -139,8 +131,8 @@ def run_replay_command(args: argparse.Namespace) -> int:
     calibration = calibration_from(args)
     results: list[ReplayResult] = []
     if args.engine in ("des", "both"):
-        bar = _progress_bar(len(calls))
-        progress = None if bar is None else (lambda done, total: bar.update(1))
+        bar = progress_bar("replay", "call", len(calls)) if len(calls) >= 50 else None
+        progress = None if bar is None else bar.update_to
         try:
             results.append(
                 DiscreteEventEngine(catalog, calibration).replay(fabric, calls, progress=progress)

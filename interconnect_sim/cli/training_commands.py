@@ -8,43 +8,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.cli.common import (
     add_calibration_option,
     add_catalog_option,
-    add_fabric_options,
     calibration_from,
     catalog_from,
-    fabric_request_from,
-    positive_int,
     print_warnings,
     prior_note,
 )
-from interconnect_sim.cli.training_options import (
-    benchmark_setup,
-    duration,
-    options_of,
-    parallel_of,
-    time_to_train_of,
-    token_count,
-)
+from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.cli.training_output import format_step, format_validation
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
-from interconnect_sim.topology.presets import build_fabric
-from interconnect_sim.training.benchmarks import (
-    benchmark_time,
-    list_benchmarks,
-)
+from interconnect_sim.scenarios.loader import load_scenario, training_defaults
+from interconnect_sim.scenarios.options import add_training_options
+from interconnect_sim.scenarios.training import run_training, training_inputs
 from interconnect_sim.training.compute import (
     COMPUTE_CALIBRATION,
     load_compute_calibration,
     write_compute_calibration,
 )
-from interconnect_sim.training.layout import default_pipeline_split, fastest_virtual_stages
-from interconnect_sim.training.memory import fits_memory, shortfall_message
-from interconnect_sim.training.model import load_model
-from interconnect_sim.training.parallel import PRECISIONS
-from interconnect_sim.training.step import estimate_step
+from interconnect_sim.units import format_duration
 
 __all__ = ["add_training_commands", "run_training_command"]
 
@@ -57,72 +42,6 @@ _FLOPS_HELP = (
 )
 
 
-def virtual_stages(text: str) -> int | str:
-    """``auto`` or a positive whole number."""
-    return "auto" if text == "auto" else positive_int(text)
-
-
-def positive_float(text: str) -> float:
-    """A number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
-
-
-def _add_parallel_options(train: argparse.ArgumentParser) -> None:
-    for name in ("tp", "pp", "dp", "cp", "ep"):
-        train.add_argument(f"--{name}", type=positive_int)
-    train.add_argument("--etp", type=positive_int, help="expert tensor parallel (default: tp)")
-    train.add_argument(
-        "--vpp",
-        type=virtual_stages,
-        default="auto",
-        help="virtual pipeline stages per rank, or auto (default): the fastest the split allows "
-        "that fits memory",
-    )
-    train.add_argument("--pp-first-stage-layers", type=positive_int, metavar="N")
-    train.add_argument("--pp-last-stage-layers", type=positive_int, metavar="N")
-    train.add_argument(
-        "--pp-embedding-in-split",
-        action="store_true",
-        help="count the embedding as a layer in the pipeline split (done automatically when the "
-        "layers do not divide, e.g. Llama 3 405B on 16 stages)",
-    )
-    train.add_argument("--pp-loss-in-split", action="store_true")
-    train.add_argument("--seq", type=positive_int, help="sequence length (default: the model's)")
-    train.add_argument("--global-batch", type=positive_int, metavar="B", help="sequences per step")
-    train.add_argument("--micro-batch", type=positive_int, metavar="M")
-    train.add_argument("--recompute", choices=("none", "selective", "full"))
-    train.add_argument("--precision", choices=PRECISIONS)
-    train.add_argument(
-        "--zero",
-        type=int,
-        choices=(0, 1, 2, 3),
-        help="ZeRO stage (1 = distributed optimizer, default; 3 = FSDP)",
-    )
-    train.add_argument("--fp32-grads", action="store_true", help="FP32 gradient accumulation")
-    train.add_argument("--no-sequence-parallel", action="store_true")
-    train.add_argument(
-        "--tp-overlap", action="store_true", help="tensor-parallel communication overlapped"
-    )
-    train.add_argument("--moe-capacity-factor", type=positive_float, metavar="C")
-    train.add_argument(
-        "--moe-load-imbalance",
-        type=positive_float,
-        metavar="L",
-        help="tokens on the busiest expert rank over the mean (default 1, balanced)",
-    )
-    train.add_argument("--moe-a2a-overlap", action="store_true")
-    train.add_argument("--lora-rank", type=positive_int, metavar="R")
-    train.add_argument("--lora-mlp", action="store_true", help="LoRA on MLP projections too")
-    train.add_argument("--packed-document-tokens", type=positive_int, metavar="N")
-    train.add_argument("--no-flash-attention", action="store_true")
-
-
 def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``train`` and ``validate-training``."""
     train = commands.add_parser(
@@ -133,26 +52,8 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
         "parallelism, or the minutes of an MLPerf LLM benchmark (--benchmark). " + _FLOPS_HELP,
     )
     train.add_argument("--scenario", type=Path, help="read every option from a TOML scenario")
-    train.add_argument("--model", help="preset id (e.g. llama3-70b) or a model .toml file")
-    train.add_argument(
-        "--benchmark",
-        help=f"MLPerf LLM benchmark: {', '.join(list_benchmarks())} (needs --global-batch)",
-    )
-    add_fabric_options(train, system_flag=True, system_required=False)
-    _add_parallel_options(train)
-    train.add_argument("--tokens", type=token_count, help="training tokens, e.g. 15T")
-    train.add_argument(
-        "--mtbf-node",
-        type=duration,
-        metavar="DURATION",
-        help="mean time between failures of one node, e.g. '50000 h'",
-    )
-    train.add_argument("--checkpoint-interval", type=duration, default=3600.0, metavar="D")
-    train.add_argument("--checkpoint-cost", type=duration, default=60.0, metavar="D")
-    train.add_argument("--restart", type=duration, default=600.0, metavar="D")
-    train.add_argument("--engine", choices=("analytic", "des"), default="analytic")
+    add_training_options(train)
     train.add_argument("--json", action="store_true")
-    add_calibration_option(train)
 
     validate = commands.add_parser(
         "validate-training",
@@ -185,75 +86,59 @@ def add_training_commands(commands: argparse._SubParsersAction) -> None:  # type
     )
 
 
+def _options(args: argparse.Namespace, parser_defaults: dict[str, Any]) -> dict[str, Any]:
+    """Option values: the scenario's, overridden by what the command line gave."""
+    values = vars(args).copy()
+    if args.scenario is None:
+        return values
+    scenario = load_scenario(args.scenario, default_kind="training")
+    if scenario.kind != "training":
+        raise ScenarioError(
+            f'{args.scenario}: kind = "{scenario.kind}"; `train --scenario` reads training '
+            f"scenarios (run any kind with `interconnect-sim run {args.scenario}`)"
+        )
+    merged = dict(scenario.runs[0].values)
+    for key, value in values.items():
+        if key not in merged or value != parser_defaults.get(key):
+            merged[key] = value
+    return merged
+
+
 def run_training_command(args: argparse.Namespace) -> int:
     """Dispatch ``train`` or ``validate-training``."""
     if args.command == "validate-training":
         return _cmd_validate(args)
-    values = options_of(args)
-    benchmark = benchmark_setup(values)
+    values = _options(args, training_defaults())
     catalog = catalog_from(values)
-    calibration = calibration_from(args)
-    model = load_model(str(values["model"]))
-    fabric = build_fabric(catalog, fabric_request_from(values))
-    node_count = int(fabric.graph.graph["node_count"])
-    parallel = parallel_of(values, len(fabric.gpus), values.get("seq") or model.seq_len)
-    if benchmark is not None:
-        benchmark.samples_to_target(parallel.global_batch)  # in range, before any work
-    options: dict[str, Any] = {
-        "engine": values.get("engine") or "analytic",
-        "flash_attention": not values.get("no_flash_attention", False),
-        "analytic": AnalyticEngine(catalog, calibration),
-    }
-    compute = load_compute_calibration()
-    if (values.get("vpp") or "auto") == "auto":
-        parallel, step = fastest_virtual_stages(
-            model, parallel, fabric, catalog, compute, **options
-        )
-    else:
-        parallel = default_pipeline_split(model, parallel)
-        step = estimate_step(
-            model,
-            parallel,
-            fabric,
-            catalog,
-            compute,
-            check_memory=False,
-            engine=options["engine"],
-            flash_attention=options["flash_attention"],
-            analytic=options["analytic"],
-        )
-    if fits_memory(step.memory, step.memory_capacity_bytes) == "no":
-        gpu_name = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])).name
-        raise ScenarioError(shortfall_message(step.memory, step.memory_capacity_bytes, gpu_name))
-    ttt = time_to_train_of(values, step.tokens_per_s, parallel, node_count)
-    mlperf = None
-    if benchmark is not None:
-        mlperf = benchmark_time(
-            benchmark, parallel.global_batch, step.step_time_s, step.forward_fraction
-        ).to_json()
+    bar = progress_bar("train (des)", "collective") if values.get("engine") == "des" else None
+    try:
+        run = run_training(values, catalog=catalog, progress=None if bar is None else bar.step)
+    finally:
+        if bar is not None:
+            bar.close()
+    fabric, parallel, step = run.fabric, run.parallel, run.step
+    note = prior_note(fabric, catalog, load_calibration(values.get("calibration")))
+    ttt = None if run.time_to_train is None else run.time_to_train.to_json()
     if args.json:
-        payload = step.to_json()
-        payload.update(
-            {
-                "model": model.id,
-                "system": fabric.graph.graph["system"],
-                "gpus": parallel.world_size,
-                "vpp": parallel.vpp,
-                "time_to_train_days": None if ttt is None else ttt["time_to_train_days"],
-            }
-        )
-        if ttt is not None:
-            payload["time_to_train"] = ttt
-        if mlperf is not None:
-            payload["mlperf"] = mlperf
-        note = prior_note(fabric, catalog, calibration)
+        payload = run.to_json()
+        payload["inputs"] = training_inputs(values, run.request, parallel)
+        if run.search is not None:
+            payload["layout_search"] = run.search
         payload["fabric_warnings"] = [*fabric.warnings, *([note] if note else [])]
         print(json.dumps(payload, indent=2))
         print_warnings(fabric, stream=sys.stderr, extra=(note,))
-    else:
-        engine = values.get("engine") or "analytic"
-        print(format_step(model.name, fabric.name, parallel, step, engine, ttt, mlperf))
-        print_warnings(fabric, stream=sys.stdout, extra=(prior_note(fabric, catalog, calibration),))
+        return 0
+    search = run.search
+    if search is not None:
+        print(
+            f"layout search: {search['evaluated']} of {search['candidates']} layouts fit "
+            f"and were timed in {search['elapsed_s']:.1f} s; best: "
+            + "; ".join(
+                f"{b['layout']} ({format_duration(b['step_time_s'])})" for b in search["best"][:3]
+            )
+        )
+    print(format_step(run.model.name, fabric.name, parallel, step, run.engine, ttt, run.mlperf))
+    print_warnings(fabric, stream=sys.stdout, extra=(note,))
     return 0
 
 

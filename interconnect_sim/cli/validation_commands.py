@@ -23,12 +23,14 @@ from interconnect_sim.cli.common import (
     catalog_from,
     positive_int,
 )
+from interconnect_sim.cli.progress import progress_bar
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.files import check_output_file, check_output_folder
 from interconnect_sim.importers import RunDefaults, load_measurement_files
 from interconnect_sim.specs import Catalog
+from interconnect_sim.specs.catalog import is_system_path
 from interconnect_sim.validation.calibrate import ScopedFit, fit_scoped, residuals
 from interconnect_sim.validation.crossval import CrossValidation, cross_validate
 from interconnect_sim.validation.fit import FitResult, fit_calibration
@@ -117,7 +119,10 @@ def _add_measurement_options(parser: argparse.ArgumentParser) -> None:
         "docs/measurements.md; the format is detected (docs/importers.md)",
     )
     logs = parser.add_argument_group("for logs that do not say it")
-    logs.add_argument("--system", help="preset id the logged runs ran on")
+    logs.add_argument(
+        "--system",
+        help="the system the logged runs ran on: preset id, system .toml file or NCCL XML dump",
+    )
     logs.add_argument("--nodes", type=positive_int, help="nodes in the logged runs")
     logs.add_argument("--gpus-per-node", type=positive_int, metavar="N", help="GPUs per node")
     logs.add_argument("--op", help="collective, when the log does not name its binary")
@@ -197,8 +202,11 @@ def _load_rows(args: argparse.Namespace, catalog: Catalog) -> pd.DataFrame:
     """The rows of --measurements (any format), or the shipped ones; notes go to stderr."""
     if not args.measurements:
         return load_measurements(None, catalog)
+    system = args.system
+    if system is not None and is_system_path(system):  # from here, not from the log's folder
+        system = str(Path(system).resolve())
     defaults = RunDefaults(
-        system=args.system, nodes=args.nodes, gpus_per_node=args.gpus_per_node, op=args.op
+        system=system, nodes=args.nodes, gpus_per_node=args.gpus_per_node, op=args.op
     )
     imported = load_measurement_files(args.measurements, catalog, defaults)
     for note in imported.notes:
@@ -227,7 +235,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(_format_cross_validation(cv))
         return 0
     engine = AnalyticEngine(catalog, calibration)
-    predicted = Predictor(engine).predict(measurements)
+    bar = progress_bar("validate", "group")
+    try:
+        predicted = Predictor(engine).predict(measurements, None if bar is None else bar.update_to)
+    finally:
+        if bar is not None:
+            bar.close()
     score = score_predictions(predicted)
     if args.plots is not None:
         _write_plots(args.plots, predicted, engine)

@@ -300,8 +300,13 @@ def _network(
     nodes = len(gpus_by_node)
     if nodes == 1:
         capacity = HopPaths.of(fabric).capacity
+        # the slowest PCIe hop between each GPU and its NIC (a NIC under the other CPU socket
+        # is reached across the inter-socket link), capped by the NIC's ports
         rates = [
-            min(capacity[routes.gpu_to_nic(gpu, nic)[0][0]], _port_rate(fabric, catalog, nic))
+            min(
+                min(capacity[edge] for edge, _ in routes.gpu_to_nic(gpu, nic)),
+                _port_rate(fabric, catalog, nic),
+            )
             for gpu, nic in pairs[0]
         ]
         return _Network(float(sum(rates)), rail_count, None, None, nic_pairs)

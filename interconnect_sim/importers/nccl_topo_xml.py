@@ -4,21 +4,24 @@ The file is ``<system version="1">`` holding one ``<cpu numaid=...>`` per NUMA n
 ``<pci busid class vendor device link_speed link_width>`` elements nest as the PCIe tree does
 (a bridge holds the devices below it); a GPU's ``<pci>`` holds ``<gpu dev sm rank gdr>`` with
 ``<nvlink target count tclass>`` children (``tclass`` 0x068000: an NVSwitch; 0x0302xx: a GPU), a
-NIC's holds ``<nic>`` with ``<net name dev speed port gdr>``.
+NIC's holds ``<nic>`` with ``<net name dev speed port gdr>``. RCCL, AMD's port of NCCL, writes
+the same format (it honours the same ``NCCL_TOPO_DUMP_FILE``) with ``<gpu ... gcn="gfx942">``
+and ``<xgmi target count tclass>`` children for its Infinity Fabric links; its GPUs have PCI
+class 0x120000 (processing accelerator) and vendor 0x1002.
 
-Reading: GPUs in ``dev`` order, NVLink counts to peer GPUs and to each NVSwitch, devices under one
-top-level bridge share a switch, the ``<cpu>`` is the socket, PCI device ids name the models.
-Writing: the same elements for node 0 of a fabric, with made-up but consistent bus ids.
+Reading: GPUs in ``dev`` order, NVLink or xGMI counts to peer GPUs and NVLink counts to each
+NVSwitch, devices under one top-level bridge share a switch, the ``<cpu>`` is the socket, PCI
+vendor and device ids name the models. Writing: the same elements for node 0 of a fabric, with
+made-up but consistent bus ids.
 """
 
 from __future__ import annotations
 
-import tomllib
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from interconnect_sim.errors import SpecError
-from interconnect_sim.importers.device_ids import DEVICE_IDS_FILE
+from interconnect_sim.importers.device_ids import pci_for, pci_id
 from interconnect_sim.importers.topo_dump import TopoDump
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
@@ -29,8 +32,11 @@ _GT_PER_GEN = {"2.5": 1, "5.0": 2, "5": 2, "8.0": 3, "8": 3, "16.0": 4, "16": 4,
                "32": 5, "64.0": 6, "64": 6}  # fmt: skip
 _GEN_GT = {1: "2.5", 2: "5.0", 3: "8.0", 4: "16.0", 5: "32.0", 6: "64.0"}
 _SM = {"volta": 70, "turing": 75, "ampere": 80, "ada": 89, "hopper": 90, "blackwell": 100}
+_GCN = {"cdna3": "gfx942", "cdna4": "gfx950"}
 _NVSWITCH_CLASS = "0x068000"
-_GPU_CLASS = "0x030200"
+_GPU_CLASS = {"0x10de": "0x030200", "0x1002": "0x120000"}
+_LINK_TAGS = {"nvlink": "nvlink", "xgmi": "infinity-fabric"}
+_CPU_VENDORS = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}
 
 
 def looks_like_nccl_xml(text: str) -> bool:
@@ -43,13 +49,24 @@ def _gen(speed: str) -> int | None:
     return _GT_PER_GEN.get(speed.split()[0]) if speed.strip() else None
 
 
+def _count(link: ET.Element, source: str) -> int:
+    text = link.get("count", "1")
+    if not text.isdigit():
+        raise SpecError(
+            f"{source}: <{link.tag} target={link.get('target', '')!r}> has count {text!r}; "
+            "expected a whole number of links"
+        )
+    return int(text)
+
+
 def read_nccl_xml(text: str, source: str) -> TopoDump:
-    """The :class:`TopoDump` of an NCCL topology XML file.
+    """The :class:`TopoDump` of an NCCL (or RCCL) topology XML file.
 
     Raises
     ------
     SpecError
-        Not XML, no ``<system>`` root, no GPU, a GPU without ``dev``.
+        Not XML, no ``<system>`` root, no GPU, a GPU without ``dev``, a link count that is not
+        a whole number, NVLink and xGMI links in one file, GPUs that disagree on their links.
     """
     try:
         root = ET.fromstring(text)
@@ -58,9 +75,10 @@ def read_nccl_xml(text: str, source: str) -> TopoDump:
     if root.tag != "system":
         raise SpecError(f"{source}: expected NCCL's <system> root element, got <{root.tag}>")
     dump = TopoDump(source=source, kind="NCCL topology XML")
-    gpus: list[tuple[int, str, ET.Element, str]] = []  # dev, busid, <gpu>, pci device id
+    gpus: list[tuple[int, str, ET.Element, str]] = []  # dev, busid, <gpu>, vendor:device
     groups: dict[str, list[str]] = {}
     for socket, cpu in enumerate(root.iter("cpu")):
+        dump.cpu_vendor = dump.cpu_vendor or _CPU_VENDORS.get(cpu.get("vendor", ""))
         for top in cpu.findall("pci"):
             _walk(top, socket, top if top.find("pci") is not None else None, gpus, groups, dump)
         for nic in cpu.findall("nic"):
@@ -68,19 +86,16 @@ def read_nccl_xml(text: str, source: str) -> TopoDump:
                 dump.other_nics.append(net.get("name", "nic"))
     if not gpus:
         raise SpecError(f"{source}: no <gpu> element")
+    if len({dev for dev, *_ in gpus}) < len(gpus) or len({b for _, b, *_ in gpus}) < len(gpus):
+        raise SpecError(f"{source}: two <gpu> elements have the same dev number or busid")
     gpus.sort(key=lambda g: g[0])
     busids = {busid: f"GPU{i}" for i, (_, busid, _, _) in enumerate(gpus)}
     dump.gpus = [f"GPU{i}" for i in range(len(gpus))]
-    dump.nvlink = [[0] * len(gpus) for _ in gpus]
-    dump.switch_links = [{} for _ in gpus]
-    for i, (_, busid, element, pci_id) in enumerate(gpus):
-        dump.gpu_pci_ids.append(pci_id)
-        for link in element.findall("nvlink"):
-            target, count = link.get("target", ""), int(link.get("count", "0") or 0)
-            if target in busids:
-                dump.nvlink[i][dump.gpus.index(busids[target])] += count
-            elif link.get("tclass", "").lower() == _NVSWITCH_CLASS:
-                dump.switch_links[i][target] = dump.switch_links[i].get(target, 0) + count
+    _read_links(dump, [element for _, _, element, _ in gpus], busids)
+    if dump.link_family == "infinity-fabric" or any(g[2].get("gcn") for g in gpus):
+        dump.kind = "RCCL topology XML"
+    for i, (_, busid, _, pci) in enumerate(gpus):
+        dump.gpu_pci_ids.append(pci)
         dump.socket[f"GPU{i}"] = dump.socket.pop(busid)
     dump.pcie_groups = [
         [busids.get(member, member) for member in members] for members in groups.values()
@@ -97,6 +112,33 @@ def read_nccl_xml(text: str, source: str) -> TopoDump:
     return dump
 
 
+def _read_links(dump: TopoDump, elements: list[ET.Element], busids: dict[str, str]) -> None:
+    """GPU-to-GPU link counts (NVLink or xGMI) and NVLink counts to NVSwitch chips."""
+    n = len(elements)
+    dump.gpu_links = [[0] * n for _ in range(n)]
+    dump.switch_links = [{} for _ in range(n)]
+    tags = {link.tag for element in elements for link in element if link.tag in _LINK_TAGS}
+    if len(tags) > 1:
+        raise SpecError(f"{dump.source}: both <nvlink> and <xgmi> links; expected one kind")
+    dump.link_family = _LINK_TAGS[tags.pop()] if tags else "nvlink"
+    for i, element in enumerate(elements):
+        for link in element:
+            if link.tag not in _LINK_TAGS:
+                continue
+            target, count = link.get("target", ""), _count(link, dump.source)
+            if target in busids:
+                dump.gpu_links[i][dump.gpus.index(busids[target])] += count
+            elif link.get("tclass", "").lower() == _NVSWITCH_CLASS:
+                dump.switch_links[i][target] = dump.switch_links[i].get(target, 0) + count
+    for i in range(n):
+        for j in range(i + 1, n):
+            if dump.gpu_links[i][j] != dump.gpu_links[j][i]:
+                raise SpecError(
+                    f"{dump.source}: GPU{i} lists {dump.gpu_links[i][j]} link(s) to GPU{j} but "
+                    f"GPU{j} lists {dump.gpu_links[j][i]} back"
+                )
+
+
 def _walk(
     element: ET.Element,
     socket: int,
@@ -109,11 +151,12 @@ def _walk(
     gpu = element.find("gpu")
     nic = element.find("nic")
     key = bridge.get("busid", "") if bridge is not None else ""
+    pci = pci_id(element.get("vendor", ""), element.get("device", ""))
     if gpu is not None:
         dev = gpu.get("dev")
         if dev is None or not dev.isdigit():
             raise SpecError(f"{dump.source}: <gpu> under {busid} without a dev number")
-        gpus.append((int(dev), busid, gpu, element.get("device", "")))
+        gpus.append((int(dev), busid, gpu, pci))
         dump.socket[busid] = socket
         dump.pcie_gen = dump.pcie_gen or _gen(element.get("link_speed", ""))
         if key:
@@ -123,7 +166,7 @@ def _walk(
         if key:
             groups.setdefault(key, []).append(names[0])
             dump.nics.append(names[0])
-            dump.nic_pci_ids.append(element.get("device", ""))
+            dump.nic_pci_ids.append(pci)
         else:
             dump.other_nics.append(names[0])
         dump.socket[names[0]] = socket
@@ -134,20 +177,22 @@ def _walk(
 # -- export ---------------------------------------------------------------------------------
 
 
-def _pci_id(kind: str, spec_id: str) -> str:
-    with DEVICE_IDS_FILE.open("rb") as handle:
-        data = tomllib.load(handle)
-    for entry in data.get(kind, []):
-        if entry["id"] == spec_id and entry.get("pci_device_ids"):
-            return str(entry["pci_device_ids"][0])
-    return "0x0000"
+def _pci_attributes(kind: str, spec_id: str) -> dict[str, str]:
+    vendor, device = pci_for("nic" if kind == "nic" else "gpu", spec_id) or ("0x10de", "0x0000")
+    return {"vendor": vendor, "device": device}
 
 
 def fabric_to_nccl_xml(fabric: Fabric, catalog: Catalog, node: int = 0) -> str:
     """NCCL topology XML of one server of ``fabric`` (for ``NCCL_TOPO_FILE``).
 
     GPUs, NICs, PCIe switches and CPU sockets of node ``node`` with their PCIe link speeds and
-    widths, and every GPU's NVLinks to peer GPUs and NVSwitch chips with their counts.
+    widths, and every GPU's NVLinks to peer GPUs and NVSwitch chips with their counts; AMD GPUs
+    as RCCL writes them (``gcn`` architecture, ``<xgmi>`` links).
+
+    Raises
+    ------
+    SpecError
+        GPUs linked by something neither NCCL nor RCCL describes (Gaudi's RoCE mesh).
     """
     graph = fabric.graph
     local = [n for n, d in graph.nodes(data=True) if d.get("node") == node]
@@ -161,6 +206,16 @@ def fabric_to_nccl_xml(fabric: Fabric, catalog: Catalog, node: int = 0) -> str:
             bus[name] = f"{domain:04x}:{next(counter) & 0xFF:02x}:00.0"
         return bus[name]
 
+    families = {
+        catalog.link(d["link_spec"]).family
+        for a, b, d in graph.edges(data=True)
+        if a in local and graph.nodes[a]["kind"] == "gpu" and graph.nodes[b]["kind"] == "gpu"
+    }
+    if families - {"nvlink", "infinity-fabric"}:
+        raise SpecError(
+            f"{fabric.name}: its GPUs link by {', '.join(sorted(families))}, which NCCL's and "
+            "RCCL's topology XML cannot describe (only NVLink and xGMI)"
+        )
     root = ET.Element("system", version="1")
     cpus = sorted((n for n in local if graph.nodes[n]["kind"] == "cpu"),
                   key=lambda n: graph.nodes[n].get("socket", 0))  # fmt: skip
@@ -205,25 +260,39 @@ def _export_device(
                 _export_device(element, graph, child, name, catalog, busid)
         return
     if data["kind"] == "gpu":
-        spec = catalog.gpu(data["spec"])
-        element = ET.SubElement(parent, "pci", **{**attrs, "class": _GPU_CLASS,
-                                                   "vendor": "0x10de",
-                                                   "device": _pci_id("gpu", spec.id)})  # fmt: skip
-        gpu = ET.SubElement(element, "gpu", dev=str(data["local_rank"]),
-                            sm=str(_SM.get(spec.architecture.lower(), 0)),
-                            rank=str(data["local_rank"]), gdr="1")  # fmt: skip
-        for peer in sorted(graph.successors(name)):
-            kind = graph.nodes[peer]["kind"]
-            if kind in ("gpu", "nvswitch") and graph.edges[name, peer].get("link_count"):
-                target_class = _NVSWITCH_CLASS if kind == "nvswitch" else _GPU_CLASS
-                count = str(graph.edges[name, peer]["link_count"])
-                ET.SubElement(gpu, "nvlink", target=busid(peer), count=count, tclass=target_class)
+        _export_gpu(parent, graph, name, attrs, catalog, busid)
         return
     spec_nic = catalog.nic(data["spec"])
     port = catalog.link(spec_nic.port_link).data_rate_per_direction_bytes_per_s
-    element = ET.SubElement(parent, "pci", **{**attrs, "class": "0x020700", "vendor": "0x15b3",
-                                               "device": _pci_id("nic", spec_nic.id)})  # fmt: skip
+    ids = _pci_attributes("nic", spec_nic.id)
+    element = ET.SubElement(parent, "pci", **{**attrs, "class": "0x020700", **ids})
     nic = ET.SubElement(element, "nic")
     index = name.rsplit("nic", 1)[-1]
     ET.SubElement(nic, "net", name=f"mlx5_{index}", dev=index, speed=f"{port * 8 / 1e6:.0f}",
                   port="1", gdr="1", maxconn="131072", latency="0.000000")  # fmt: skip
+
+
+def _export_gpu(
+    parent: ET.Element, graph: Any, name: str, attrs: dict[str, str], catalog: Catalog, busid: Any
+) -> None:
+    data = graph.nodes[name]
+    spec = catalog.gpu(data["spec"])
+    ids = _pci_attributes("gpu", spec.id)
+    pci_class = _GPU_CLASS.get(ids["vendor"], _GPU_CLASS["0x10de"])
+    element = ET.SubElement(parent, "pci", {**attrs, "class": pci_class, **ids})
+    rank = str(data["local_rank"])
+    architecture = spec.architecture.lower()
+    if architecture in _GCN:
+        gpu = ET.SubElement(element, "gpu", dev=rank, gcn=_GCN[architecture], rank=rank, gdr="1")
+    else:
+        gpu = ET.SubElement(element, "gpu", dev=rank, sm=str(_SM.get(architecture, 0)),
+                            rank=rank, gdr="1")  # fmt: skip
+    for peer in sorted(graph.successors(name)):
+        kind = graph.nodes[peer]["kind"]
+        edge = graph.edges[name, peer]
+        if kind not in ("gpu", "nvswitch") or not edge.get("link_count"):
+            continue
+        family = catalog.link(edge["link_spec"]).family
+        tag = "xgmi" if family == "infinity-fabric" else "nvlink"
+        tclass = _NVSWITCH_CLASS if kind == "nvswitch" else pci_class
+        ET.SubElement(gpu, tag, target=busid(peer), count=str(edge["link_count"]), tclass=tclass)

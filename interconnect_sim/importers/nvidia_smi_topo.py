@@ -103,7 +103,7 @@ def read_topo_matrix(text: str, source: str) -> TopoDump:
         raise SpecError(f"{source}: no GPU columns")
     dump = TopoDump(source=source, kind="nvidia-smi topo -m", gpus=gpus)
     dump.quote = " ".join([gpus[0], *matrix.rows[gpus[0]]])
-    dump.nvlink = [[0] * len(gpus) for _ in gpus]
+    dump.gpu_links = [[0] * len(gpus) for _ in gpus]
     for i, a in enumerate(gpus):
         for j, b in enumerate(gpus):
             cell = matrix.cell(a, b)
@@ -112,7 +112,7 @@ def read_topo_matrix(text: str, source: str) -> TopoDump:
                     raise SpecError(
                         f"{source}: {a}-{b} is {cell} but {b}-{a} is {matrix.cell(b, a)}"
                     )
-                dump.nvlink[i][j] = int(cell[2:])
+                dump.gpu_links[i][j] = int(cell[2:])
     devices = gpus + nics
 
     def same_switch(a: str, b: str) -> bool:

@@ -11,6 +11,7 @@ from interconnect_sim.specs.model import (
     SuperPodSpec,
     SwitchSpec,
     SystemSpec,
+    TransceiverSpec,
 )
 from interconnect_sim.units import format_flops, format_rate, format_size
 
@@ -35,6 +36,11 @@ def _key_facts(catalog: Catalog, spec: Spec) -> str:
         return f"{spec.gpu_count} x {spec.gpu}, {spec.topology}{nic}"
     if isinstance(spec, SuperPodSpec):
         return f"{spec.nodes_per_scalable_unit} x {spec.system} per SU, leaf {spec.leaf_switch}"
+    if isinstance(spec, TransceiverSpec):
+        return (
+            f"{spec.link}, {spec.media}, {spec.ports} port(s), up to {spec.max_reach_m:g} m, "
+            f"{spec.power_w:g} W per end"
+        )
     return ""
 
 
@@ -70,6 +76,7 @@ def catalog_markdown(catalog: Catalog) -> str:
         ("Switches", SwitchSpec),
         ("Systems (presets)", SystemSpec),
         ("SuperPOD designs", SuperPodSpec),
+        ("Transceivers and cables", TransceiverSpec),
     ]
     lines = [
         "# Spec catalog",

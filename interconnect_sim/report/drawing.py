@@ -1,15 +1,21 @@
-"""Draw a fabric: devices coloured by kind, links by tier, big fabrics drawn as a tree.
+"""Draw a fabric people can read: labelled devices and tiers, big fabrics collapsed into groups.
 
-Small fabrics (one system) show every device in layers: NVSwitch chips above the GPUs, PCIe
-switches and NICs below, CPUs at the bottom. Multi-node fabrics collapse each system into one
-box and show the network tiers above it (core, spine, leaf), so a 1,000-node SuperPOD stays
-readable.
+* **One system**: every device is a labelled box in its row (NVSwitch chips on top, then GPUs,
+  PCIe switches, CPUs, and the NICs at the bottom, facing the network); each row is named on the
+  left with its device kind, model and count; links are coloured by tier (NVLink, PCIe, network,
+  host) with the link types and their per-direction rates in the legend. PCIe switches, NICs and
+  CPUs sit under the devices they connect to, so lines rarely cross.
+* **Many systems**: identical systems and switches collapse into groups with counts: each scalable
+  unit's systems, each SU's leaves, the spines (per pod or rail group), the cores. Lines between
+  groups carry the number of links and the bandwidth per direction, so a 4-SU DGX SuperPOD reads
+  at a glance.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -19,12 +25,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
+from matplotlib.patches import FancyBboxPatch
 
 from interconnect_sim.files import write_atomically
-from interconnect_sim.topology.fabric import BANDWIDTH, TIER, Fabric
+from interconnect_sim.topology.fabric import BANDWIDTH, LINK_COUNT, LINK_SPEC, TIER, Fabric
 from interconnect_sim.units import format_rate
 
-__all__ = ["draw_fabric", "save_fabric_drawing", "save_figure"]
+__all__ = [
+    "FabricGroup",
+    "GroupLink",
+    "draw_fabric",
+    "fabric_groups",
+    "save_fabric_drawing",
+    "save_figure",
+]
 
 KIND_COLOURS = {
     "gpu": "#76b900",
@@ -38,56 +52,77 @@ KIND_COLOURS = {
     "system": "#76b900",
 }
 TIER_COLOURS = {"nvlink": "#2ca02c", "pcie": "#1f77b4", "network": "#ff7f0e", "host": "#9467bd"}
-_SMALL_LAYERS = {"nvswitch": 3.0, "gpu": 2.0, "pcie_switch": 1.0, "nic": 0.4, "cpu": -0.4}
-_LARGE_LAYERS = {"core": 3.0, "spine": 2.0, "leaf": 1.0, "system": 0.0}
+TIER_NAMES = {"nvlink": "NVLink", "pcie": "PCIe", "network": "network", "host": "host (CPU, C2C)"}
+KIND_NAMES = {
+    "gpu": "GPU",
+    "nvswitch": "NVSwitch",
+    "pcie_switch": "PCIe switch",
+    "nic": "NIC",
+    "cpu": "CPU",
+    "leaf": "leaf",
+    "spine": "spine",
+    "core": "core",
+}
+_SMALL_ROWS = ("nvswitch", "gpu", "pcie_switch", "nic", "cpu")
+_NETWORK_ROWS = ("system", "leaf", "spine", "core")
+_MAX_LABELLED = 16
+_MAX_GROUPS_PER_ROW = 8
 
 
-def _spread(nodes: list[str], y: float, positions: dict[str, tuple[float, float]]) -> None:
-    for i, node in enumerate(nodes):
-        positions[node] = ((i + 0.5) / len(nodes), y)
+# -- one system ------------------------------------------------------------------------------
 
 
-def _small_graph(
-    fabric: Fabric,
-) -> tuple[dict[str, tuple[float, float]], list[tuple[str, str, str, float]]]:
-    positions: dict[str, tuple[float, float]] = {}
-    rows: dict[float, list[str]] = defaultdict(list)
+def _device_label(node: str) -> str:
+    local = node.split("/", 1)[-1]
+    for prefix, name in (
+        ("gpu", "GPU"),
+        ("nvsw", "NVSw"),
+        ("pcisw", "PCIe"),
+        ("nic", "NIC"),
+        ("cpu", "CPU"),
+    ):
+        if local.startswith(prefix):
+            return f"{name} {local[len(prefix) :]}"
+    return local
+
+
+def _row_specs(fabric: Fabric, nodes: list[str]) -> str:
+    specs = Counter(
+        str(fabric.graph.nodes[n].get("spec") or fabric.graph.nodes[n].get("model") or "")
+        for n in nodes
+    )
+    named = [s for s in specs if s]
+    return ", ".join(named)
+
+
+def _place_small(fabric: Fabric) -> dict[str, tuple[float, float]]:
+    """Rows by kind; rows below the GPUs sit under their neighbours (barycentre order)."""
+    rows: dict[str, list[str]] = defaultdict(list)
     for node, kind in fabric.graph.nodes(data="kind"):
-        rows[_SMALL_LAYERS.get(kind, 0.5)].append(node)
-    for y, nodes in rows.items():
-        _spread(nodes, y, positions)
-    edges = [
-        (u, v, d[TIER], d[BANDWIDTH])
-        for u, v, d in fabric.graph.edges(data=True)
-        if str(u) < str(v)
-    ]
-    return positions, edges
-
-
-def _large_graph(
-    fabric: Fabric,
-) -> tuple[dict[str, tuple[float, float]], list[tuple[str, str, str, float]]]:
-    """Collapse each system (``n<i>/...``) into one vertex; keep network switches."""
-
-    def owner(node: str) -> str:
-        return node.split("/", 1)[0] if fabric.kind(node) not in _LARGE_LAYERS else node
-
-    rows: dict[float, list[str]] = defaultdict(list)
-    seen: set[str] = set()
-    for node, kind in fabric.graph.nodes(data="kind"):
-        vertex = owner(node)
-        if vertex not in seen:
-            seen.add(vertex)
-            rows[_LARGE_LAYERS.get(kind, 0.0)].append(vertex)
+        rows[kind if kind in _SMALL_ROWS else "gpu"].append(node)
     positions: dict[str, tuple[float, float]] = {}
-    for y, nodes in rows.items():
-        _spread(nodes, y, positions)
-    bandwidth: dict[tuple[str, str, str], float] = defaultdict(float)
-    for u, v, d in fabric.graph.edges(data=True):
-        a, b = owner(u), owner(v)
-        if a != b and a < b:
-            bandwidth[(a, b, d[TIER])] += d[BANDWIDTH]
-    return positions, [(a, b, tier, bw) for (a, b, tier), bw in bandwidth.items()]
+    y_of = {"nvswitch": 4.0, "gpu": 3.0, "pcie_switch": 2.0, "cpu": 1.0, "nic": 0.0}
+
+    def spread(nodes: list[str], y: float) -> None:
+        for i, node in enumerate(nodes):
+            positions[node] = ((i + 0.5) / len(nodes), y)
+
+    spread(sorted(rows["gpu"], key=_index), y_of["gpu"])
+    spread(sorted(rows["nvswitch"], key=_index), y_of["nvswitch"])
+    for kind in ("pcie_switch", "cpu", "nic"):
+        nodes = rows.get(kind, [])
+
+        def centre(node: str) -> float:
+            xs = [positions[m][0] for m in fabric.graph.successors(node) if m in positions]
+            return sum(xs) / len(xs) if xs else 0.5
+
+        spread(sorted(nodes, key=lambda n: (centre(n), _index(n))), y_of[kind])
+    return positions
+
+
+def _index(node: str) -> int:
+    digits = "".join(ch for ch in node.rsplit("/", 1)[-1] if ch.isdigit())
+    return int(digits) if digits else 0
 
 
 def _link_curve(a: tuple[float, float], b: tuple[float, float]) -> tuple[list[float], list[float]]:
@@ -101,8 +136,337 @@ def _link_curve(a: tuple[float, float], b: tuple[float, float]) -> tuple[list[fl
     return [xa + (xb - xa) * t for t in ts], [ya + height * 4 * t * (1 - t) for t in ts]
 
 
+def _tier_legend(fabric: Fabric) -> list[Line2D]:
+    rates: dict[str, dict[str, float]] = defaultdict(dict)
+    for _, _, data in fabric.graph.edges(data=True):
+        per_link = data[BANDWIDTH] / max(1, data[LINK_COUNT])
+        rates[data[TIER]][str(data[LINK_SPEC])] = per_link
+    handles = []
+    for tier in ("nvlink", "pcie", "network", "host"):
+        if tier not in rates:
+            continue
+        specs = ", ".join(f"{spec} {format_rate(r)}" for spec, r in sorted(rates[tier].items()))
+        handles.append(
+            Line2D([0], [0], color=TIER_COLOURS[tier], lw=2, label=f"{TIER_NAMES[tier]}: {specs}")
+        )
+    return handles
+
+
+def _draw_small(fabric: Fabric, ax: Axes) -> None:
+    positions = _place_small(fabric)
+    widest = max((d[BANDWIDTH] for _, _, d in fabric.graph.edges(data=True)), default=1.0)
+    for u, v, data in fabric.graph.edges(data=True):
+        if str(u) >= str(v):
+            continue
+        xs, ys = _link_curve(positions[u], positions[v])
+        ax.plot(
+            xs,
+            ys,
+            color=TIER_COLOURS[data[TIER]],
+            alpha=0.55,
+            linewidth=0.6 + 2.4 * data[BANDWIDTH] / widest,
+            zorder=1,
+        )
+    rows: dict[str, list[str]] = defaultdict(list)
+    for node, kind in fabric.graph.nodes(data="kind"):
+        rows[kind].append(node)
+    for kind, nodes in rows.items():
+        per_row = len(nodes)
+        box_w = min(0.9 / per_row, 0.07)
+        for node in nodes:
+            x, y = positions[node]
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x - box_w / 2, y - 0.16),
+                    box_w,
+                    0.32,
+                    boxstyle="round,pad=0.004,rounding_size=0.02",
+                    facecolor=KIND_COLOURS.get(kind, "grey"),
+                    edgecolor="white",
+                    linewidth=0.8,
+                    zorder=2,
+                )
+            )
+            if per_row <= _MAX_LABELLED:
+                ax.text(
+                    x,
+                    y,
+                    _device_label(node),
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="white",
+                    zorder=3,
+                    fontweight="bold",
+                )
+        y = positions[nodes[0]][1]
+        spec = _row_specs(fabric, nodes)
+        ax.text(
+            -0.01,
+            y,
+            f"{KIND_NAMES.get(kind, kind)} x {per_row}" + (f"\n{spec}" if spec else ""),
+            ha="right",
+            va="center",
+            fontsize=8,
+        )
+    ax.set_ylim(-0.5, 4.9 if rows.get("nvswitch") else 4.3)
+    ax.legend(
+        handles=_tier_legend(fabric),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=2,
+        fontsize=7.5,
+        title="links by tier (rate per link, per direction; line width ~ bandwidth)",
+        title_fontsize=8,
+        frameon=False,
+    )
+
+
+# -- many systems: groups ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class FabricGroup:
+    """Identical devices drawn as one box: a scalable unit's systems, an SU's leaves ..."""
+
+    key: str
+    row: str
+    title: str
+    members: list[str] = field(default_factory=list)
+    detail: str = ""
+
+    @property
+    def count(self) -> int:
+        """Devices (or systems) in the group."""
+        return len(self.members)
+
+
+@dataclass(slots=True)
+class GroupLink:
+    """All physical links between two groups: count and bandwidth per direction (upward)."""
+
+    lower: str
+    upper: str
+    tier: str
+    links: int = 0
+    bandwidth_bytes_per_s: float = 0.0
+
+
+def _system_su(fabric: Fabric) -> dict[int, int]:
+    su_of: dict[int, int] = {}
+    for nic in fabric.nodes_of_kind("nic"):
+        node = fabric.graph.nodes[nic].get("node")
+        for neighbour in fabric.graph.successors(nic):
+            if fabric.kind(neighbour) == "leaf" and node is not None:
+                su_of.setdefault(int(node), int(fabric.graph.nodes[neighbour].get("su", 0)))
+    return su_of
+
+
+def _system_detail(group: FabricGroup, info: dict[str, int]) -> str:
+    system = group.detail.split("\n", 1)[0]
+    gpus = group.count * info["gpus_per_node"]
+    return f"{system}\n{gpus:,} GPUs" if gpus else system
+
+
+def _switch_group(node: str, kind: str, su: object) -> str:
+    if kind == "leaf":
+        return f"leaf:su{su}"
+    prefix = node.split("/", 1)[0] if "/" in node else ""
+    return f"{kind}:{prefix}"
+
+
+def fabric_groups(fabric: Fabric) -> tuple[list[FabricGroup], list[GroupLink]]:
+    """Collapse a multi-node fabric into groups (per SU, per switch tier) and group links."""
+    su_of = _system_su(fabric)
+    system = str(fabric.graph.graph.get("system", "system"))
+    gpn = int(fabric.graph.graph.get("gpus_per_node") or 0)
+    groups: dict[str, FabricGroup] = {}
+    group_of: dict[str, str] = {}
+    systems: dict[str, set[int]] = defaultdict(set)
+    for node, data in fabric.graph.nodes(data=True):
+        kind = data["kind"]
+        if kind in ("leaf", "spine", "core"):
+            key = _switch_group(node, kind, data.get("su"))
+            if key not in groups:
+                scope = key.split(":", 1)[1]
+                where = f" ({scope.replace('su', 'SU ')})" if scope else ""
+                groups[key] = FabricGroup(key, kind, f"{kind}{where}", detail=str(data["spec"]))
+            groups[key].members.append(node)
+            group_of[node] = key
+        else:
+            index = int(data.get("node", 0))
+            key = f"system:su{su_of.get(index, 0)}"
+            systems[key].add(index)
+            group_of[node] = key
+    for key, indices in systems.items():
+        su = key.split("su", 1)[1]
+        groups[key] = FabricGroup(
+            key, "system", f"SU {su}", members=[f"n{i}" for i in sorted(indices)], detail=system
+        )
+    fabric_gpus = {"gpus_per_node": gpn}
+    for group in groups.values():
+        if group.row == "system":
+            group.detail = _system_detail(group, fabric_gpus)
+    rank = {row: i for i, row in enumerate(_NETWORK_ROWS)}
+    links: dict[tuple[str, str, str], GroupLink] = {}
+    for u, v, data in fabric.graph.edges(data=True):
+        a, b = group_of[u], group_of[v]
+        if a == b or rank[groups[a].row] >= rank[groups[b].row]:
+            continue
+        pair = (a, b, str(data[TIER]))
+        link = links.setdefault(pair, GroupLink(*pair))
+        link.links += int(data[LINK_COUNT])
+        link.bandwidth_bytes_per_s += float(data[BANDWIDTH])
+    return list(groups.values()), list(links.values())
+
+
+def _merge_rows(
+    groups: list[FabricGroup], links: list[GroupLink]
+) -> tuple[list[FabricGroup], list[GroupLink]]:
+    """Rows with more than a handful of groups become one group with the totals."""
+    by_row: dict[str, list[FabricGroup]] = defaultdict(list)
+    for group in groups:
+        by_row[group.row].append(group)
+    rename: dict[str, str] = {}
+    merged: list[FabricGroup] = []
+    for row, members in by_row.items():
+        if len(members) <= _MAX_GROUPS_PER_ROW:
+            merged.extend(members)
+            continue
+        key = f"{row}:all"
+        unit = "SUs" if row in ("system", "leaf") else "groups"
+        group = FabricGroup(
+            key,
+            row,
+            f"{row} ({len(members)} {unit})" if row != "system" else f"{len(members)} SUs",
+            detail=members[0].detail,
+        )
+        for member in members:
+            group.members.extend(member.members)
+            rename[member.key] = key
+        if row == "system":
+            per_node = _gpus_per_member(members)
+            group.detail = f"{group.detail.split(chr(10))[0]}\n{per_node * group.count:,} GPUs"
+        merged.append(group)
+    combined: dict[tuple[str, str, str], GroupLink] = {}
+    for link in links:
+        pair = (rename.get(link.lower, link.lower), rename.get(link.upper, link.upper), link.tier)
+        total = combined.setdefault(pair, GroupLink(*pair))
+        total.links += link.links
+        total.bandwidth_bytes_per_s += link.bandwidth_bytes_per_s
+    return merged, list(combined.values())
+
+
+def _gpus_per_member(members: list[FabricGroup]) -> int:
+    first = members[0]
+    lines = first.detail.split("\n")
+    if len(lines) < 2 or not first.count:
+        return 0
+    return int(lines[1].split()[0].replace(",", "")) // first.count
+
+
+def _group_text(group: FabricGroup) -> str:
+    if group.row == "system":
+        return f"{group.title}\n{group.count:,} x {group.detail}"
+    return f"{group.count:,} x {group.title}\n{group.detail}"
+
+
+def _draw_groups(fabric: Fabric, ax: Axes) -> None:
+    groups, links = _merge_rows(*fabric_groups(fabric))
+    rows: dict[str, list[FabricGroup]] = defaultdict(list)
+    for group in groups:
+        rows[group.row].append(group)
+    present = [row for row in _NETWORK_ROWS if row in rows]
+    centre: dict[str, tuple[float, float]] = {}
+    box_h = 0.42
+    for level, row in enumerate(present):
+        members = sorted(rows[row], key=lambda g: g.key)
+        width = min(0.9 / len(members), 0.3)
+        for i, group in enumerate(members):
+            x = (i + 0.5) / len(members)
+            centre[group.key] = (x, float(level))
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x - width / 2, level - box_h / 2),
+                    width,
+                    box_h,
+                    boxstyle="round,pad=0.005,rounding_size=0.03",
+                    facecolor=KIND_COLOURS.get(row, "grey"),
+                    edgecolor="white",
+                    zorder=2,
+                )
+            )
+            ax.text(
+                x,
+                level,
+                _group_text(group),
+                ha="center",
+                va="center",
+                fontsize=7.5 if len(members) <= 5 else 6.5,
+                color="white",
+                fontweight="bold",
+                zorder=3,
+            )
+    widest = max((link.bandwidth_bytes_per_s for link in links), default=1.0)
+    between: dict[tuple[float, float], list[GroupLink]] = defaultdict(list)
+    for link in links:
+        between[(centre[link.lower][1], centre[link.upper][1])].append(link)
+    label_box = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"}
+    for (low, high), level_links in between.items():
+        for link in level_links:
+            (xa, ya), (xb, yb) = centre[link.lower], centre[link.upper]
+            ya, yb = ya + box_h / 2, yb - box_h / 2
+            ax.plot(
+                [xa, xb],
+                [ya, yb],
+                color=TIER_COLOURS[link.tier],
+                linewidth=0.8 + 3.5 * link.bandwidth_bytes_per_s / widest,
+                alpha=0.7,
+                zorder=1,
+            )
+            if len(level_links) <= _MAX_GROUPS_PER_ROW:
+                ax.text(
+                    xa + 0.3 * (xb - xa),
+                    ya + 0.3 * (yb - ya),
+                    f"{link.links:,} links\n{format_rate(link.bandwidth_bytes_per_s)}",
+                    fontsize=6,
+                    ha="center",
+                    va="center",
+                    zorder=3,
+                    bbox=label_box,
+                )
+        if len(level_links) > _MAX_GROUPS_PER_ROW:
+            total = sum(link.links for link in level_links)
+            rate = sum(link.bandwidth_bytes_per_s for link in level_links)
+            ax.text(
+                1.0,
+                (low + high) / 2,
+                f"{len(level_links)} group pairs:\n{total:,} links, {format_rate(rate)}",
+                fontsize=6.5,
+                ha="left",
+                va="center",
+                zorder=3,
+                bbox=label_box,
+            )
+    for level, row in enumerate(present):
+        total = sum(g.count for g in rows[row])
+        name = "systems" if row == "system" else f"{row} switches"
+        ax.text(-0.01, level, f"{name}\n{total:,} in all", ha="right", va="center", fontsize=8)
+    ax.set_ylim(-0.5, len(present) - 0.5)
+    ax.legend(
+        handles=_tier_legend(fabric),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=2,
+        fontsize=7.5,
+        title="links between groups: count and bandwidth per direction (upward); rate per link",
+        title_fontsize=8,
+        frameon=False,
+    )
+
+
 def draw_fabric(fabric: Fabric, ax: Axes) -> None:
-    """Draw ``fabric`` on ``ax``.
+    """Draw ``fabric`` on ``ax``: every device of one system, or groups of a multi-node fabric.
 
     Parameters
     ----------
@@ -112,61 +476,11 @@ def draw_fabric(fabric: Fabric, ax: Axes) -> None:
         Target axes; cleared of ticks, since position carries no unit.
     """
     multi_node = len({fabric.graph.nodes[g]["node"] for g in fabric.gpus}) > 1
-    positions, edges = _large_graph(fabric) if multi_node else _small_graph(fabric)
-    widest = max((bw for *_, bw in edges), default=1.0)
-    tier_max: dict[str, float] = defaultdict(float)
-    for a, b, tier, bw in edges:
-        xs, ys = _link_curve(positions[a], positions[b])
-        ax.plot(
-            xs,
-            ys,
-            color=TIER_COLOURS[tier],
-            alpha=0.35,
-            linewidth=0.4 + 2.0 * bw / widest,
-            zorder=1,
-        )
-        tier_max[tier] = max(tier_max[tier], bw)
-    by_kind: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for node, xy in positions.items():
-        kind = "system" if multi_node and node.startswith("n") and "/" not in node else None
-        by_kind[kind or fabric.kind(node)].append(xy)
-    marker_size = max(6.0, 120.0 / max(1.0, len(positions) ** 0.5))
-    for kind, points in by_kind.items():
-        point_xs = [x for x, _ in points]
-        point_ys = [y for _, y in points]
-        label = "system (all devices of one node)" if kind == "system" else kind.replace("_", " ")
-        ax.scatter(
-            point_xs,
-            point_ys,
-            s=marker_size * (3 if kind == "system" else 2),
-            color=KIND_COLOURS.get(kind, "grey"),
-            label=f"{label} ({len(points)})",
-            zorder=2,
-            edgecolors="white",
-            linewidths=0.3,
-        )
-    tier_handles = [
-        Line2D(
-            [0],
-            [0],
-            color=TIER_COLOURS[t],
-            label=f"{t} link (widest {format_rate(bw)} per direction)",
-        )
-        for t, bw in tier_max.items()
-    ]
-    node_legend = ax.legend(
-        loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, title="devices", title_fontsize=8
-    )
-    ax.add_artist(node_legend)
-    ax.legend(
-        handles=tier_handles,
-        loc="lower left",
-        bbox_to_anchor=(1.01, 0.0),
-        fontsize=7,
-        title="links (line width ~ bandwidth)",
-        title_fontsize=8,
-    )
-    ax.set_title(fabric.name)
+    if multi_node:
+        _draw_groups(fabric, ax)
+    else:
+        _draw_small(fabric, ax)
+    ax.set_title(fabric.name, fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlim(0, 1)
@@ -176,7 +490,7 @@ def draw_fabric(fabric: Fabric, ax: Axes) -> None:
 
 def save_fabric_drawing(fabric: Fabric, path: Path) -> None:
     """Draw ``fabric`` and write it to ``path`` (PNG, SVG or PDF by suffix) atomically."""
-    figure, ax = plt.subplots(figsize=(12, 6), layout="constrained")
+    figure, ax = plt.subplots(figsize=(12, 6.5), layout="constrained")
     try:
         draw_fabric(fabric, ax)
         write_atomically(Path(path), lambda tmp: figure.savefig(tmp, dpi=130))

@@ -52,5 +52,5 @@ def format_fabric_summary(summary: FabricSummary) -> str:
         lines.append("")
         lines.append("Where the numbers come from:")
         for role, entry in summary.provenance.items():
-            lines.append(f"  {role:<8}{entry['id']:<22}{entry['entry']:<26}{entry['summary']}")
+            lines.append(f"  {role:<8}{entry['id']:<21} {entry['entry']:<26}{entry['summary']}")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from interconnect_sim.specs.model import (
     SuperPodSpec,
     SwitchSpec,
     SystemSpec,
+    TransceiverSpec,
 )
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "SuperPodSpec",
     "SwitchSpec",
     "SystemSpec",
+    "TransceiverSpec",
     "load_catalog",
 ]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from interconnect_sim.errors import SpecError
-from interconnect_sim.specs.loader import load_spec_file
+from interconnect_sim.specs.loader import load_spec_file, spec_from_data
 from interconnect_sim.specs.model import (
     Check,
     GpuSpec,
@@ -29,9 +29,19 @@ from interconnect_sim.specs.model import (
     SuperPodSpec,
     SwitchSpec,
     SystemSpec,
+    TransceiverSpec,
 )
+from interconnect_sim.specs.system_readers import SystemHints, system_readers
 
-__all__ = ["DATA_DIR", "Catalog", "CheckResult", "is_system_path", "load_catalog"]
+__all__ = [
+    "DATA_DIR",
+    "SYSTEM_FILE_SUFFIXES",
+    "Catalog",
+    "CheckResult",
+    "SystemHints",
+    "is_system_path",
+    "load_catalog",
+]
 
 DATA_DIR = Path(__file__).parent / "data"
 """Folder of the shipped spec files, one TOML file per product or generation."""
@@ -57,9 +67,14 @@ class CheckResult:
         )
 
 
+SYSTEM_FILE_SUFFIXES = (".toml", ".xml", ".txt")
+"""Suffixes that make a system reference a file: system TOML files, topology dumps."""
+
+
 def is_system_path(reference: str) -> bool:
-    """Whether a ``--system`` value names a file (``my-node.toml``, ``nodes/x``) not a preset id."""
-    return reference.lower().endswith(".toml") or "/" in reference or "\\" in reference
+    """Whether a ``--system`` value names a file (``my-node.toml``, ``topo.txt``, ``nodes/x``)
+    rather than a preset id."""
+    return reference.lower().endswith(SYSTEM_FILE_SUFFIXES) or "/" in reference or "\\" in reference
 
 
 class Catalog:
@@ -73,7 +88,7 @@ class Catalog:
         self._specs = specs
         self._paths = paths
         self._folded = {spec_id.lower(): spec_id for spec_id in specs}
-        self._system_files: dict[tuple[Path, float], SystemSpec] = {}
+        self._system_files: dict[tuple[Path, float, SystemHints | None], SystemSpec] = {}
         self._check_references()
 
     def __iter__(self) -> Iterator[Spec]:
@@ -87,7 +102,7 @@ class Catalog:
 
     def path_of(self, spec_id: str) -> Path:
         """The file a spec was read from (shipped data, a ``--catalog`` folder or a system file)."""
-        for (path, _), spec in self._system_files.items():
+        for (path, *_), spec in self._system_files.items():
             if spec.id == spec_id:
                 return path
         return self._paths[self._folded.get(spec_id.lower(), spec_id)]
@@ -125,12 +140,25 @@ class Catalog:
         """The SuperPOD reference design with this id."""
         return self._get(spec_id, SuperPodSpec, "SuperPOD design")
 
-    def resolve_system(self, reference: str) -> SystemSpec:
-        """A system given as a preset id (any case) or as a path to a system TOML file.
+    def transceiver(self, spec_id: str) -> TransceiverSpec:
+        """The transceiver or cable spec with this id."""
+        return self._get(spec_id, TransceiverSpec, "transceiver")
 
-        A file is read as a user's file (``[[sources]]`` optional, values then user-supplied)
-        and checked against this catalog like a preset; its id (the file stem) must not be a
-        preset's. Files are read once per catalog (again if they change).
+    def resolve_system(self, reference: str, hints: SystemHints | None = None) -> SystemSpec:
+        """A system given as a preset id (any case), a path to a system TOML file, or a path to
+        a file a registered reader understands (a topology dump: :mod:`.system_readers`).
+
+        A file is read as a user's file (values without ``[[sources]]`` user-supplied, a dump's
+        measured), checked like a preset, and its id must not be a preset's; read once per
+        catalog (again if it changes). An existing file that is not a preset id is a file.
+
+        Parameters
+        ----------
+        reference : str
+            Preset id or path.
+        hints : SystemHints, optional
+            ``--gpu`` / ``--nic`` for a dump that does not name its models. A GPU hint that
+            differs from a preset's or a TOML file's GPU is an error (it would be ignored).
 
         Raises
         ------
@@ -138,15 +166,47 @@ class Catalog:
             Unknown id (naming the nearest ones), missing or unreadable file, a file that is
             not a system, or a bad value (naming the file, the key and the value).
         """
-        if not is_system_path(reference):
-            return self.system(reference)
-        path = Path(reference).expanduser().resolve()
+        hints = hints or SystemHints()
+        folded = reference.lower() in self._folded
+        as_file = Path(reference).expanduser()
+        if not is_system_path(reference) and (folded or not as_file.is_file()):
+            return self._without_gpu_hint(self.system(reference), reference, hints)
+        path = as_file.resolve()
         if not path.is_file():
             raise SpecError(f"system file {reference!r} does not exist")
-        key = (path, path.stat().st_mtime)
+        toml = path.suffix.lower() == ".toml"
+        key = (path, path.stat().st_mtime, None if toml else hints)
         if key not in self._system_files:
-            self._system_files[key] = self._load_system_file(path)
-        return self._system_files[key]
+            self._system_files[key] = (
+                self._load_system_file(path) if toml else self._read_system_dump(path, hints)
+            )
+        spec = self._system_files[key]
+        return self._without_gpu_hint(spec, reference, hints) if toml else spec
+
+    def _without_gpu_hint(self, spec: SystemSpec, reference: str, hints: SystemHints) -> SystemSpec:
+        if hints.gpu is not None and self.gpu(hints.gpu).id != spec.gpu:
+            raise SpecError(
+                f"--gpu {hints.gpu} names the GPU of a topology dump (nvidia-smi topo -m, NCCL "
+                f"XML); {reference!r} is a system file or preset whose GPU is {spec.gpu}"
+            )
+        return spec
+
+    def _read_system_dump(self, path: Path, hints: SystemHints) -> SystemSpec:
+        for reader in system_readers():
+            data = reader(path, self, hints)
+            if data is not None:
+                break
+        else:
+            formats = (
+                "a topology dump this tool reads (nvidia-smi topo -m, NCCL or RCCL XML)"
+                if system_readers()
+                else "a topology dump (register a reader: interconnect_sim.specs.system_readers)"
+            )
+            raise SpecError(f"{path}: neither a system file (.toml) nor {formats}")
+        spec = spec_from_data(data, path, origin="user", check_id=False)
+        if not isinstance(spec, SystemSpec):
+            raise SpecError(f"{path}: a reader returned a {type(spec).__name__}, not a system")
+        return self._checked_user_system(spec, path)
 
     def _load_system_file(self, path: Path) -> SystemSpec:
         spec = load_spec_file(path, origin="user")
@@ -156,6 +216,9 @@ class Catalog:
                 f'{path}: kind: is {kind!r}; a system file needs kind = "system" (GPU, '
                 "link, NIC and switch files go in a folder passed with --catalog)"
             )
+        return self._checked_user_system(spec, path)
+
+    def _checked_user_system(self, spec: SystemSpec, path: Path) -> SystemSpec:
         if spec.id.lower() in self._folded:
             other = self._paths[self._folded[spec.id.lower()]]
             raise SpecError(
@@ -169,7 +232,7 @@ class Catalog:
         return spec
 
     def provenance(self, spec: Spec | str) -> dict[str, str]:
-        """Each value-carrying key of a spec mapped to ``cited``, ``inferred``,
+        """Each value-carrying key of a spec mapped to ``cited``, ``measured``, ``inferred``,
         ``user-supplied`` or ``announced`` (see :mod:`interconnect_sim.specs.provenance`)."""
         from interconnect_sim.specs.provenance import field_provenance
 
@@ -213,6 +276,8 @@ class Catalog:
             check_system(self, spec)
             if spec.superpod is not None:
                 self.superpod(spec.superpod)
+        elif isinstance(spec, TransceiverSpec):
+            self.link(spec.link)
         elif isinstance(spec, SuperPodSpec):
             self.system(spec.system)
             for switch_id in (spec.leaf_switch, spec.spine_switch, spec.core_switch):

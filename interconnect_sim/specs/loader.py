@@ -29,9 +29,10 @@ from interconnect_sim.specs.model import (
     SuperPodSpec,
     SwitchSpec,
     SystemSpec,
+    TransceiverSpec,
 )
 
-__all__ = ["SPEC_KINDS", "load_spec_file"]
+__all__ = ["SPEC_KINDS", "load_spec_file", "spec_from_data"]
 
 Converter = Callable[[Any], Any]
 
@@ -202,6 +203,16 @@ _SWITCH: dict[str, _Field] = {
     "latency": _f("latency_s", units.parse_duration, required=False),
     "form_factor": _f("form_factor", _as_str, required=False),
     "power": _f("power_w", units.parse_power, required=False),
+    "ports_per_cage": _f("ports_per_cage", _as_int, required=False),
+}
+
+_TRANSCEIVER: dict[str, _Field] = {
+    "link": _f("link", _as_str),
+    "media": _f("media", _choice("dac", "acc", "aoc", "multimode", "singlemode")),
+    "ports": _f("ports", _as_int),
+    "max_reach": _f("max_reach_m", units.parse_length),
+    "power": _f("power_w", units.parse_power),
+    "form_factor": _f("form_factor", _as_str, required=False),
 }
 
 _TOPOLOGY_ALIASES = {"hybrid-cube-mesh": "mesh", "nvl-rack": "nvlink-domain"}
@@ -246,6 +257,8 @@ _SYSTEM: dict[str, _Field] = {
     "spine_nvswitch_count": _f("spine_nvswitch_count", _as_int, required=False),
     "superpod": _f("superpod", _as_str, required=False),
     "year": _f("year", _as_int, required=False),
+    "power": _f("power_w", units.parse_power, required=False),
+    "nic_ports_per_cage": _f("nic_ports_per_cage", _as_int, required=False),
 }
 
 _SUPERPOD: dict[str, _Field] = {
@@ -257,6 +270,8 @@ _SUPERPOD: dict[str, _Field] = {
     "spine_layout": _f("spine_layout", _choice("shared", "per-rail-groups"), required=False),
     "spine_group_size": _f("spine_group_size", _as_int, required=False),
     "reference_rows": _f("reference_rows", lambda v: v, required=False),
+    "fabric_management_ports": _f("fabric_management_ports", _as_int, required=False),
+    "nodes_per_rack": _f("nodes_per_rack", _as_int, required=False),
 }
 
 SPEC_KINDS: dict[str, tuple[type[Spec], dict[str, _Field]]] = {
@@ -266,6 +281,7 @@ SPEC_KINDS: dict[str, tuple[type[Spec], dict[str, _Field]]] = {
     "switch": (SwitchSpec, _SWITCH),
     "system": (SystemSpec, _SYSTEM),
     "superpod": (SuperPodSpec, _SUPERPOD),
+    "transceiver": (TransceiverSpec, _TRANSCEIVER),
 }
 """Spec kinds, by the ``kind`` key of a file: the class built and the keys it accepts."""
 
@@ -279,6 +295,9 @@ _ROW_KEYS = {
     "leaf_count": True,
     "spine_count": True,
     "core_count": False,
+    "node_leaf_cables": False,
+    "leaf_spine_cables": False,
+    "spine_core_cables": False,
 }
 
 
@@ -413,7 +432,32 @@ def load_spec_file(path: Path, *, origin: Origin = "shipped") -> Spec:
     SpecError
         Naming the file and key on any malformed, unknown, missing or uncited value.
     """
-    data = _read_toml(path)
+    return spec_from_data(_read_toml(path), path, origin=origin)
+
+
+def spec_from_data(
+    data: Mapping[str, Any], path: Path, *, origin: Origin = "shipped", check_id: bool = True
+) -> Spec:
+    """Validate a spec given as the mapping a TOML file would hold (a system read from a
+    topology dump): the same checks as :func:`load_spec_file`.
+
+    Parameters
+    ----------
+    data : mapping
+        The file's keys and values.
+    path : Path
+        The file they came from, named in every message.
+    origin : {"shipped", "user"}
+        As for :func:`load_spec_file`.
+    check_id : bool
+        Require ``id`` to equal the file stem (False for a spec derived from another file).
+
+    Raises
+    ------
+    SpecError
+        As :func:`load_spec_file`.
+    """
+    data = dict(data)
     kind = data.get("kind")
     if kind not in SPEC_KINDS:
         raise _error(path, "kind", f"is {kind!r}; must be one of {', '.join(SPEC_KINDS)}")
@@ -421,7 +465,7 @@ def load_spec_file(path: Path, *, origin: Origin = "shipped") -> Spec:
     cls, fields = SPEC_KINDS[kind]
     allowed = {**_COMMON, **fields}
     _reject_unknown(path, "top level", data, set(allowed) | set(_ALIASES.get(kind, {})))
-    if data.get("id") != path.stem:
+    if check_id and data.get("id") != path.stem:
         raise _error(path, "id", f"is {data.get('id')!r} but the file stem is {path.stem!r}")
     values: dict[str, Any] = {"origin": origin}
     for key, spec_field in allowed.items():

@@ -22,6 +22,7 @@ __all__ = [
     "SuperPodSpec",
     "SwitchSpec",
     "SystemSpec",
+    "TransceiverSpec",
 ]
 
 Transport = Literal["infiniband", "roce", "efa", "tcpx", "tcpxo"]
@@ -48,6 +49,9 @@ Origin = Literal["shipped", "user"]
 Precision = Literal["fp16", "bf16", "fp8", "fp4", "mxfp8", "mxfp4", "nvfp4"]
 MICROSCALING_FORMATS = ("mxfp8", "mxfp4", "nvfp4")
 """Block-scaled formats a GPU may run natively, at the rate of their element type."""
+CableMedia = Literal["dac", "acc", "aoc", "multimode", "singlemode"]
+"""How a network link is carried: passive copper (DAC), active copper (ACC, also linear active
+copper), active optical cable (AOC), or pluggable transceivers on multimode or single-mode fibre."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,6 +204,23 @@ class SwitchSpec(Spec):
     latency_s: float | None = None
     form_factor: str = ""
     power_w: float | None = None
+    ports_per_cage: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransceiverSpec(Spec):
+    """One way to carry a network link: a transceiver (one end) or a copper/AOC cable.
+
+    ``ports`` is the number of links one end carries (2 for a twin-port OSFP transceiver or a
+    1:2 split cable); ``power_w`` is the power of one end, ``max_reach_m`` the longest link.
+    """
+
+    link: str
+    media: CableMedia
+    ports: int
+    max_reach_m: float
+    power_w: float
+    form_factor: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,6 +264,8 @@ class SystemSpec(Spec):
     spine_nvswitch_count: int = 0
     superpod: str | None = None
     year: int | None = None
+    power_w: float | None = None
+    nic_ports_per_cage: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,6 +278,9 @@ class ReferenceRow:
     leaf_count: int
     spine_count: int
     core_count: int = 0
+    node_leaf_cables: int = 0
+    leaf_spine_cables: int = 0
+    spine_core_cables: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -269,3 +295,5 @@ class SuperPodSpec(Spec):
     spine_layout: Literal["shared", "per-rail-groups"] = "shared"
     spine_group_size: int = 0
     reference_rows: tuple[ReferenceRow, ...] = field(default_factory=tuple)
+    fabric_management_ports: int = 0
+    nodes_per_rack: int = 0

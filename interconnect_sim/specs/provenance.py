@@ -1,9 +1,12 @@
-"""How sure each stored number is: cited, inferred, user-supplied or only announced.
+"""How sure each stored number is: cited, measured, inferred, user-supplied or only announced.
 
 Every spec file cites ``[[sources]]``; fields no source gives are listed under ``[inferred]``
 with the reasoning. A user's own file (``--catalog DIR``, a system file on the command line) may
-omit sources: its numbers are then *user-supplied*. A spec with ``status = "announced"`` describes
-a product only announced: its numbers are the announcement's. Outputs show these labels so a
+omit sources: its numbers are then *user-supplied*. A user's file whose every source is of grade
+``measured`` (a system read from the user's own ``nvidia-smi topo -m`` or NCCL topology XML)
+holds what their machine reported: its numbers are *measured*, and what the importer took from
+the catalog is listed under ``[inferred]``. A spec with ``status = "announced"`` describes a
+product only announced: its numbers are the announcement's. Outputs show these labels so a
 reader can tell a datasheet value from an assumption.
 """
 
@@ -17,7 +20,7 @@ from interconnect_sim.specs.model import Spec
 
 __all__ = ["ProvenanceLabel", "field_provenance", "origin_label", "provenance_summary"]
 
-ProvenanceLabel = Literal["cited", "inferred", "user-supplied", "announced"]
+ProvenanceLabel = Literal["cited", "measured", "inferred", "user-supplied", "announced"]
 
 _NOT_VALUES = {"id", "kind", "name", "notes", "sources", "checks", "inferred", "status"}
 
@@ -52,6 +55,8 @@ def field_provenance(spec: Spec) -> dict[str, ProvenanceLabel]:
         base: ProvenanceLabel = "user-supplied"
     elif spec.status == "announced":
         base = "announced"
+    elif spec.origin == "user" and all(source.grade == "measured" for source in spec.sources):
+        base = "measured"
     else:
         base = "cited"
     labels: dict[str, ProvenanceLabel] = {}

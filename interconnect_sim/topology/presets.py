@@ -1,8 +1,10 @@
 """Build a fabric from a system plus what-if knobs: the one entry point every command uses.
 
-A system is a preset id of the catalog (``dgx-h100``, ``GB200-NVL72``: any case) or a path to a
-system TOML file (``nodes/my-4xh100.toml``); both go through :func:`build_fabric`, so every
-command, scenario and measurement file that names a system accepts either. With more than one
+A system is a preset id of the catalog (``dgx-h100``, ``GB200-NVL72``: any case), a path to a
+system TOML file (``nodes/my-4xh100.toml``) or to a topology dump that a registered reader turns
+into one (``nvidia-smi topo -m`` text, NCCL XML: :mod:`interconnect_sim.specs.system_readers`);
+all go through :func:`build_fabric`, so every command, scenario and measurement file that names
+a system accepts any of them. With more than one
 node, systems are joined by a rail-optimized fat tree laid out as the system's DGX SuperPOD
 reference design when it has one, otherwise by the generic rules of
 :mod:`interconnect_sim.topology.fat_tree` with a switch matching the NIC. Failure what-ifs (links,
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from interconnect_sim.errors import ScenarioError, SpecError, TopologyError
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.specs.model import SwitchSpec, SystemSpec
+from interconnect_sim.specs.system_readers import SystemHints
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.fat_tree import FatTreeDesign, build_multi_node, leaf_port_split
 from interconnect_sim.topology.node import NodeOptions
@@ -36,7 +39,9 @@ class FabricRequest:
     Attributes
     ----------
     system : str
-        Preset id (case-insensitive) or path to a system TOML file.
+        Preset id (case-insensitive), path to a system TOML file, or path to a topology dump.
+    gpu : str, optional
+        GPU id of a topology dump that does not name its GPUs (``nvidia-smi topo -m``).
     node_count : int, optional
         Number of systems; exclusive with ``scalable_units``. Default 1.
     scalable_units : int, optional
@@ -47,7 +52,8 @@ class FabricRequest:
     levels : int, optional
         Force a 2- or 3-level network.
     nic : str, optional
-        Replace the compute NICs by this NIC id.
+        Replace the compute NICs by this NIC id (for a dump that does not name its NICs, their
+        model).
     nic_count : int, optional
         Replace the number of compute NICs per system (each NIC its own rail).
     switch : str, optional
@@ -65,6 +71,7 @@ class FabricRequest:
     """
 
     system: str
+    gpu: str | None = None
     node_count: int | None = None
     scalable_units: int | None = None
     oversubscription: float = 1.0
@@ -156,8 +163,11 @@ def _node_count(catalog: Catalog, system: SystemSpec, request: FabricRequest) ->
     return request.scalable_units * pod.nodes_per_scalable_unit
 
 
-def resolve_system(catalog: Catalog, reference: str) -> SystemSpec:
-    """The system a request names: a preset id (any case) or a system file.
+def resolve_system(
+    catalog: Catalog, reference: str, hints: SystemHints | None = None
+) -> SystemSpec:
+    """The system a request names: a preset id (any case), a system file or a topology dump
+    (with the ``--gpu`` / ``--nic`` ``hints`` it may need).
 
     Raises
     ------
@@ -166,7 +176,7 @@ def resolve_system(catalog: Catalog, reference: str) -> SystemSpec:
         the file, the key and the value).
     """
     try:
-        return catalog.resolve_system(reference)
+        return catalog.resolve_system(reference, hints)
     except SpecError as exc:
         raise ScenarioError(str(exc)) from None
 
@@ -192,7 +202,7 @@ def build_fabric(catalog: Catalog, request: FabricRequest) -> Fabric:
         A design that cannot be built (too few ports, a knob outside its range, a failure that
         names no link or disconnects a GPU).
     """
-    system = resolve_system(catalog, request.system)
+    system = resolve_system(catalog, request.system, SystemHints(gpu=request.gpu, nic=request.nic))
     node_count = _node_count(catalog, system, request)
     if node_count < 1:
         raise ScenarioError(f"node count must be at least 1, got {node_count}")

@@ -10,13 +10,19 @@ node is analysed by itself from then on, while the untouched ones still share th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_COUNT, Fabric
 from interconnect_sim.topology.structure import record_node_kinds
 
-__all__ = ["with_links_disabled", "with_p2p", "without_device", "without_link"]
+__all__ = [
+    "with_devices_moved",
+    "with_links_disabled",
+    "with_p2p",
+    "without_device",
+    "without_link",
+]
 
 
 def with_p2p(fabric: Fabric, enabled: bool) -> Fabric:
@@ -102,4 +108,40 @@ def without_device(fabric: Fabric, node_id: str) -> Fabric:
     result.validate()
     # the device's node, and the nodes that lose a link to it (NICs of a failed leaf)
     _keep_kinds(fabric, result, (node_id, *fabric.graph.succ[node_id]))
+    return result
+
+
+def with_devices_moved(fabric: Fabric, moves: Mapping[str, str]) -> Fabric:
+    """Re-cable NICs (or GPUs) from their PCIe switch or CPU to new ones, same link type.
+
+    Models cards in the wrong slots: ``{"n0/nic0": "n0/cpu1"}`` puts a NIC under the other CPU
+    socket, so it reaches its GPUs only across the inter-socket link.
+
+    Raises
+    ------
+    TopologyError
+        If a device does not exist, hangs off no PCIe switch or CPU, or its new parent is not
+        one.
+    """
+    result = fabric.copy()
+    graph = result.graph
+    for device, new_parent in moves.items():
+        for node in (device, new_parent):
+            if node not in graph:
+                raise TopologyError(f"no device {node!r} in {fabric.name!r}")
+        if result.kind(new_parent) not in ("pcie_switch", "cpu"):
+            raise TopologyError(
+                f"{new_parent!r} is a {result.kind(new_parent)}, not a PCIe switch or CPU"
+            )
+        parents = [n for n in graph.successors(device) if result.kind(n) in ("pcie_switch", "cpu")]
+        if not parents:
+            raise TopologyError(f"{device!r} hangs off no PCIe switch or CPU")
+        old = parents[0]
+        up, down = dict(graph.edges[device, old]), dict(graph.edges[old, device])
+        graph.remove_edge(device, old)
+        graph.remove_edge(old, device)
+        graph.add_edge(device, new_parent, **up)
+        graph.add_edge(new_parent, device, **down)
+    result.validate()
+    _keep_kinds(fabric, result, [d for move in moves.items() for d in move])
     return result

@@ -29,6 +29,7 @@ time is used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -74,6 +75,7 @@ class CollectiveTimer:
         des: DiscreteEventEngine | None,
         parallel: ParallelConfig,
         cache: dict[Any, Any] | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.fabric = fabric
         self.analytic = analytic
@@ -83,6 +85,7 @@ class CollectiveTimer:
         self._shared = cache if cache is not None else {}
         self._cache: dict[Any, float] = self._shared.setdefault("times", {})
         self.warnings: list[str] = []
+        self.progress = progress
 
     def _groups(self, kind: str) -> list[list[int]]:
         first = self.parallel.group(kind)
@@ -130,6 +133,8 @@ class CollectiveTimer:
 
     def _replay(self, kind: str, op: CollectiveOp, size_bytes: float) -> float:
         assert self.des is not None
+        if self.progress is not None:
+            self.progress(f"{kind} {op.value} {size_bytes / 1e6:.4g} MB")
         p2p_comm = "pairs" if kind in _PAIRWISE_P2P else "group"
         calls = [
             TraceCall(

@@ -178,11 +178,13 @@ def estimate_step(
     check_memory: bool = True,
     analytic: AnalyticEngine | None = None,
     cache: dict[Any, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> StepEstimate:
     """Time one training iteration of ``model`` split by ``parallel`` on ``fabric``.
 
     ``cache`` (a dict the caller keeps per fabric) reuses communicator analyses and collective
-    times across calls, e.g. during a fit or a sweep.
+    times across calls, e.g. during a fit or a sweep. ``progress`` is called with a description
+    before each discrete-event simulation (``engine="des"``), for a progress bar.
 
     Raises
     ------
@@ -202,7 +204,7 @@ def estimate_step(
     arch = analytic.calibration.arch_class(gpu.architecture)
     rates = gpu_rates(gpu, arch, p.precision, compute)
     des = DiscreteEventEngine(catalog, analytic.calibration) if engine == "des" else None
-    timer = CollectiveTimer(fabric, catalog, analytic, des, p, cache)
+    timer = CollectiveTimer(fabric, catalog, analytic, des, p, cache, progress)
     ranks = [
         rank_timing(timer, model, p, c, rates, compute, flash_attention=flash_attention)
         for c in chunks

@@ -1,43 +1,239 @@
-"""From one step to a whole training run: days, GPU-hours, and failures.
+"""From one step to a whole training run: days, GPU-hours, interruptions and goodput.
 
-Without failures a run of ``tokens`` takes ``tokens / tokens_per_s``. With failures it is
-stretched by checkpointing and by the work lost on every failure: with a checkpoint every ``T``
-seconds costing ``C`` seconds, restarts taking ``R`` seconds, and the whole cluster failing every
-``M = MTBF_node / nodes`` seconds on average, the useful fraction of wall-clock time is (first
-order, Young 1974 / Daly 2006)
+Without failures a run of ``tokens`` takes ``T_s = tokens / tokens_per_s``. A synchronous job
+stops whenever any of its GPUs, hosts or links fails. Interruptions arrive at a rate
 
-    goodput = 1 - C / T - (T / 2 + R) / M
+    lambda = gpus * r_gpu + nodes * r_node + r_job
 
-so the expected wall-clock is the ideal time over that fraction. The optimal interval is
-``sqrt(2 C M)``.
+(per-GPU causes such as faulty GPUs and HBM, per-node causes such as hosts, NICs, cables and
+software, and job-level planned maintenance; defaults from a published large run in
+``training/data/failure_rates.toml``), so the job's mean time between interruptions is
+``M = 1 / lambda``. With a checkpoint every ``tau`` seconds of work costing ``delta`` seconds
+and a restart taking ``R`` seconds, Daly's model (Daly 2006, "A higher order estimate of the
+optimum checkpoint interval for restart dumps", FGCS 22, Eq. 20) gives the expected wall-clock
+
+    T_w = M exp(R / M) (exp((tau + delta) / M) - 1) T_s / tau
+
+and the optimum interval (Daly's Eq. 37)
+
+    tau_opt = sqrt(2 delta M) [1 + sqrt(delta / 2M) / 3 + (delta / 2M) / 9] - delta  (delta < 2M)
+
+which reduces to Young's ``sqrt(2 delta M)`` when checkpoints are cheap. The effective-training
+share (goodput) is ``T_s / T_w`` and the expected number of interruptions ``T_w / M``.
 """
 
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from interconnect_sim.errors import ScenarioError
+from interconnect_sim.training.memory import OPTIMIZER_BYTES_PER_PARAMETER
+from interconnect_sim.units import parse_duration, parse_rate
 
-__all__ = ["Goodput", "TimeToTrain", "time_to_train"]
+__all__ = [
+    "CHECKPOINT_BYTES_PER_PARAMETER",
+    "FAILURE_RATES",
+    "FailureProfile",
+    "FailureRates",
+    "Goodput",
+    "TimeToTrain",
+    "checkpoint_cost_s",
+    "default_checkpoint_restart",
+    "load_failure_profile",
+    "optimal_checkpoint_interval_s",
+    "time_to_train",
+]
 
 _DAY = 86400.0
+_HOUR = 3600.0
+FAILURE_RATES = Path(__file__).parent / "data" / "failure_rates.toml"
+"""Published interruption counts by cause, and the checkpoint/restart defaults."""
+
+CHECKPOINT_BYTES_PER_PARAMETER = 2.0 + OPTIMIZER_BYTES_PER_PARAMETER
+"""A restartable checkpoint holds the 16-bit weights and Adam's fp32 states (ZeRO's K = 12)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailureRates:
+    """Interruption rates of a synchronous job, per hour of exposure.
+
+    Attributes
+    ----------
+    per_gpu_hour : float
+        Interruptions per GPU-hour (GPU, HBM, SRAM ... faults).
+    per_node_hour : float
+        Interruptions per node-hour (host, NIC, cable, switch, software).
+    per_job_hour : float
+        Interruptions per hour of the job regardless of its size (planned maintenance).
+    source : str
+        Where the rates come from.
+    """
+
+    per_gpu_hour: float
+    per_node_hour: float
+    per_job_hour: float = 0.0
+    source: str = ""
+
+    def per_s(self, gpus: int, nodes: int) -> float:
+        """Interruptions per second of a job on ``gpus`` GPUs in ``nodes`` nodes."""
+        hourly = gpus * self.per_gpu_hour + nodes * self.per_node_hour + self.per_job_hour
+        return hourly / _HOUR
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailureProfile:
+    """One published run: its interruption rates and what else it reports."""
+
+    id: str
+    name: str
+    gpus: int
+    nodes: int
+    days: float
+    interruptions: int
+    rates: FailureRates
+    storage_write_bytes_per_s: float | None
+    effective_training_share: float | None
+
+
+def _causes(path: Path, profile: dict[str, Any]) -> dict[str, int]:
+    totals = {"gpu": 0, "node": 0, "job": 0}
+    for cause in profile.get("causes", []):
+        scale = cause.get("scale")
+        if scale not in totals or not isinstance(cause.get("count"), int):
+            raise ScenarioError(
+                f"{path}: profile {profile.get('id')!r}, cause {cause.get('cause')!r}: needs an "
+                f"integer count and scale gpu, node or job"
+            )
+        totals[scale] += cause["count"]
+    return totals
+
+
+@cache
+def _read(path: Path) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        data: dict[str, Any] = tomllib.load(handle)
+    return data
+
+
+def load_failure_profile(profile: str | None = None, path: Path = FAILURE_RATES) -> FailureProfile:
+    """The interruption rates of a published run (default: the file's ``default`` profile).
+
+    Examples
+    --------
+    >>> p = load_failure_profile()
+    >>> p.interruptions, round(p.rates.per_s(p.gpus, p.nodes) * p.days * 86400)
+    (466, 466)
+    """
+    data = _read(path)
+    wanted = profile or data["default"]
+    profiles = {p["id"]: p for p in data["profiles"]}
+    if wanted not in profiles:
+        raise ScenarioError(
+            f"unknown failure profile {wanted!r}; known: {', '.join(sorted(profiles))}"
+        )
+    raw = profiles[wanted]
+    totals = _causes(path, raw)
+    hours = float(raw["days"]) * 24.0
+    bandwidth = raw.get("storage_write_bandwidth")
+    return FailureProfile(
+        id=wanted,
+        name=raw["name"],
+        gpus=raw["gpus"],
+        nodes=raw["nodes"],
+        days=float(raw["days"]),
+        interruptions=sum(totals.values()),
+        rates=FailureRates(
+            per_gpu_hour=totals["gpu"] / (raw["gpus"] * hours),
+            per_node_hour=totals["node"] / (raw["nodes"] * hours),
+            per_job_hour=totals["job"] / hours,
+            source=raw["name"],
+        ),
+        storage_write_bytes_per_s=None if bandwidth is None else parse_rate(bandwidth),
+        effective_training_share=raw.get("effective_training_share"),
+    )
+
+
+def default_checkpoint_restart(path: Path = FAILURE_RATES) -> tuple[float, float]:
+    """(checkpoint cost, restart time) in seconds used when the user gives none."""
+    defaults = _read(path)["checkpoint_restart"]
+    return parse_duration(defaults["checkpoint_cost"]), parse_duration(defaults["restart"])
+
+
+def checkpoint_cost_s(parameters: float, storage_write_bytes_per_s: float) -> float:
+    """Seconds to write a restartable checkpoint (weights and Adam states) at a storage rate.
+
+    Examples
+    --------
+    Llama 3 405B to a file system sustaining 2 TB/s:
+
+    >>> round(checkpoint_cost_s(405e9, 2e12), 2)
+    2.83
+    """
+    if storage_write_bytes_per_s <= 0:
+        raise ScenarioError("storage write bandwidth must be positive")
+    return parameters * CHECKPOINT_BYTES_PER_PARAMETER / storage_write_bytes_per_s
+
+
+def optimal_checkpoint_interval_s(checkpoint_cost: float, mtbf_s: float) -> float:
+    """Daly's higher-order optimum interval of work between checkpoints (seconds)."""
+    if checkpoint_cost <= 0:
+        return 0.0
+    if checkpoint_cost >= 2.0 * mtbf_s:
+        return mtbf_s
+    ratio = checkpoint_cost / (2.0 * mtbf_s)
+    young = math.sqrt(2.0 * checkpoint_cost * mtbf_s)
+    return young * (1.0 + math.sqrt(ratio) / 3.0 + ratio / 9.0) - checkpoint_cost
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Goodput:
-    """Failure and checkpoint inputs (all seconds)."""
+    """Failure, checkpoint and restart inputs (all seconds).
 
-    mtbf_per_node_s: float
-    checkpoint_interval_s: float
-    checkpoint_cost_s: float
-    restart_s: float
+    Attributes
+    ----------
+    checkpoint_cost_s : float, optional
+        Blocking time of one checkpoint; default from ``failure_rates.toml``.
+    restart_s : float, optional
+        Time from an interruption to training again (detect, relaunch, load); default from
+        ``failure_rates.toml``.
+    checkpoint_interval_s : float, optional
+        Work between checkpoints; default Daly's optimum.
+    mtbf_per_node_s : float, optional
+        A single per-node mean time between failures; overrides ``rates`` when given.
+    rates : FailureRates, optional
+        Interruption rates; default the published profile of ``failure_rates.toml``.
+    """
+
+    checkpoint_cost_s: float | None = None
+    restart_s: float | None = None
+    checkpoint_interval_s: float | None = None
+    mtbf_per_node_s: float | None = None
+    rates: FailureRates | None = None
+
+    def interruptions_per_s(self, gpus: int, nodes: int) -> float:
+        """The job's interruption rate."""
+        if self.mtbf_per_node_s is not None:
+            if self.mtbf_per_node_s <= 0:
+                raise ScenarioError("MTBF must be positive")
+            return nodes / self.mtbf_per_node_s
+        rates = self.rates or load_failure_profile().rates
+        return rates.per_s(gpus, nodes)
+
+    def source(self) -> str:
+        """Where the interruption rate comes from, in words."""
+        if self.mtbf_per_node_s is not None:
+            return f"node MTBF {self.mtbf_per_node_s / _HOUR:g} h"
+        return (self.rates or load_failure_profile().rates).source
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimeToTrain:
-    """A token budget on a job of a given throughput."""
+    """A token budget on a job of a given throughput, with and without interruptions."""
 
     tokens: float
     ideal_days: float
@@ -45,6 +241,12 @@ class TimeToTrain:
     goodput: float | None = None
     expected_days: float | None = None
     optimal_checkpoint_interval_s: float | None = None
+    checkpoint_interval_s: float | None = None
+    checkpoint_cost_s: float | None = None
+    restart_s: float | None = None
+    mtbf_s: float | None = None
+    interruptions: float | None = None
+    failure_source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -55,7 +257,25 @@ class TimeToTrain:
             "goodput": self.goodput,
             "expected_days_with_failures": self.expected_days,
             "optimal_checkpoint_interval_s": self.optimal_checkpoint_interval_s,
+            "checkpoint_interval_s": self.checkpoint_interval_s,
+            "checkpoint_cost_s": self.checkpoint_cost_s,
+            "restart_s": self.restart_s,
+            "job_mtbf_s": self.mtbf_s,
+            "expected_interruptions": self.interruptions,
+            "failure_rates_source": self.failure_source,
         }
+
+
+def wall_clock_s(
+    ideal_s: float, interval_s: float, cost_s: float, restart_s: float, mtbf_s: float
+) -> float:
+    """Daly's expected wall-clock for ``ideal_s`` of work (Eq. 20)."""
+    if interval_s <= 0:
+        raise ScenarioError("checkpoint interval must be positive")
+    exponent = (interval_s + cost_s) / mtbf_s
+    if exponent > 700 or restart_s / mtbf_s > 700:
+        return math.inf
+    return mtbf_s * math.exp(restart_s / mtbf_s) * math.expm1(exponent) * ideal_s / interval_s
 
 
 def time_to_train(
@@ -72,29 +292,46 @@ def time_to_train(
     if tokens <= 0 or tokens_per_s <= 0:
         raise ScenarioError("tokens and throughput must be positive")
     ideal_s = tokens / tokens_per_s
-    result = TimeToTrain(
-        tokens=tokens, ideal_days=ideal_s / _DAY, gpu_hours=ideal_s * gpus / 3600.0
-    )
+    result = TimeToTrain(tokens=tokens, ideal_days=ideal_s / _DAY, gpu_hours=ideal_s * gpus / _HOUR)
     if goodput is None:
         return result
-    if min(goodput.mtbf_per_node_s, goodput.checkpoint_interval_s) <= 0:
-        raise ScenarioError("MTBF and checkpoint interval must be positive")
-    cluster_mtbf = goodput.mtbf_per_node_s / nodes
-    fraction = (
-        1.0
-        - goodput.checkpoint_cost_s / goodput.checkpoint_interval_s
-        - (goodput.checkpoint_interval_s / 2 + goodput.restart_s) / cluster_mtbf
-    )
-    if fraction <= 0:
+    default_cost, default_restart = default_checkpoint_restart()
+    cost = default_cost if goodput.checkpoint_cost_s is None else goodput.checkpoint_cost_s
+    restart = default_restart if goodput.restart_s is None else goodput.restart_s
+    if cost < 0 or restart < 0:
+        raise ScenarioError("checkpoint cost and restart time must not be negative")
+    rate = goodput.interruptions_per_s(gpus, nodes)
+    if rate <= 0:
+        return TimeToTrain(
+            tokens=tokens,
+            ideal_days=result.ideal_days,
+            gpu_hours=result.gpu_hours,
+            goodput=1.0,
+            expected_days=result.ideal_days,
+            interruptions=0.0,
+            failure_source=goodput.source(),
+        )
+    mtbf = 1.0 / rate
+    optimal = optimal_checkpoint_interval_s(cost, mtbf)
+    interval = goodput.checkpoint_interval_s or optimal or mtbf
+    wall = wall_clock_s(ideal_s, interval, cost, restart, mtbf)
+    fraction = ideal_s / wall
+    if fraction < 0.01:
         raise ScenarioError(
-            f"no progress: the cluster fails every {cluster_mtbf / 3600:.2f} h on average, "
-            "too often for this checkpoint interval and restart time"
+            f"no progress: the job is interrupted every {mtbf / _HOUR:.2f} h on average, "
+            f"too often for a {restart:g} s restart and {cost:g} s checkpoints"
         )
     return TimeToTrain(
         tokens=tokens,
         ideal_days=result.ideal_days,
         gpu_hours=result.gpu_hours,
         goodput=fraction,
-        expected_days=result.ideal_days / fraction,
-        optimal_checkpoint_interval_s=math.sqrt(2 * goodput.checkpoint_cost_s * cluster_mtbf),
+        expected_days=wall / _DAY,
+        optimal_checkpoint_interval_s=optimal,
+        checkpoint_interval_s=interval,
+        checkpoint_cost_s=cost,
+        restart_s=restart,
+        mtbf_s=mtbf,
+        interruptions=wall * rate,
+        failure_source=goodput.source(),
     )

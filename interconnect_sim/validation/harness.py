@@ -7,6 +7,7 @@ system class and op, plus overall medians.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,9 +88,14 @@ class Predictor:
             out[(*key, int(row["gpus_per_node"]))] = bw
         return out
 
-    def predict(self, measurements: pd.DataFrame) -> pd.DataFrame:
+    def predict(
+        self,
+        measurements: pd.DataFrame,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> pd.DataFrame:
         """``measurements`` with ``pred_time_us``, ``pred_busbw_GBps``, ``pred_algo``,
-        ``pred_proto`` and ``bottleneck`` added."""
+        ``pred_proto`` and ``bottleneck`` added; ``progress(done, total)`` is called after each
+        group of rows that share a fabric, op and algorithm."""
         out = measurements.copy()
         columns: dict[str, list[Any]] = {
             k: [None] * len(out)
@@ -106,7 +112,8 @@ class Predictor:
             "algo",
             "proto",
         ]
-        for _, group in out.groupby(keys, sort=False):
+        groups = out.groupby(keys, sort=False)
+        for done, (_, group) in enumerate(groups, start=1):
             first = group.iloc[0]
             fabric, bw = self._analysis(first)
             op = CollectiveOp(first["op"])
@@ -135,6 +142,8 @@ class Predictor:
                 columns["pred_algo"][pos] = algo
                 columns["pred_proto"][pos] = proto
                 columns["bottleneck"][pos] = neck
+            if progress is not None:
+                progress(done, groups.ngroups)
         for name, values in columns.items():
             out[name] = values
         out["class"] = [class_label(row) for _, row in out.iterrows()]

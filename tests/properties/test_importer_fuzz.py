@@ -119,3 +119,34 @@ def test_non_utf8_bytes_are_rejected(kind: str, capsys: pytest.CaptureFixture[st
     assert code == 2
     assert "not UTF-8" in err
     _check(code, err)
+
+
+DUMPS = {
+    "topo-m-dgx-a100.txt": ["--gpu", "a100-sxm4-80gb", "--nic", "connectx-6"],
+    "topo-m-dgx1-v100.txt": ["--gpu", "v100-sxm2-32gb", "--nic", "connectx-4"],
+    "nccl-topo-hgx-h100-4gpu.xml": [],
+    "rccl-topo-mi300x-8x.xml": [],
+}
+
+
+@pytest.mark.parametrize("dump", sorted(DUMPS))
+def test_mutated_dumps_given_as_the_system_end_in_status_0_or_one_line(
+    dump: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A topology dump where a system goes (`topo DUMP`): the reader, the system checks and the
+    builders all answer a damaged dump with one line."""
+    text = (DATA / dump).read_text()
+
+    @settings(FUZZ, max_examples=25)
+    @given(data=_mutations(text))
+    def check(data: bytes) -> None:
+        folder = Path(tempfile.mkdtemp())
+        try:
+            path = folder / dump
+            path.write_bytes(data)
+            code = main(["topo", str(path), *DUMPS[dump], "--json"])
+            _check(code, capsys.readouterr().err)
+        finally:
+            shutil.rmtree(folder)
+
+    check()

@@ -46,14 +46,39 @@ def _same(a: Fabric, b: Fabric) -> bool:
     )
 
 
-@pytest.mark.parametrize("system", ["dgx-h100", "dgx1-v100", "h100-pcie-bridged", "dgx-a100"])
+ROUND_TRIPS = [
+    ("dgx-h100", None),
+    ("dgx1-v100", None),
+    ("h100-pcie-bridged", None),
+    ("dgx-a100", None),
+    ("hgx-h100-4gpu", None),
+    ("h800-8x", None),
+    ("a800-8x", None),
+    ("hgx-b100", None),
+    ("mi300x-8x", None),
+    ("mi355x-8x", "connectx-7-roce"),  # a PCI id names the chip, not the RoCE link it runs
+]
+
+
+@pytest.mark.parametrize(("system", "nic"), ROUND_TRIPS)
 def test_export_then_import_gives_the_same_graph(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, catalog: Catalog, system: str
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, catalog: Catalog, system: str, nic: str
 ) -> None:
     xml = tmp_path / f"{system}.xml"
     assert main(["export-topo", system, "--out", str(xml)]) == 0
     original = build_fabric(catalog, FabricRequest(system=system))
-    assert _same(_import(capsys, tmp_path, xml), original)
+    options = ["--nic", nic] if nic else []
+    assert _same(_import(capsys, tmp_path, xml, *options), original)
+    direct = build_fabric(catalog, FabricRequest(system=str(xml), nic=nic))
+    assert _same(direct, original)
+
+
+def test_export_of_a_roce_mesh_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export-topo", "gaudi3-8x", "--out", str(tmp_path / "g.xml")]) == 2
+    assert "cannot describe (only NVLink and xGMI)" in capsys.readouterr().err
+    assert not (tmp_path / "g.xml").exists()
 
 
 def _relation(fabric: Fabric, a: str, b: str) -> str:
@@ -80,18 +105,31 @@ def _relation(fabric: Fabric, a: str, b: str) -> str:
     return "PHB" if cpu_a == cpu_b else "SYS"
 
 
+@pytest.mark.parametrize("route", ["import-topo", "direct"])
 @pytest.mark.parametrize(
     ("dump", "gpu", "nic", "family"),
     [
-        ("topo-m-dgx1-v100.txt", "v100-sxm2-32gb", "connectx-4", "hybrid-cube-mesh"),
+        ("topo-m-dgx1-v100.txt", "v100-sxm2-32gb", "connectx-4", "mesh"),
         ("topo-m-dgx-a100.txt", "a100-sxm4-80gb", "connectx-6", "nvswitch"),
     ],
 )
 def test_topo_m_sample_becomes_a_system_with_its_link_types(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, dump: str, gpu: str, nic: str, family: str
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    catalog: Catalog,
+    dump: str,
+    gpu: str,
+    nic: str,
+    family: str,
+    route: str,
 ) -> None:
-    fabric = _import(capsys, tmp_path, DATA / dump, "--gpu", gpu, "--nic", nic)
-    system = tomllib.loads((tmp_path / "systems" / "mine.toml").read_text())
+    if route == "direct":  # the dump itself as the system, as `topo DUMP --gpu --nic` builds it
+        fabric = build_fabric(catalog, FabricRequest(system=str(DATA / dump), gpu=gpu, nic=nic))
+        system = {"topology": fabric.graph.graph["system_spec"].topology, "nic_count": 8}
+        system["nic_count"] = len(fabric.nodes_of_kind("nic"))
+    else:
+        fabric = _import(capsys, tmp_path, DATA / dump, "--gpu", gpu, "--nic", nic)
+        system = tomllib.loads((tmp_path / "systems" / "mine.toml").read_text())
     assert system["topology"] == family
     text = re.sub(r"\x1b\[[0-9;]*m", "", (DATA / dump).read_text())
     lines = [line.split() for line in text.splitlines()]
@@ -111,11 +149,11 @@ def test_topo_m_sample_becomes_a_system_with_its_link_types(
 
 def test_xml_sample_reads_models_from_pci_ids(catalog: Catalog) -> None:
     dump = read_nccl_xml((DATA / "nccl-topo-hgx-h100-4gpu.xml").read_text(), "x.xml")
-    assert dump.nvlink[0] == [0, 6, 6, 6]
+    assert dump.gpu_links[0] == [0, 6, 6, 6]
     assert dump.other_nics == ["mlx5_2"]  # the 100G NIC outside the GPU switches
     data = system_from_dump(dump, catalog, SystemChoices(id="hgx4"))
     assert (data["gpu"], data["nic"], data["nic_count"]) == ("h100-sxm5-80gb", "connectx-7", 4)
-    assert data["topology"] == "hybrid-cube-mesh"
+    assert data["topology"] == "mesh"
     assert data["cpu_pcie"] == "pcie-5"  # 32.0 GT/s in the dump
     assert "mlx5_2" in data["notes"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from interconnect_sim.errors import ScenarioError, SpecError
@@ -9,7 +11,7 @@ from interconnect_sim.training.flops import flops_per_token
 from interconnect_sim.training.memory import activation_bytes_per_layer, model_state_bytes
 from interconnect_sim.training.model import ModelConfig, list_models, load_model
 from interconnect_sim.training.parallel import ParallelConfig
-from interconnect_sim.training.time_to_train import Goodput, time_to_train
+from interconnect_sim.training.time_to_train import FailureRates, Goodput, time_to_train
 
 REQUIRED = [
     "gpt3-175b",
@@ -116,12 +118,34 @@ def test_time_to_train_and_goodput_closed_forms() -> None:
     )
     with_failures = time_to_train(1e12, 1e6, gpus=80, nodes=10, goodput=g)
     cluster = 10 * 3600
-    fraction = 1 - 60 / 3600 - (1800 + 600) / cluster
-    assert with_failures.goodput == pytest.approx(fraction)
-    assert with_failures.expected_days == pytest.approx(ideal.ideal_days / fraction)
-    assert with_failures.optimal_checkpoint_interval_s == pytest.approx((2 * 60 * cluster) ** 0.5)
+    # Daly 2006, Eq. 20: T_w = M e^(R/M) (e^((tau + delta)/M) - 1) T_s / tau
+    daly = cluster * math.exp(600 / cluster) * math.expm1((3600 + 60) / cluster) / 3600
+    assert with_failures.goodput == pytest.approx(1 / daly)
+    assert with_failures.expected_days == pytest.approx(ideal.ideal_days * daly)
+    # ... which the first-order form 1 - C/T - (T/2 + R)/M approaches for T << M.
+    assert with_failures.goodput == pytest.approx(1 - 60 / 3600 - (1800 + 600) / cluster, abs=0.01)
+    assert with_failures.interruptions == pytest.approx(
+        with_failures.expected_days * 86400 / cluster
+    )
+    # Young's sqrt(2 C M) plus Daly's higher-order terms.
+    ratio = 60 / (2 * cluster)
+    young = (2 * 60 * cluster) ** 0.5
+    assert with_failures.optimal_checkpoint_interval_s == pytest.approx(
+        young * (1 + ratio**0.5 / 3 + ratio / 9) - 60
+    )
     with pytest.raises(ScenarioError, match="no progress"):
         time_to_train(1e12, 1e6, gpus=8, nodes=1000, goodput=g)
+
+
+def test_the_optimal_checkpoint_interval_minimises_the_wall_clock() -> None:
+    rates = FailureRates(per_gpu_hour=1e-5, per_node_hour=5e-5, per_job_hour=0.03)
+    best = time_to_train(1e12, 1e6, gpus=8192, nodes=1024, goodput=Goodput(rates=rates))
+    assert best.checkpoint_interval_s == best.optimal_checkpoint_interval_s
+    for factor in (0.5, 0.8, 1.25, 2.0):
+        other = Goodput(rates=rates, checkpoint_interval_s=best.checkpoint_interval_s * factor)
+        assert time_to_train(1e12, 1e6, gpus=8192, nodes=1024, goodput=other).expected_days > (
+            best.expected_days
+        )
 
 
 def test_bad_parallel_configs_and_models_are_clear_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]

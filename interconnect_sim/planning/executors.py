@@ -1,0 +1,242 @@
+"""Run a sweep's design points on local processes or a Dask cluster, streaming rows to disk.
+
+Points are grouped by the fabric they build (``DesignPoint.fabric_key``) and cut into batches;
+a batch is one task, so a worker builds a fabric once and reuses its analyses for every point
+of the batch. Tasks run on
+
+* the local machine: a process pool with one worker per core (``workers``; 1 runs in this
+  process), or
+* Dask: an existing scheduler (``scheduler="tcp://host:8786"``) or a local cluster started for
+  the run (``dask_workers=N``).
+
+Every executor runs the same function on the same batches, so the rows are identical. As each
+batch finishes its rows are written to ``OUT/designs.parquet/part-*.parquet`` (one Arrow schema,
+:mod:`~interconnect_sim.planning.rows`); a later run of the same sweep into the same folder skips
+the design points already there, so an interrupted sweep resumes without duplicating rows.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from interconnect_sim.errors import ScenarioError
+from interconnect_sim.files import write_atomically
+from interconnect_sim.planning.evaluate import EvalSettings, Evaluator
+from interconnect_sim.planning.rows import SCHEMA
+from interconnect_sim.planning.sweep import DesignPoint, Sweep
+
+__all__ = ["RowStore", "RunStats", "evaluate_batch", "run_sweep", "settings_for"]
+
+PARTS = "designs.parquet"
+_NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+_EVALUATORS: dict[EvalSettings, Evaluator] = {}
+
+
+def evaluate_batch(settings: EvalSettings, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Evaluate design points (their inputs) in this process; the unit of work of every executor."""
+    evaluator = _EVALUATORS.get(settings)
+    if evaluator is None:
+        _EVALUATORS.clear()
+        evaluator = _EVALUATORS[settings] = Evaluator(settings)
+    return [evaluator.evaluate(DesignPoint(inputs)) for inputs in points]
+
+
+class RowStore:
+    """The part files of ``designs.parquet``: what is done, and appending what finishes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder) / PARTS
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._next = len(list(self.folder.glob("part-*.parquet")))
+
+    def read(self) -> pd.DataFrame:
+        """Every row written so far (empty frame with the schema when none)."""
+        parts = sorted(self.folder.glob("part-*.parquet"))
+        tables = [pq.read_table(p, schema=SCHEMA) for p in parts] or [SCHEMA.empty_table()]
+        return pa.concat_tables(tables).to_pandas(types_mapper=_NULLABLE.get)
+
+    def done_ids(self) -> set[str]:
+        """Design ids already written."""
+        parts = sorted(self.folder.glob("part-*.parquet"))
+        ids: set[str] = set()
+        for part in parts:
+            ids.update(pq.read_table(part, columns=["design_id"]).column(0).to_pylist())
+        return ids
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        """Write rows as one new part file (atomically: a crash leaves it whole or absent)."""
+        if not rows:
+            return
+        table = pa.Table.from_pylist(rows, schema=SCHEMA)
+        while (path := self.folder / f"part-{self._next:06d}.parquet").exists():
+            self._next += 1
+        write_atomically(path, lambda tmp: pq.write_table(table, tmp))
+        self._next += 1
+
+
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    """What a run did."""
+
+    points: int
+    skipped: int
+    evaluated: int
+    errors: int
+    elapsed_s: float
+    executor: str
+
+
+def settings_for(sweep: Sweep) -> EvalSettings:
+    """The worker settings of a sweep."""
+    if sweep.prices is None and sweep.objective in ("cost", "cost_per_token"):
+        raise ScenarioError(f"{sweep.path}: objective {sweep.objective!r} needs prices = FILE")
+    if sweep.prices is None and sweep.constraints.budget is not None:
+        raise ScenarioError(f"{sweep.path}: a budget constraint needs prices = FILE")
+    return EvalSettings(
+        sweep=sweep.name,
+        objective=sweep.objective,
+        constraints=sweep.constraints,
+        prices=None if sweep.prices is None else str(sweep.prices),
+    )
+
+
+def _batches(points: Iterable[DesignPoint], size: int) -> list[list[dict[str, Any]]]:
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for point in points:
+        groups.setdefault(point.fabric_key(), []).append(dict(point.inputs))
+    batches: list[list[dict[str, Any]]] = []
+    for group in groups.values():
+        batches.extend(group[i : i + size] for i in range(0, len(group), size))
+    # Large fabrics first, so the longest tasks do not start last.
+    return sorted(batches, key=lambda b: -int(b[0].get("gpus") or b[0].get("nodes") or 0))
+
+
+def _local(
+    settings: EvalSettings, batches: list[list[dict[str, Any]]], workers: int
+) -> Iterator[list[dict[str, Any]]]:
+    if workers == 1:
+        for batch in batches:
+            yield evaluate_batch(settings, batch)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: set[Future[list[dict[str, Any]]]] = {
+            pool.submit(evaluate_batch, settings, batch) for batch in batches
+        }
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _dask(
+    settings: EvalSettings,
+    batches: list[list[dict[str, Any]]],
+    scheduler: str | None,
+    dask_workers: int | None,
+) -> Iterator[list[dict[str, Any]]]:
+    try:
+        dist: Any = importlib.import_module("distributed")
+    except ImportError:
+        raise ScenarioError(
+            "Dask is not installed: pip install 'interconnect-sim[dask]' (or dask[distributed])"
+        ) from None
+
+    cluster = None
+    if scheduler is None:
+        cluster = dist.LocalCluster(
+            n_workers=dask_workers or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
+        client = dist.Client(cluster)
+    else:
+        try:
+            client = dist.Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise ScenarioError(f"--scheduler: cannot reach {scheduler!r}: {exc}") from None
+    try:
+        futures = [client.submit(evaluate_batch, settings, batch, pure=False) for batch in batches]
+        for future in dist.as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_sweep(
+    sweep: Sweep,
+    out: Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    dask_workers: int | None = None,
+    batch_size: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunStats:
+    """Evaluate every design point of ``sweep`` not yet in ``out``, appending rows as they finish.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        The sweep.
+    out : Path
+        Output folder; rows go to ``out/designs.parquet/``.
+    workers : int, optional
+        Local worker processes (default: every core; 1 runs in this process).
+    scheduler : str, optional
+        Address of a Dask scheduler to run on.
+    dask_workers : int, optional
+        Start a local Dask cluster of this many worker processes.
+    batch_size : int
+        Design points per task (points of one fabric).
+    progress : callable, optional
+        Called with (points done, points to do) after each batch.
+    """
+    if scheduler is not None and dask_workers is not None:
+        raise ScenarioError("give either --scheduler or --dask-workers, not both")
+    start = time.perf_counter()
+    settings = settings_for(sweep)
+    store = RowStore(out)
+    done = store.done_ids()
+    points = list({p.design_id: p for p in sweep.points()}.values())
+    todo = [p for p in points if p.design_id not in done]
+    batches = _batches(todo, max(1, batch_size))
+    if scheduler is not None or dask_workers is not None:
+        stream = _dask(settings, batches, scheduler, dask_workers)
+        executor = f"dask ({scheduler or f'local cluster of {dask_workers}'})"
+    else:
+        count = workers or os.cpu_count() or 1
+        stream = _local(settings, batches, max(1, min(count, len(batches) or 1)))
+        executor = f"local ({count} process{'es' if count > 1 else ''})"
+    finished = errors = 0
+    for rows in stream:
+        store.append(rows)
+        finished += len(rows)
+        errors += sum(1 for r in rows if r["error"] is not None)
+        if progress is not None:
+            progress(finished, len(todo))
+    return RunStats(
+        points=len(points),
+        skipped=len(points) - len(todo),
+        evaluated=finished,
+        errors=errors,
+        elapsed_s=time.perf_counter() - start,
+        executor=executor,
+    )

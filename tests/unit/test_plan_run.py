@@ -1,0 +1,183 @@
+"""Running sweeps: the shipped example at reduced size, Dask = local, resume, failing points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from interconnect_sim.errors import ScenarioError
+from interconnect_sim.planning import executors
+from interconnect_sim.planning.evaluate import Evaluator
+from interconnect_sim.planning.executors import RowStore, run_sweep
+from interconnect_sim.planning.sweep import Sweep, load_sweep, parse_sweep
+from tests.unit.test_cli import run
+
+SHIPPED = Path(__file__).parents[2] / "scenarios" / "sweeps" / "llama3-70b-sizing.toml"
+
+
+def _explicit_sweep(tmp_path: Path, **axes: Any) -> Sweep:
+    """A fast sweep: explicit layouts, small fabrics."""
+    data = {
+        "name": "explicit",
+        "design": {
+            "model": "llama3-8b",
+            "global_batch": 64,
+            "tokens": "1T",
+            "system": "dgx-h100",
+            "precision": "bf16",
+        },
+        "axes": {
+            "nodes": [2, 4],
+            "layout": [{"tp": 8, "pp": 1}, {"tp": 4, "pp": 2, "zero": 2}],
+            "oversubscription": ["1:1", "2:1"],
+            **axes,
+        },
+    }
+    return parse_sweep(data, tmp_path / "explicit.toml")
+
+
+def test_shipped_sweep_runs_at_reduced_size_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = (
+        SHIPPED.read_text()
+        .replace(
+            'system = ["dgx-h100", "dgx-b200", "gb200-nvl72"]',
+            'system = ["dgx-h100", "gb200-nvl72"]',
+        )
+        .replace("gpus = [128, 256, 512, 1024, 2048, 4096, 8192]", "gpus = [128]")
+    )
+    small = small.replace('oversubscription = ["1:1", "2:1"]', 'oversubscription = ["1:1"]')
+    small = small.replace(
+        "../prices/example-prices.toml", str(SHIPPED.parents[1] / "prices" / "example-prices.toml")
+    )
+    path = tmp_path / "llama3-70b-sizing.toml"
+    path.write_text(small)
+    out = tmp_path / "out"
+    code, stdout, stderr = run(
+        capsys, "plan", str(path), "--out", str(out), "--workers", "1", "--no-progress"
+    )
+    assert code == 0, stderr
+    for name in ("designs.csv", "pareto.png", "scaling.png", "summary.md"):
+        assert (out / name).stat().st_size > 0
+    frame = pd.read_csv(out / "designs.csv")
+    assert len(frame) == 2 * 2  # systems x networks
+    assert frame["error"].isna().all(), frame["error"].dropna().tolist()
+    assert set(frame["network"]) == {"ndr", "xdr"}
+    assert (frame["layout_mode"] == "auto").all()
+    for column in (
+        "tp",
+        "bom_leaf_switches",
+        "power_facility_kw",
+        "run_cost",
+        "mfu_pct",
+        "time_to_train_days",
+        "time_to_train_with_failures_days",
+        "limiting_tier",
+    ):
+        assert frame[column].notna().all(), column
+    assert (frame["time_to_train_with_failures_days"] > frame["time_to_train_days"]).all()
+    summary = (out / "summary.md").read_text()
+    assert "## Best design" in summary
+    # A second run finds every row done and evaluates nothing.
+    code, stdout, _ = run(
+        capsys, "plan", str(path), "--out", str(out), "--workers", "1", "--no-progress", "--json"
+    )
+    assert code == 0
+    assert '"evaluated": 0' in stdout
+    assert len(RowStore(out).read()) == 4
+
+
+def _rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("design_id").reset_index(drop=True)
+
+
+def test_dask_local_cluster_gives_the_same_rows_as_the_local_executor(tmp_path: Path) -> None:
+    sweep = _explicit_sweep(tmp_path)
+    run_sweep(sweep, tmp_path / "local", workers=1)
+    stats = run_sweep(sweep, tmp_path / "dask", dask_workers=2, batch_size=2)
+    assert stats.executor.startswith("dask")
+    local, dask = (
+        _rows(RowStore(tmp_path / "local").read()),
+        _rows(RowStore(tmp_path / "dask").read()),
+    )
+    assert len(local) == len(dask) == sweep.size()
+    pd.testing.assert_frame_equal(local, dask)
+
+
+def test_an_interrupted_sweep_resumes_without_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweep = _explicit_sweep(tmp_path)
+    original = Evaluator.evaluate
+    calls = {"n": 0}
+
+    def interrupt_third(self: Evaluator, point: Any) -> dict[str, Any]:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, point)
+
+    monkeypatch.setattr(Evaluator, "evaluate", interrupt_third)
+    executors._EVALUATORS.clear()
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(sweep, tmp_path, workers=1, batch_size=1)
+    assert len(RowStore(tmp_path).read()) == 2
+    monkeypatch.setattr(Evaluator, "evaluate", original)
+    stats = run_sweep(sweep, tmp_path, workers=1, batch_size=1)
+    assert stats.skipped == 2
+    assert stats.evaluated == sweep.size() - 2
+    frame = RowStore(tmp_path).read()
+    assert len(frame) == sweep.size()
+    assert frame["design_id"].is_unique
+
+
+def test_a_failing_design_point_records_its_error_and_the_others_go_on(tmp_path: Path) -> None:
+    sweep = _explicit_sweep(tmp_path, layout=[{"tp": 8, "pp": 1}, {"tp": 3, "pp": 1}])
+    stats = run_sweep(sweep, tmp_path, workers=1)
+    frame = RowStore(tmp_path).read()
+    failed = frame[frame["error"].notna()]
+    assert stats.errors == len(failed) == sweep.size() // 2
+    assert failed["error"].str.contains("do not split into tp x pp x cp").all()
+    assert not failed["feasible"].any()
+    good = frame[frame["error"].isna()]
+    assert good["step_time_s"].notna().all()
+    # Inputs are recorded even for failed points.
+    assert failed["nodes"].notna().all()
+    assert failed["system"].eq("dgx-h100").all()
+
+
+def test_cost_objectives_need_prices(tmp_path: Path) -> None:
+    data = {
+        "design": {"model": "llama3-8b", "global_batch": 64, "system": "dgx-h100"},
+        "axes": {"nodes": [2]},
+        "objective": {"minimize": "cost"},
+    }
+    with pytest.raises(ScenarioError, match="needs prices"):
+        run_sweep(parse_sweep(data, tmp_path / "c.toml"), tmp_path, workers=1)
+
+
+def test_the_full_shipped_sweep_loads(tmp_path: Path) -> None:
+    sweep = load_sweep(SHIPPED)
+    assert sweep.size() == 84
+
+
+def test_a_system_file_is_a_design_like_a_preset(tmp_path: Path) -> None:
+    preset = Path(__file__).parents[2] / "interconnect_sim/specs/data/systems/dgx-h100.toml"
+    (tmp_path / "my-dgx.toml").write_text(
+        preset.read_text().replace('id = "dgx-h100"', 'id = "my-dgx"')
+    )
+    data = {
+        "design": {"model": "llama3-8b", "global_batch": 64, "layout": {"tp": 8, "pp": 1}},
+        "axes": {"system": ["my-dgx.toml", "dgx-h100"], "nodes": [2]},
+    }
+    run_sweep(parse_sweep(data, tmp_path / "sweep.toml"), tmp_path / "out", workers=1)
+    frame = RowStore(tmp_path / "out").read()
+    assert frame["error"].isna().all(), frame["error"].tolist()
+    mine = frame[frame["system"].str.endswith("my-dgx.toml")].iloc[0]
+    preset_row = frame[frame["system"] == "dgx-h100"].iloc[0]
+    assert mine["step_time_s"] == pytest.approx(preset_row["step_time_s"])
+    assert mine["power_it_kw"] == pytest.approx(preset_row["power_it_kw"])
