@@ -2,8 +2,10 @@
 
 Run: ``.venv/bin/python benchmarks/bench_train_step.py [--max-nodes N] [--engines analytic,des]
 [--baseline-max-nodes N]``. Each (size, engine, mode) runs in its own process so peak memory
-(max RSS) is its own. Prints a table; not a test. With the DES every TP, PP and DP group of a
-kind is replayed at once (2,048 TP groups at 16,384 GPUs), contending for the links they share.
+(max RSS) is its own. Prints a table; not a test. With the DES the step is a timeline (one
+line per pass of one pipeline, copies for the identical replicas), so its cost grows with the
+passes (pp x vpp x micro-batches) more than with the GPUs; ``bench_step_timeline.py`` times Llama
+3 405B's.
 
 Rows marked ``baseline`` run inside :func:`~interconnect_sim.topology.structure.no_sharing`
 (every node and group analysed by itself) up to ``--baseline-max-nodes``; the step time is the

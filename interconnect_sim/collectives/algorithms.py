@@ -347,7 +347,7 @@ def _p2p_channel_limit(t: _Terms, algbw: float, text: str) -> tuple[float, str]:
     limit = p2p_network_rate(t.bw, t.cal) * t.e_net
     if limit >= algbw:
         return algbw, text
-    ranks = 2 if t.bw.p2p_pairs else t.n
+    ranks = 2 if t.bw.p2p_pairs else max(t.n, t.bw.comm_size)
     return limit, (
         f"p2p channels: {net_channels_per_peer(t.bw, t.cal)} per network peer x "
         f"{format_rate(t.cal.channels.per_channel_net_bytes_per_s)} "

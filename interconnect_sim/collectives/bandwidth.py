@@ -233,6 +233,10 @@ class CommunicatorBandwidths:
         unbatched ``isend``/``irecv``, e.g. Transformer Engine's context-parallel ring) rather
         than on this communicator (nccl-tests, ``batch_isend_irecv``); NCCL sizes per-peer
         channels by the communicator's rank count.
+    comm_size : int
+        Ranks of the NCCL communicator point-to-point calls run on when it is larger than this
+        group (Megatron's pipeline sends between two stages run on the whole pipeline group);
+        0: this group.
     plan : CommunicatorPlan
         The routed patterns behind these numbers.
     """
@@ -263,6 +267,7 @@ class CommunicatorBandwidths:
     pcie_spec: str = ""
     pcie_x16_rate_bytes_per_s: float = 0.0
     p2p_pairs: bool = False
+    comm_size: int = 0
     plan: CommunicatorPlan = field(repr=False, compare=False)
     alltoall_network_per_gpu: Callable[[], float] = field(repr=False, compare=False)
     alltoall_network_bottleneck: Callable[[], str] = field(repr=False, compare=False)
@@ -400,7 +405,9 @@ def _group_by_node(
             chosen[int(graph.nodes[gpu]["node"])].append(gpu)
         groups = [chosen[node] for node in sorted(chosen)]
         local = {tuple(graph.nodes[g]["local_rank"] for g in group) for group in groups}
-        if len(local) != 1:
+        # one GPU per node has no intra-node pattern to repeat: any local GPU will do (a
+        # pipeline send from GPU 4 of one node to GPU 0 of the next)
+        if len(local) != 1 and any(len(group) > 1 for group in groups):
             raise TopologyError(
                 "a communicator must use the same local GPUs on every node it spans "
                 f"(got local ranks {sorted(local)})"
@@ -439,7 +446,8 @@ def analyse_communicator(
     node_count, gpus_per_node : int, optional
         The first ``gpus_per_node`` GPUs of the first ``node_count`` nodes (default all).
     gpus : sequence of str, optional
-        Explicit GPU ids instead (the same local GPUs on every node they span).
+        Explicit GPU ids instead (the same local GPUs on every node they span, unless they are
+        one GPU per node).
 
     Raises
     ------
