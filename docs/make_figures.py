@@ -175,14 +175,16 @@ def _curve(engine: AnalyticEngine, rows: pd.DataFrame, sizes: np.ndarray) -> pd.
     return pd.DataFrame({"bytes": sizes, "busbw_GBps": estimate.busbw_bytes_per_s / 1e9})
 
 
-def generation_figures() -> None:
-    """One figure per GPU generation: measured points, the shipped model (in sample) and the
-    model fitted without that generation (out of fold, dashed)."""
+def generation_figures(only: set[str] | None = None) -> None:
+    """One figure per GPU generation (or those in ``only``): measured points, the shipped model
+    (in sample) and the model fitted without that generation (out of fold, dashed)."""
     catalog = load_catalog()
     measured = load_measurements(catalog=catalog)
     generations = measured.apply(generation_of(catalog), axis=1)
     shipped = AnalyticEngine(catalog)
     for generation in sorted(set(generations)):
+        if only is not None and generation not in only:
+            continue
         rows = measured[generations == generation]
         groups = _groups(rows)
         if not groups:

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.cli.common import positive_int
+from interconnect_sim.cli.common import calibration_from, positive_int
 from interconnect_sim.files import check_output_folder, write_atomically
 from interconnect_sim.planning.executors import RowStore, run_sweep, settings_for
 from interconnect_sim.planning.sweep import Sweep, load_sweep
 from interconnect_sim.planning.verdict import verdict
+from interconnect_sim.scenarios.options import add_calibration_option
 
 __all__ = ["add_planning_commands", "run_planning_command"]
 
@@ -45,6 +46,7 @@ def add_planning_commands(commands: argparse._SubParsersAction) -> None:  # type
         metavar="N",
         help="start a local Dask cluster of N worker processes for the run",
     )
+    add_calibration_option(plan)
     plan.add_argument("--no-progress", action="store_true", help="no progress bar")
     plan.add_argument("--json", action="store_true", help="print the run's figures as JSON")
 
@@ -124,6 +126,7 @@ def run_planning_command(args: argparse.Namespace) -> int:
     """Run ``plan``."""
     sweep = load_sweep(args.sweep)
     settings_for(sweep)  # objective/price problems before any work
+    calibration_from(args)  # a bad calibration file fails before any work
     out = check_output_folder(args.out or Path("out") / sweep.name, "--out")
     out.mkdir(parents=True, exist_ok=True)
     bar = None
@@ -146,6 +149,7 @@ def run_planning_command(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             dask_workers=args.dask_workers,
             progress=progress,
+            calibration=args.calibration,
         )
     finally:
         if bar is not None:

@@ -59,6 +59,8 @@ class EvalSettings:
     objective: str = "time_to_train"
     constraints: Constraints = field(default_factory=Constraints)
     prices: str | None = None
+    calibration: str | None = None
+    """Calibration file (``interconnect-sim calibrate``) for every collective; None = shipped."""
 
 
 class Evaluator:
@@ -67,7 +69,9 @@ class Evaluator:
     def __init__(self, settings: EvalSettings) -> None:
         self.settings = settings
         self.compute = load_compute_calibration()
-        self.calibration = load_calibration()
+        self.calibration = load_calibration(
+            None if settings.calibration is None else Path(settings.calibration)
+        )
         self.prices: PriceTable | None = (
             None if settings.prices is None else load_price_table(Path(settings.prices))
         )

@@ -97,8 +97,9 @@ class RunStats:
     executor: str
 
 
-def settings_for(sweep: Sweep) -> EvalSettings:
-    """The worker settings of a sweep."""
+def settings_for(sweep: Sweep, calibration: Path | None = None) -> EvalSettings:
+    """The worker settings of a sweep (``calibration``: a calibration file for every
+    collective instead of the shipped one)."""
     if sweep.prices is None and sweep.objective in ("cost", "cost_per_token"):
         raise ScenarioError(f"{sweep.path}: objective {sweep.objective!r} needs prices = FILE")
     if sweep.prices is None and sweep.constraints.budget is not None:
@@ -108,6 +109,7 @@ def settings_for(sweep: Sweep) -> EvalSettings:
         objective=sweep.objective,
         constraints=sweep.constraints,
         prices=None if sweep.prices is None else str(sweep.prices),
+        calibration=None if calibration is None else str(Path(calibration).resolve()),
     )
 
 
@@ -189,6 +191,7 @@ def run_sweep(
     dask_workers: int | None = None,
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    calibration: Path | None = None,
 ) -> RunStats:
     """Evaluate every design point of ``sweep`` not yet in ``out``, appending rows as they finish.
 
@@ -208,11 +211,14 @@ def run_sweep(
         Design points per task (points of one fabric).
     progress : callable, optional
         Called with (points done, points to do) after each batch.
+    calibration : Path, optional
+        Calibration file for every collective (default: the shipped one). Rows already in
+        ``out`` are kept as they are, whatever calibration made them.
     """
     if scheduler is not None and dask_workers is not None:
         raise ScenarioError("give either --scheduler or --dask-workers, not both")
     start = time.perf_counter()
-    settings = settings_for(sweep)
+    settings = settings_for(sweep, calibration)
     store = RowStore(out)
     done = store.done_ids()
     points = list({p.design_id: p for p in sweep.points()}.values())
