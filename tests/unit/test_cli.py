@@ -155,3 +155,20 @@ def test_help_and_small_commands_load_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_command_help_prints_plain_percent_signs(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse formats help strings with %, not descriptions: a doubled %% would show."""
+    with pytest.raises(SystemExit) as top:
+        main(["--help"])
+    assert top.value.code == 0
+    listing = capsys.readouterr().out
+    commands = listing.split("{", 1)[1].split("}", 1)[0].split(",")
+    assert len(commands) >= 10
+    for command in commands:
+        with pytest.raises(SystemExit) as done:
+            main([command, "--help"])
+        assert done.value.code == 0, command
+        text = capsys.readouterr().out
+        assert "%%" not in text, command
+        assert text.startswith("usage:"), command
