@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from interconnect_sim.calibration import Calibration, load_calibration
+from interconnect_sim.cli.parser import PROG, Parser
 from interconnect_sim.converters import message_size, on_off, positive_int, ratio
 from interconnect_sim.limits import LIMITS, estimate
 from interconnect_sim.scenarios.options import (
@@ -23,7 +24,9 @@ from interconnect_sim.scenarios.options import (
 )
 from interconnect_sim.specs import Catalog
 from interconnect_sim.topology.fabric import Fabric
-from interconnect_sim.topology.presets import FabricRequest, fabric_size
+
+if TYPE_CHECKING:
+    from interconnect_sim.topology.presets import FabricRequest
 
 __all__ = [
     "PROG",
@@ -44,15 +47,6 @@ __all__ = [
     "warn_outside_fitted_range",
 ]
 
-PROG = "interconnect-sim"
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
 
 def announce_work(
     catalog: Catalog,
@@ -68,6 +62,8 @@ def announce_work(
     Silent for requests estimated under :attr:`~interconnect_sim.limits.Limits.announce_s`, and
     for fabrics above the accepted size (building them fails at once with the limit).
     """
+    from interconnect_sim.topology.presets import fabric_size  # networkx: on first use
+
     nodes, per_node = fabric_size(catalog, request)
     gpus = nodes * per_node
     if gpus > LIMITS.max_gpus:

@@ -153,7 +153,7 @@ def _chakra_calls(blobs: list[tuple[Path, bytes]]) -> tuple[list[TraceCall], lis
             others = [str(path) for rank, path in file_of.items() if rank not in group_ranks]
             also = f" ({', '.join(others)} do not record it)" if others else ""
             raise TraceError(
-                f"{file_of[items[0][0]]}: {items[0][1].node.name or name}: the ranks of group "
+                f"{file_of[items[0][0]]}: {items[0][1].node.name or name!r}: the ranks of group "
                 f"{group!r} are unknown from one file{also}; give every rank's Chakra trace"
             )
         size = float(items[0][1].node.attrs.get("comm_size") or 0)

@@ -58,7 +58,7 @@ def test_times_must_be_finite_non_negative_and_at_most_a_year(bad: float) -> Non
 
 def test_trace_length_limit() -> None:
     check_trace_length(LIMITS.max_trace_calls, "t.jsonl")
-    with pytest.raises(TraceError, match=r"t.jsonl: more than 100,000 calls"):
+    with pytest.raises(TraceError, match=r"t.jsonl: more than 1,000,000 calls"):
         check_trace_length(LIMITS.max_trace_calls + 1, "t.jsonl", TraceError)
 
 
