@@ -113,6 +113,10 @@ def check_output_folder(path: Path, option: str) -> Path:
     writable is its parent.
     """
     path = Path(path)
+    if path.name in ("", ".", ".."):  # "", ".", "x/..": a folder that holds the working one
+        raise ScenarioError(
+            f"{option}: {str(path)!r} would replace the folder it is in; name a folder of its own"
+        )
     try:
         if path.exists() and not path.is_dir():
             raise ScenarioError(f"{option}: {str(path)!r} is a file, not a folder")

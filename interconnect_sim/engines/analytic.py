@@ -222,8 +222,8 @@ class AnalyticEngine:
         check_size_count(sizes.size, "the request")
         check_message_size(float(sizes.max()), f"a message of {sizes.max():.4g} bytes")
         for value, names, what in (
-            (algorithm, _ALGORITHM_NAMES, "algorithm"),
-            (protocol, _PROTOCOL_NAMES, "protocol"),
+            (algorithm, _ALGORITHM_NAMES, "algorithm (--algo)"),
+            (protocol, _PROTOCOL_NAMES, "protocol (--proto)"),
         ):
             if value is not None and value not in names:
                 raise ScenarioError(f"unknown {what} {value!r}; one of {', '.join(names)}")

@@ -134,8 +134,8 @@ def parallel_config(values: Mapping[str, Any], gpus: int, seq: int) -> ParallelC
     if dp is None:
         if gpus % (tp * pp * cp):
             raise ScenarioError(
-                f"{gpus} GPUs do not split into tp x pp x cp = {tp * pp * cp}; give dp to use "
-                "fewer of them"
+                f"--tp {tp} x --pp {pp} x --cp {cp} = {tp * pp * cp}: {gpus} GPUs do not split "
+                "into it; give dp to use fewer of them"
             )
         dp = gpus // (tp * pp * cp)
     micro = values.get("micro_batch") or 1
@@ -399,9 +399,12 @@ def run_training(
         )
     if fits_memory(step.memory, step.memory_capacity_bytes) == "no":
         gpu_name = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])).name
-        raise ScenarioError(  # named by the --model value: a preset id or the user's file
-            f"{values['model']}: "
-            + shortfall_message(step.memory, step.memory_capacity_bytes, gpu_name)
+        layout = (  # what the user chose: the --model value (a preset id or a file), the layout
+            f"{values['model']} at --tp {parallel.tp} --pp {parallel.pp} --cp {parallel.cp} "
+            f"--dp {parallel.dp} --micro-batch {parallel.micro_batch} --seq {parallel.seq_len}"
+        )
+        raise ScenarioError(
+            f"{layout}: " + shortfall_message(step.memory, step.memory_capacity_bytes, gpu_name)
         )
     engine = values.get("engine") or "analytic"
     run = TrainingRun(model, request, fabric, parallel, step, None, engine, search, None, timeline)

@@ -158,7 +158,7 @@ def default_design(catalog: Catalog, system: SystemSpec, request: FabricRequest)
             )
         nic = catalog.nic(nic_id)
         switch = _matching_switch(catalog, nic.port_link)
-    down, _ = leaf_port_split(switch.port_count, request.oversubscription)
+    down, _ = _leaf_split(switch.port_count, request.oversubscription)
     nics_per_rail = (
         1
         if request.nic_count is not None
@@ -222,6 +222,14 @@ def _apply_failures(fabric: Fabric, request: FabricRequest) -> Fabric:
     return fabric
 
 
+def _leaf_split(radix: int, oversubscription: float) -> tuple[int, int]:
+    """:func:`leaf_port_split`, its error naming the option that asked for the ratio."""
+    try:
+        return leaf_port_split(radix, oversubscription)
+    except TopologyError as exc:
+        raise TopologyError(f"--oversubscription {oversubscription:g}: {exc}") from None
+
+
 def _file_of(catalog: Catalog, request: FabricRequest, system_id: str) -> str:
     """The file a system came from: the one the request names, a ``--catalog`` file, or its id
     when neither."""
@@ -269,6 +277,8 @@ def build_fabric(catalog: Catalog, request: FabricRequest) -> Fabric:
     if request.nic is not None:
         catalog.nic(request.nic)
     design = default_design(catalog, system, request)
+    if node_count > 1:  # the leaves must split at the ratio asked for, before anything is built
+        _leaf_split(catalog.switch(design.leaf_switch).port_count, design.oversubscription)
     check_network_fits(catalog, system, node_count, design, options=options, label=label)
     check_fabric_size(node_count, system.gpu_count, label)  # before building anything
     name = system.id if node_count == 1 else f"{system.id} x {node_count}"

@@ -163,7 +163,8 @@ def _gpu(fabric: Fabric, catalog: Catalog, parallel: ParallelConfig) -> GpuSpec:
     gpus = fabric.gpus
     if parallel.world_size > len(gpus):
         raise ScenarioError(
-            f"tp x cp x dp x pp = {parallel.world_size} GPUs, but the fabric has {len(gpus)}"
+            f"--tp {parallel.tp} x --cp {parallel.cp} x --dp {parallel.dp} x --pp {parallel.pp} "
+            f"= {parallel.world_size} GPUs, but the fabric has {len(gpus)}"
         )
     return catalog.gpu(str(fabric.graph.nodes[gpus[0]]["spec"]))
 

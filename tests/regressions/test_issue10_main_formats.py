@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.fuzzing import assert_user_error, run_main
 
 ROOT = Path(__file__).parents[2]
@@ -168,3 +170,19 @@ def test_a_system_name_too_long_for_the_file_system_is_an_unknown_system() -> No
 def test_an_unknown_collective_names_the_option() -> None:
     argv = ["collective", "--system", "dgx-h100", "--op", "1e300 TB"]
     assert "unknown collective" in assert_user_error(run_main(argv), "--op")
+
+
+def test_an_oversubscription_no_leaf_can_split_names_the_option() -> None:
+    argv = ["topo", "dgx-h100", "--nodes", "2", "--oversubscription", "1e300"]
+    assert "cannot be split" in assert_user_error(run_main(argv), "--oversubscription")
+
+
+def test_an_output_folder_that_would_replace_the_working_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    trace = SCENARIOS / "traces" / "tp-dp-overlap.jsonl"
+    for out in ("", ".", "x/.."):
+        argv = ["replay", str(trace), "--system", "dgx-h100", "--nodes", "2", "--out", out]
+        assert "name a folder of its own" in assert_user_error(run_main(argv), "--out")
+    assert list(tmp_path.iterdir()) == []
