@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.cli.common import positive_int
+from interconnect_sim.cli.common import add_calibration_option, positive_int
 from interconnect_sim.files import check_output_folder, write_atomically
 from interconnect_sim.planning.executors import RowStore, run_sweep, settings_for
 from interconnect_sim.planning.sweep import Sweep, load_sweep
@@ -45,6 +45,7 @@ def add_planning_commands(commands: argparse._SubParsersAction) -> None:  # type
         metavar="N",
         help="start a local Dask cluster of N worker processes for the run",
     )
+    add_calibration_option(plan)
     plan.add_argument("--no-progress", action="store_true", help="no progress bar")
     plan.add_argument("--json", action="store_true", help="print the run's figures as JSON")
 
@@ -123,6 +124,8 @@ def _write_outputs(out: Path, sweep: Sweep, stats: Any) -> dict[str, Any]:
 def run_planning_command(args: argparse.Namespace) -> int:
     """Run ``plan``."""
     sweep = load_sweep(args.sweep)
+    if args.calibration is not None:  # every design point uses it (overrides the sweep's)
+        sweep = sweep.with_design("--calibration", calibration=str(args.calibration))
     settings_for(sweep)  # objective/price problems before any work
     out = check_output_folder(args.out or Path("out") / sweep.name, "--out")
     out.mkdir(parents=True, exist_ok=True)

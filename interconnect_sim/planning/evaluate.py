@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration import load_calibration
+from interconnect_sim.calibration import Calibration, load_calibration
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import InterconnectSimError, ScenarioError
 from interconnect_sim.importers.topology import system_from_dump_file
 from interconnect_sim.planning.bom import BillOfMaterials, Reach, bill_of_materials
 from interconnect_sim.planning.cost import PriceTable, estimate_cost, load_price_table
+from interconnect_sim.planning.design import Constraints, DesignPoint
 from interconnect_sim.planning.layout_search import SearchSpace, recheck, search_layouts
 from interconnect_sim.planning.placement import JobFabric, job_placement, limiting_term
 from interconnect_sim.planning.power import estimate_power
 from interconnect_sim.planning.rows import empty_row
-from interconnect_sim.planning.sweep import Constraints, DesignPoint
 from interconnect_sim.planning.verdict import verdict
 from interconnect_sim.specs import Catalog, load_catalog
 from interconnect_sim.specs.system_readers import SystemHints, register_system_reader
@@ -67,7 +67,7 @@ class Evaluator:
     def __init__(self, settings: EvalSettings) -> None:
         self.settings = settings
         self.compute = load_compute_calibration()
-        self.calibration = load_calibration()
+        self._calibrations: dict[str | None, Calibration] = {}
         self.prices: PriceTable | None = (
             None if settings.prices is None else load_price_table(Path(settings.prices))
         )
@@ -81,6 +81,12 @@ class Evaluator:
         if self._catalog_cache is None:
             self._catalog_cache = load_catalog()
         return self._catalog_cache
+
+    def calibration(self, path: str | None) -> Calibration:
+        """The collective calibration a design names (``None``: the shipped one), loaded once."""
+        if path not in self._calibrations:
+            self._calibrations[path] = load_calibration(None if path is None else Path(path))
+        return self._calibrations[path]
 
     def _model(self, name: str) -> ModelConfig:
         if name not in self._models:
@@ -127,7 +133,7 @@ class Evaluator:
             "fabric": fabric,
             "built": built,
             "gpus_per_node_used": used,
-            "analytic": AnalyticEngine(catalog, self.calibration),
+            "analytic": AnalyticEngine(catalog, self.calibration(inputs.get("calibration"))),
             "cache": {},
             "boms": {},
             "searches": {},

@@ -30,11 +30,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.files import write_atomically
+from interconnect_sim.planning.design import DesignPoint, Sweep
 from interconnect_sim.planning.evaluate import EvalSettings, Evaluator
 from interconnect_sim.planning.rows import SCHEMA
-from interconnect_sim.planning.sweep import DesignPoint, Sweep
 
 __all__ = ["RowStore", "RunStats", "evaluate_batch", "run_sweep", "settings_for"]
 
@@ -103,6 +104,10 @@ def settings_for(sweep: Sweep) -> EvalSettings:
         raise ScenarioError(f"{sweep.path}: objective {sweep.objective!r} needs prices = FILE")
     if sweep.prices is None and sweep.constraints.budget is not None:
         raise ScenarioError(f"{sweep.path}: a budget constraint needs prices = FILE")
+    for path in sorted(
+        {str(p.inputs["calibration"]) for p in sweep.points() if p.inputs.get("calibration")}
+    ):
+        load_calibration(Path(path))  # a bad calibration file is an error before any work
     return EvalSettings(
         sweep=sweep.name,
         objective=sweep.objective,
