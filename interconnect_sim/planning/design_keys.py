@@ -40,7 +40,21 @@ run cost per million tokens."""
 TABLE_VALUED = ("layout", "search", "reach")
 """Keys whose value is itself a table (not an inline table of several inputs)."""
 _TOKEN_SUFFIX = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
-_LAYOUT_KEYS = ("tp", "pp", "dp", "cp", "ep", "vpp", "micro_batch", "zero", "recompute")
+_LAYOUT_KEYS = (
+    "tp",
+    "pp",
+    "dp",
+    "cp",
+    "ep",
+    "vpp",
+    "micro_batch",
+    "zero",
+    "recompute",
+    "pp_first_stage_layers",
+    "pp_last_stage_layers",
+    "pp_embedding_in_split",
+    "pp_loss_in_split",
+)
 _SEARCH_KEYS = (
     "tp",
     "pp",
@@ -52,6 +66,7 @@ _SEARCH_KEYS = (
     "recompute",
     "max_cp",
     "tp_across_nodes",
+    "uneven_splits",
 )
 
 
@@ -145,6 +160,8 @@ def _layout(value: Any) -> str | dict[str, Any]:
     for key, item in value.items():
         if key == "recompute":
             out[key] = _choice(*get_args(Recompute))(item)
+        elif key in ("pp_embedding_in_split", "pp_loss_in_split"):
+            out[key] = yes_no(item)
         else:
             out[key] = _int(0 if key == "zero" else 1)(item)
     return out
@@ -158,7 +175,7 @@ def _search(value: Any) -> dict[str, Any]:
         raise BadValueError(f"unknown key(s) {unknown}; allowed: {', '.join(_SEARCH_KEYS)}")
     out: dict[str, Any] = {}
     for key, item in value.items():
-        if key == "tp_across_nodes":
+        if key in ("tp_across_nodes", "uneven_splits"):
             out[key] = yes_no(item)
         elif key == "max_cp":
             out[key] = _int()(item)

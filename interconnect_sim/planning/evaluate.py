@@ -23,6 +23,7 @@ from interconnect_sim.planning.bom import BillOfMaterials, Reach, bill_of_materi
 from interconnect_sim.planning.cost import PriceTable, estimate_cost, load_price_table
 from interconnect_sim.planning.design import Constraints, DesignPoint
 from interconnect_sim.planning.layout_search import SearchSpace, recheck, search_layouts
+from interconnect_sim.planning.layout_space import split_of
 from interconnect_sim.planning.placement import JobFabric, job_placement, limiting_term
 from interconnect_sim.planning.power import estimate_power
 from interconnect_sim.planning.rows import empty_row
@@ -233,6 +234,10 @@ class Evaluator:
             dp=layout.get("dp", gpus // (tp * pp * cp)),
             ep=layout.get("ep", 1),
             vpp=layout.get("vpp", 1),
+            pp_first_stage_layers=layout.get("pp_first_stage_layers"),
+            pp_last_stage_layers=layout.get("pp_last_stage_layers"),
+            pp_embedding_in_split=layout.get("pp_embedding_in_split", False),
+            pp_loss_in_split=layout.get("pp_loss_in_split", False),
             micro_batch=layout.get("micro_batch", 1),
             global_batch=inputs["global_batch"],
             seq_len=seq,
@@ -339,6 +344,9 @@ class Evaluator:
             zero=parallel.zero_stage,
             micro_batch=parallel.micro_batch,
             recompute=parallel.recompute,
+            pp_split=split_of(parallel).describe(),
+            pp_first_stage_layers=parallel.pp_first_stage_layers,
+            pp_last_stage_layers=parallel.pp_last_stage_layers,
             layouts_evaluated=evaluated,
             step_time_s=step.step_time_s,
             tokens_per_s=step.tokens_per_s,
