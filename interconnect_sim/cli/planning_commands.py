@@ -10,6 +10,7 @@ from typing import Any
 from interconnect_sim.cli.common import add_calibration_option, positive_int
 from interconnect_sim.files import check_output_folder, write_atomically
 from interconnect_sim.planning.executors import RowStore, run_sweep, settings_for
+from interconnect_sim.planning.recheck import RECHECKS, merge_rechecks
 from interconnect_sim.planning.sweep import Sweep, load_sweep
 from interconnect_sim.planning.verdict import verdict
 
@@ -72,6 +73,8 @@ def _write_outputs(out: Path, sweep: Sweep, stats: Any) -> dict[str, Any]:
         verdict(record, settings.objective, settings.constraints)
     for column in ("objective", "feasible", "infeasible_reasons"):
         frame[column] = [r[column] for r in records]
+    rechecks = RowStore(out, RECHECKS).read()
+    frame = merge_rechecks(frame, rechecks[rechecks["design_id"].isin(ids)])
     frame = frame.sort_values(["feasible", "objective"], ascending=[False, True])
 
     def write_csv(tmp: Path) -> None:
@@ -97,6 +100,7 @@ def _write_outputs(out: Path, sweep: Sweep, stats: Any) -> dict[str, Any]:
         "errors": stats.errors,
         "elapsed_s": stats.elapsed_s,
         "executor": stats.executor,
+        "rechecked": stats.rechecked,
         "rows_of_other_sweeps": others,
         "feasible": int(frame["feasible"].sum()),
         "best": [
@@ -162,6 +166,7 @@ def run_planning_command(args: argparse.Namespace) -> int:
         f"{out / 'designs.parquet'}), {report['evaluated']} evaluated in "
         f"{report['elapsed_s']:.1f} s on {report['executor']}, {report['errors']} failed, "
         f"{report['feasible']} feasible"
+        + (f", {report['rechecked']} re-timed on the DES" if report["rechecked"] else "")
     )
     for i, row in enumerate(report["best"], 1):
         cost = "" if row["run_cost"] is None else f", run cost {row['run_cost']:.4g}"

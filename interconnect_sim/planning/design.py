@@ -103,17 +103,24 @@ class Sweep:
 
     def points(self) -> Iterator[DesignPoint]:
         """Every design point: the cartesian product of the axes over ``design``."""
+        for _, point in self.indexed_points():
+            yield point
+
+    def indexed_points(self) -> Iterator[tuple[dict[str, int], DesignPoint]]:
+        """Every design point with its position on each axis (axis name -> value index)."""
         names = list(self.axes)
-        for combo in itertools.product(*(self.axes[n] for n in names)):
+        ranges = [range(len(self.axes[n])) for n in names]
+        for indices in itertools.product(*ranges):
             inputs = {**DEFAULTS, **self.design}
-            for axis, value in zip(names, combo, strict=True):
+            for axis, index in zip(names, indices, strict=True):
+                value = self.axes[axis][index]
                 if isinstance(value, dict) and axis not in TABLE_VALUED:
                     label = value.get("name")
                     inputs.update({k: v for k, v in value.items() if k != "name"})
                     inputs[axis] = label if label is not None else json.dumps(value, default=str)
                 else:
                     inputs[axis] = value
-            yield DesignPoint(inputs)
+            yield dict(zip(names, indices, strict=True)), DesignPoint(inputs)
 
     def size(self) -> int:
         """Number of design points."""

@@ -135,18 +135,19 @@ def _prices(path: Path, data: Mapping[str, Any]) -> Path | None:
 
 
 def _names(path: Path, key: str, value: Any, known: set[str]) -> tuple[str, ...]:
+    what = "inputs" if key == "per" else "axes"
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ScenarioError(f"{path}: [recheck].{key}: must be a list of input names")
     unknown = [v for v in value if v not in known]
     if unknown:
         raise ScenarioError(
-            f"{path}: [recheck].{key}: {unknown} are not inputs of this sweep; it sets "
+            f"{path}: [recheck].{key}: {unknown} are not {what} of this sweep; it has "
             f"{', '.join(sorted(known))}"
         )
     return tuple(value)
 
 
-def _recheck(path: Path, table: Any, known: set[str]) -> Recheck | None:
+def _recheck(path: Path, table: Any, known: set[str], axes: set[str]) -> Recheck | None:
     if table is None:
         return None
     allowed = ("engine", "top", "per", "variants")
@@ -161,7 +162,7 @@ def _recheck(path: Path, table: Any, known: set[str]) -> Recheck | None:
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ScenarioError(f"{path}: [recheck].top: must be a whole number >= 1; got {top!r}")
     per = _names(path, "per", table.get("per", ["system"]), known)
-    variants = _names(path, "variants", table.get("variants", []), known)
+    variants = _names(path, "variants", table.get("variants", []), axes)
     return Recheck(top=top, per=per, variants=variants)
 
 
@@ -190,7 +191,7 @@ def parse_sweep(data: Mapping[str, Any], path: Path) -> Sweep:
         constraints=_constraints(path, data.get("constraints", {})),
         prices=_prices(path, data),
         description=str(data.get("description", "")),
-        recheck=_recheck(path, data.get("recheck"), known),
+        recheck=_recheck(path, data.get("recheck"), known, set(axes)),
     )
 
 

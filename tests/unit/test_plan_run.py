@@ -50,7 +50,9 @@ def test_shipped_sweep_runs_at_reduced_size_through_the_cli(
         )
         .replace("gpus = [128, 256, 512, 1024, 2048, 4096, 8192]", "gpus = [128]")
     )
-    small = small.replace('oversubscription = ["1:1", "2:1"]', 'oversubscription = ["1:1"]')
+    small = small.replace(
+        '    { name = "xdr", nic = "connectx-8", switch = "q3400" },\n', ""
+    )
     small = small.replace(
         "../prices/example-prices.toml", str(SHIPPED.parents[1] / "prices" / "example-prices.toml")
     )
@@ -64,9 +66,13 @@ def test_shipped_sweep_runs_at_reduced_size_through_the_cli(
     for name in ("designs.csv", "pareto.png", "scaling.png", "summary.md"):
         assert (out / name).stat().st_size > 0
     frame = pd.read_csv(out / "designs.csv")
-    assert len(frame) == 2 * 2  # systems x networks
+    assert len(frame) == 2 * 2  # systems x tapers
     assert frame["error"].isna().all(), frame["error"].dropna().tolist()
-    assert set(frame["network"]) == {"ndr", "xdr"}
+    assert set(frame["network"]) == {"ndr"}
+    assert set(frame["oversubscription"]) == {1.0, 2.0}
+    # [recheck]: each system's best design and its other taper, re-timed on the DES.
+    assert frame["des_step_time_s"].notna().all()
+    assert (frame["des_step_time_s"] >= frame["step_time_s"] * (1 - 1e-9)).all()
     assert (frame["layout_mode"] == "auto").all()
     for column in (
         "tp",
@@ -82,6 +88,7 @@ def test_shipped_sweep_runs_at_reduced_size_through_the_cli(
     assert (frame["time_to_train_with_failures_days"] > frame["time_to_train_days"]).all()
     summary = (out / "summary.md").read_text()
     assert "## Best design" in summary
+    assert "## Re-timed on the discrete-event engine" in summary
     # A second run finds every row done and evaluates nothing.
     code, stdout, _ = run(
         capsys, "plan", str(path), "--out", str(out), "--workers", "1", "--no-progress", "--json"
