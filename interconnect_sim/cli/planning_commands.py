@@ -75,7 +75,8 @@ def _write_outputs(out: Path, sweep: Sweep, stats: Any) -> dict[str, Any]:
         frame[column] = [r[column] for r in records]
     rechecks = RowStore(out, RECHECKS).read()
     frame = merge_rechecks(frame, rechecks[rechecks["design_id"].isin(ids)])
-    frame = frame.sort_values(["feasible", "objective"], ascending=[False, True])
+    order = [c for c in ("feasible", "objective", "run_cost", "energy_mwh") if c in frame]
+    frame = frame.sort_values(order, ascending=[c != "feasible" for c in order])
 
     def write_csv(tmp: Path) -> None:
         frame.to_csv(tmp, index=False)

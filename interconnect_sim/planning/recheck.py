@@ -49,7 +49,9 @@ def select_rechecks(sweep: Sweep, frame: pd.DataFrame) -> list[tuple[DesignPoint
     rows = frame[frame["design_id"].isin(indexed) & frame["error"].isna()].copy()
     rows = rows[rows["layout_json"].notna()]
     rows["_infeasible"] = rows["feasible"] != True  # noqa: E712
-    rows = rows.sort_values(["_infeasible", "objective", "design_id"], na_position="last")
+    # Ties on the objective (a taper the analytic engine cannot see) go to the cheaper design.
+    order = ["_infeasible", "objective", "run_cost", "energy_mwh", "design_id"]
+    rows = rows.sort_values([c for c in order if c in rows], na_position="last")
     chosen: list[str] = []
     seen_groups: dict[tuple[str, ...], int] = {}
     for design_id in rows["design_id"]:

@@ -245,7 +245,9 @@ def _why(row: Any) -> list[str]:
 def summary_markdown(frame: pd.DataFrame, *, sweep: str, objective: str, prices: str) -> str:
     """The sweep's summary: best designs and why."""
     ok = _ok(frame)
-    feasible = ok[ok["feasible"] == True].sort_values("objective")  # noqa: E712
+    # Ties on the objective (a taper the analytic engine cannot see) go to the cheaper design.
+    order = [c for c in ("objective", "run_cost", "energy_mwh") if c in ok]
+    feasible = ok[ok["feasible"] == True].sort_values(order)  # noqa: E712
     lines = [
         f"# Sweep {sweep}",
         "",
@@ -256,7 +258,7 @@ def summary_markdown(frame: pd.DataFrame, *, sweep: str, objective: str, prices:
     ]
     if feasible.empty:
         lines += ["No design meets every constraint. Closest by objective:", ""]
-        feasible = ok.sort_values("objective")
+        feasible = ok.sort_values(order)
     if not feasible.empty:
         best = feasible.iloc[0]
         lines += ["## Best design", "", f"**{_describe(best)}**, layout {_layout(best)}", ""]

@@ -51,6 +51,11 @@ def test_the_des_recheck_sees_the_taper_the_analytic_engine_cannot(tmp_path: Pat
     assert two["des_step_time_s"] > one["des_step_time_s"]
     assert (rechecks["engine"] == "des").all()
     assert (rechecks["layout_mode"] == "explicit").all()
+    # designs.csv's slowdown is the DES step against the analytic one, in percent.
+    assert two["des_slowdown_pct"] == pytest.approx(
+        100 * (two["des_step_time_s"] / two["step_time_s"] - 1)
+    )
+    assert two["des_slowdown_pct"] > 0
     # A re-run finds both done.
     assert run_sweep(sweep, tmp_path, workers=1).rechecked == 0
 
@@ -98,6 +103,25 @@ def test_recheck_picks_the_best_per_group_and_their_variants(tmp_path: Path) -> 
         for p, _ in select_rechecks(without, _frame(without, objectives))
     ]
     assert keys == [("dgx-b200", 1.0), ("dgx-h100", 2.0), ("dgx-h100", 1.0), ("dgx-b200", 2.0)]
+
+
+def test_a_tie_on_the_objective_goes_to_the_cheaper_design(tmp_path: Path) -> None:
+    """1:1 and 2:1 time alike on the analytic engine; the cheaper 2:1 is the one to beat."""
+    data = {
+        "design": {"model": "llama3-8b", "global_batch": 64, "nodes": 2, "system": "dgx-h100"},
+        "axes": {"oversubscription": ["1:1", "2:1"]},
+        "recheck": {"top": 1},
+    }
+    sweep = parse_sweep(data, tmp_path / "s.toml")
+    frame = _frame(sweep, {("dgx-h100", 1.0): 2.0, ("dgx-h100", 2.0): 2.0})
+    cost = {1.0: 100.0, 2.0: 90.0}
+    frame["run_cost"] = [cost[p.inputs["oversubscription"]] for p in sweep.points()]
+    frame["energy_mwh"] = 1.0
+    (chosen,) = select_rechecks(sweep, frame)
+    assert chosen[0].inputs["oversubscription"] == 2.0
+    frame["run_cost"] = frame["run_cost"].iloc[::-1].to_numpy()
+    (chosen,) = select_rechecks(sweep, frame)
+    assert chosen[0].inputs["oversubscription"] == 1.0
 
 
 def test_plan_takes_a_calibration_of_ones_own(
