@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python benchmarks/bench_train_step.py [--max-nodes N] [--engines analytic,des]``.
 Each (size, engine) runs in its own process so peak memory (max RSS) is its own. Prints a table;
 not a test. Times are wall-clock on this machine; the last column is the total relative to the
-first row (8 nodes, analytic engine). With the DES every TP, PP and DP group of a kind is
-replayed at once, so the DES cost grows with the number of groups.
+first row (8 nodes, analytic engine). With the DES the step is a timeline (one line per pass of
+one pipeline, copies for the identical replicas), so its cost grows with the passes (pp x vpp x
+micro-batches), not with the GPUs; ``bench_step_timeline.py`` times Llama 3 405B's.
 """
 
 from __future__ import annotations

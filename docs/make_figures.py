@@ -24,8 +24,13 @@ from interconnect_sim.calibration import load_calibration
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.report.plots import plot_busbw_vs_size
-from interconnect_sim.specs import load_catalog
+from interconnect_sim.report.step_timeline import plot_step_timeline
+from interconnect_sim.specs import Catalog, load_catalog
 from interconnect_sim.topology import FabricRequest, build_fabric
+from interconnect_sim.training.compute import load_compute_calibration
+from interconnect_sim.training.model import load_model
+from interconnect_sim.training.parallel import ParallelConfig
+from interconnect_sim.training.step_timeline import timeline_step
 from interconnect_sim.validation.crossval import generation_of
 from interconnect_sim.validation.fit import fit_calibration
 from interconnect_sim.validation.measurements import fabric_request, load_measurements
@@ -121,6 +126,27 @@ def main() -> None:
         ax.set_title(title, fontsize=10)
     figure.savefig(HERE / "images" / "busbw-h100-a100-pcie.png", dpi=110)
     plt.close(figure)
+    step_timeline(catalog)
+
+
+def step_timeline(catalog: Catalog) -> None:
+    """The step of docs/design/timeline.md: Llama 3 8B, TP 8, PP 4, VPP 2 on 8 DGX H100, with
+    node 5 (stage 2 of the second replica) 10 % slower."""
+    fabric = build_fabric(catalog, FabricRequest(system="dgx-h100", node_count=8))
+    parallel = ParallelConfig(tp=8, pp=4, dp=2, vpp=2, global_batch=32, seq_len=4096)
+    slow = dict.fromkeys(range(40, 48), 1.1)
+    _, run = timeline_step(
+        load_model("llama3-8b"), parallel, fabric, catalog, load_compute_calibration(),
+        check_memory=False, slow_ranks=slow,
+    )  # fmt: skip
+    title = (
+        "Llama 3 8B, TP 8, PP 4, VPP 2, DP 2 on 8 DGX H100, node 5 10 % slower: "
+        f"{run.step_s * 1e3:.0f} ms"
+    )
+    figure, ax = plt.subplots(figsize=(12, 4.2), layout="constrained")
+    plot_step_timeline(ax, run.result.calls, run.trace.lanes, step_s=run.step_s, title=title)
+    figure.savefig(HERE / "images" / "step-timeline.png", dpi=110)
+    plt.close(figure)
 
 
 _PANELS_PER_GENERATION = 6
@@ -149,14 +175,16 @@ def _curve(engine: AnalyticEngine, rows: pd.DataFrame, sizes: np.ndarray) -> pd.
     return pd.DataFrame({"bytes": sizes, "busbw_GBps": estimate.busbw_bytes_per_s / 1e9})
 
 
-def generation_figures() -> None:
-    """One figure per GPU generation: measured points, the shipped model (in sample) and the
-    model fitted without that generation (out of fold, dashed)."""
+def generation_figures(only: set[str] | None = None) -> None:
+    """One figure per GPU generation (or those in ``only``): measured points, the shipped model
+    (in sample) and the model fitted without that generation (out of fold, dashed)."""
     catalog = load_catalog()
     measured = load_measurements(catalog=catalog)
     generations = measured.apply(generation_of(catalog), axis=1)
     shipped = AnalyticEngine(catalog)
     for generation in sorted(set(generations)):
+        if only is not None and generation not in only:
+            continue
         rows = measured[generations == generation]
         groups = _groups(rows)
         if not groups:

@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.cli.common import add_calibration_option, positive_int
+from interconnect_sim.cli.common import positive_int
 from interconnect_sim.files import check_output_folder, write_atomically
 from interconnect_sim.planning.executors import RowStore, run_sweep, settings_for
 from interconnect_sim.planning.recheck import RECHECKS, merge_rechecks
 from interconnect_sim.planning.sweep import Sweep, load_sweep
 from interconnect_sim.planning.verdict import verdict
+from interconnect_sim.scenarios.options import add_calibration_option
 
 __all__ = ["add_planning_commands", "run_planning_command"]
 

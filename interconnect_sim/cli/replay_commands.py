@@ -56,6 +56,13 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:  # type: i
     )
     add_calibration_option(parser)
     parser.add_argument(
+        "--copies",
+        choices=("auto", "merged", "separate"),
+        default="auto",
+        help="lines with copies: one flow for identical copies (merged), or flows per copy "
+        "(separate); auto merges unless a what-if changed the network",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         metavar="DIR",
@@ -71,21 +78,27 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:  # type: i
     )
 
 
+_MAX_ROWS = 40
+
+
 def _format_results(results: list[ReplayResult], top: int) -> str:
     first = results[0]
     lines = []
+    more = len(first.calls) - _MAX_ROWS
     if len(results) == 1:
         lines.append(
             f"{'id':<18}{'op':<15}{'size':>10}{'ranks':>7}  {'start':>11}{'end':>11}"
             f"{'duration':>11}  algo/proto"
         )
-        for c in first.calls:
+        for c in first.calls[:_MAX_ROWS]:
             lines.append(
                 f"{c.id:<18}{c.op:<15}{format_size(c.size_bytes, binary=True):>10}"
                 f"{c.rank_count:>7}  {format_duration(c.start_s):>11}"
                 f"{format_duration(c.end_s):>11}{format_duration(c.duration_s):>11}  "
                 f"{c.algorithm}/{c.protocol}"
             )
+        if more > 0:
+            lines.append(f"... and {more} more (--json or --out DIR for every call)")
         lines.append(f"makespan: {format_duration(first.makespan_s)} ({first.engine})")
     else:
         other = {c.id: c for c in results[1].calls}
@@ -94,7 +107,7 @@ def _format_results(results: list[ReplayResult], top: int) -> str:
             f"{results[0].engine + ' dur':>13}{results[1].engine + ' dur':>14}"
             f"{'des vs analytic':>17}"
         )
-        for c in first.calls:
+        for c in first.calls[:_MAX_ROWS]:
             d = other[c.id]
             rel = c.duration_s / d.duration_s - 1.0 if d.duration_s else 0.0
             lines.append(
@@ -103,6 +116,8 @@ def _format_results(results: list[ReplayResult], top: int) -> str:
                 f"{format_duration(d.duration_s):>14}{rel:>+17.1%}"
             )
         rel = first.makespan_s / results[1].makespan_s - 1.0
+        if more > 0:
+            lines.append(f"... and {more} more (--json or --out DIR for every call)")
         lines.append(
             f"makespan: {first.engine} {format_duration(first.makespan_s)}, "
             f"{results[1].engine} {format_duration(results[1].makespan_s)} "
@@ -134,8 +149,11 @@ def run_replay_command(args: argparse.Namespace) -> int:
         bar = progress_bar("replay", "call", len(calls)) if len(calls) >= 50 else None
         progress = None if bar is None else bar.update_to
         try:
+            merge = {"auto": None, "merged": True, "separate": False}[args.copies]
             results.append(
-                DiscreteEventEngine(catalog, calibration).replay(fabric, calls, progress=progress)
+                DiscreteEventEngine(catalog, calibration).replay(
+                    fabric, calls, progress=progress, merge_copies=merge
+                )
             )
         finally:
             if bar is not None:

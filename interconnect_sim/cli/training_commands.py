@@ -18,7 +18,8 @@ from interconnect_sim.cli.common import (
     prior_note,
 )
 from interconnect_sim.cli.progress import progress_bar
-from interconnect_sim.cli.training_output import format_step, format_validation
+from interconnect_sim.cli.training_output import format_step, format_timeline, format_validation
+from interconnect_sim.cli.training_timeline import save_timeline_picture
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.scenarios.loader import load_scenario, training_defaults
@@ -112,12 +113,21 @@ def run_training_command(args: argparse.Namespace) -> int:
         return _cmd_validate(args)
     values = _options(args, training_defaults())
     catalog = catalog_from(values)
-    bar = progress_bar("train (des)", "collective") if values.get("engine") == "des" else None
+    bar = progress_bar("train (des)", "event") if values.get("engine") == "des" else None
     try:
-        run = run_training(values, catalog=catalog, progress=None if bar is None else bar.step)
+        run = run_training(
+            values, catalog=catalog, timeline_progress=None if bar is None else bar.update_to
+        )
     finally:
         if bar is not None:
             bar.close()
+    if run.timeline is not None and values.get("emit_trace"):
+        title = (
+            f"{run.model.name} on {run.fabric.name}: step {run.timeline.run.step_s:.3f} s "
+            f"({run.timeline.run.trace.schedule})"
+        )
+        picture = Path(run.timeline.summary["picture_file"])
+        save_timeline_picture(picture, run.timeline, title)
     fabric, parallel, step = run.fabric, run.parallel, run.step
     note = prior_note(fabric, catalog, load_calibration(values.get("calibration")))
     ttt = None if run.time_to_train is None else run.time_to_train.to_json()
@@ -140,6 +150,8 @@ def run_training_command(args: argparse.Namespace) -> int:
             )
         )
     print(format_step(run.model.name, fabric.name, parallel, step, run.engine, ttt, run.mlperf))
+    if run.timeline is not None:
+        print(format_timeline(run.timeline.summary))
     print_warnings(fabric, stream=sys.stdout, extra=(note,))
     return 0
 

@@ -10,7 +10,7 @@ from interconnect_sim.training.step import StepEstimate
 from interconnect_sim.units import format_duration
 from interconnect_sim.validation.training_score import TrainingScore
 
-__all__ = ["format_step", "format_validation"]
+__all__ = ["format_step", "format_timeline", "format_validation"]
 
 _COLLECTIVES = {
     "tp": "TP all-gather / reduce-scatter (all-reduce without SP) per layer",
@@ -112,6 +112,34 @@ def format_step(
     if mlperf is not None:
         lines.append(_benchmark_line(mlperf))
     lines.extend(f"warning: {w}" for w in step.warnings)
+    return "\n".join(lines)
+
+
+def format_timeline(timeline: dict[str, Any]) -> str:
+    """The timeline's size and, with a what-if, what it changed and where that went."""
+    classes = timeline["classes"]
+    sizes = " + ".join(str(len(c)) for c in classes)
+    lines = [
+        f"timeline: {timeline['events']:,} trace events ({timeline['schedule']} schedule; "
+        f"{len(classes)} class(es) of identical replica blocks, {sizes} blocks), "
+        f"{timeline['simulation_events']:,} simulation events"
+    ]
+    whatif = timeline.get("whatif")
+    if whatif:
+        absorbed = ", ".join(
+            f"{a['where']} {'+' if a['seconds'] >= 0 else ''}{format_duration(a['seconds'])}"
+            for a in whatif["absorbed_by"]
+        )
+        lines.append(
+            f"what-if ({whatif['description']}): step {format_duration(whatif['step_time_s'])} "
+            f"vs {format_duration(whatif['baseline_step_time_s'])} without it "
+            f"({whatif['change_pct']:+.1f} %)" + (f"; absorbed by: {absorbed}" if absorbed else "")
+        )
+    if timeline.get("trace_file"):
+        lines.append(
+            f"trace written to {timeline['trace_file']} (replay: {timeline['replay_command']}), "
+            f"timeline picture to {timeline['picture_file']}"
+        )
     return "\n".join(lines)
 
 

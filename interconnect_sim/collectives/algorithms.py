@@ -17,6 +17,7 @@ import math
 from interconnect_sim.calibration.model import Calibration
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
 from interconnect_sim.collectives.cost import AlgorithmCost
+from interconnect_sim.collectives.host_staging import host_phase_factor
 from interconnect_sim.collectives.nccl_channels import (
     data_fraction,
     nvls_heads,
@@ -118,9 +119,22 @@ class _Terms:
             return rate, "shared PCIe: intra-node traffic and NIC traffic cross the same links"
         return (net, net_text) if net <= intra else (intra, self.intra_text)
 
-    def ring_busbw(self, *, chain: bool = False) -> tuple[float, str]:
+    def ring_busbw(self, op: CollectiveOp) -> tuple[float, str]:
+        chain = op in (CollectiveOp.BROADCAST, CollectiveOp.REDUCE)
         intra = self.bw.chain_intra_bytes_per_s * self.e_intra if chain else self.intra
-        return self.joint("chain" if chain else "ring", self.e_intra, self.e_net, intra, self.net)
+        phase = 1.0
+        if self.bw.intra_tier == "host" and self.g > 1:
+            # ranks alternate between send-only and receive-only steps through host memory
+            phase = host_phase_factor(op, self.n)
+        rate, text = self.joint(
+            "chain" if chain else "ring", self.e_intra * phase, self.e_net, intra * phase, self.net
+        )
+        if phase < 1.0 and text == self.intra_text:
+            text += (
+                f"; through host memory each rank's first send and last receive run alone "
+                f"(x{phase:.2f})"
+            )
+        return rate, text
 
     def ll_cap(self) -> float:
         caps = self.cal.ll_max_bytes_per_s[self.klass_arch]
@@ -145,8 +159,7 @@ class _Terms:
 
 
 def _ring(op: CollectiveOp, t: _Terms, proto: str) -> AlgorithmCost:
-    chain = op in (CollectiveOp.BROADCAST, CollectiveOp.REDUCE)
-    busbw, text = t.ring_busbw(chain=chain)
+    busbw, text = t.ring_busbw(op)
     n, m = t.n, t.m
     link = busbw
     if proto == "ll128":
@@ -347,7 +360,7 @@ def _p2p_channel_limit(t: _Terms, algbw: float, text: str) -> tuple[float, str]:
     limit = p2p_network_rate(t.bw, t.cal) * t.e_net
     if limit >= algbw:
         return algbw, text
-    ranks = 2 if t.bw.p2p_pairs else t.n
+    ranks = 2 if t.bw.p2p_pairs else max(t.n, t.bw.comm_size)
     return limit, (
         f"p2p channels: {net_channels_per_peer(t.bw, t.cal)} per network peer x "
         f"{format_rate(t.cal.channels.per_channel_net_bytes_per_s)} "

@@ -3,13 +3,10 @@
 For a communicator (a set of GPUs, the same local GPUs on each of its nodes; by default the first
 ``gpus_per_node`` GPUs of the first ``node_count`` nodes) this module finds:
 
-* **Intra-node rings.** NCCL builds several rings ("channels") inside a node and sums their
-  rates. We do the same greedily: route every hop of a candidate ring order
-  (:class:`~interconnect_sim.collectives.paths.HopPaths`), count how many times the ring crosses
-  each directed link, take the ring's rate as ``min(residual capacity / crossings)``, subtract it,
-  and search again until the links are used up. Symmetric switched nodes need one ring in rank
-  order; meshes and bridged boxes (DGX-1, NVLink-bridge pairs) search every ring order of up to 8
-  GPUs; later rings stay on the first ring's tier. Open chains (broadcast, reduce) likewise.
+* **Intra-node rings** and the other patterns inside a node
+  (:mod:`~interconnect_sim.collectives.node_patterns`), found once per kind of node. When the
+  communicator's nodes are not all alike (a what-if degraded one), each kind is analysed and the
+  slowest sets the rates, as NCCL's ranks agree on the smallest channel count and speed.
 * **The network.** Each GPU drives its nearest NIC(s); for every rail the inter-node ring (node
   k's NIC to node k+1's) is routed over the fat tree
   (:class:`~interconnect_sim.collectives.network.NetworkRoutes`), PCIe hops included, and the rate
@@ -24,32 +21,68 @@ reads a per-system table: a what-if fabric changes these numbers through the gra
 
 from __future__ import annotations
 
-import itertools
-from collections import ChainMap, defaultdict
-from collections.abc import Callable, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cache
 
-from interconnect_sim.collectives.mesh_rings import full_mesh_rings
+import numpy as np
+from numpy.typing import NDArray
+
 from interconnect_sim.collectives.network import NetworkRoutes
+from interconnect_sim.collectives.node_patterns import (
+    MAX_ALLTOALL_GPUS,
+    NodePatterns,
+    node_patterns,
+    renamed_edge,
+    renamed_flow,
+)
 from interconnect_sim.collectives.paths import (
     Edge,
     Flow,
     HopPaths,
+    IndexedFlow,
     add_flow,
     bottleneck_rate,
     describe_edge,
 )
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.specs.catalog import Catalog
-from interconnect_sim.topology.fabric import BANDWIDTH, LINK_SPEC, TIER, Fabric
+from interconnect_sim.topology.edge_numbers import EdgeNumbers
+from interconnect_sim.topology.fabric import BANDWIDTH, TIER, Fabric
+from interconnect_sim.topology.structure import NodeSharing, node_prefix
 
-__all__ = ["CommunicatorBandwidths", "CommunicatorPlan", "analyse_communicator"]
+__all__ = ["CommunicatorBandwidths", "CommunicatorPlan", "NodeGroup", "analyse_communicator"]
 
-_MAX_RING_SEARCH_GPUS = 8
-_MAX_CHANNELS = 32
-_MAX_ALLTOALL_GPUS = 16
-_NEGLIGIBLE = 1e-6
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeGroup:
+    """The communicator's nodes of one kind, and its patterns routed on the kind's template node
+    (all flows per unit of rate; engines repeat them on every node of ``node_prefixes``).
+
+    Attributes
+    ----------
+    template_prefix : str
+        ``n<k>/`` of the node the flows below are routed on (not necessarily a member).
+    node_prefixes : tuple of str
+        ``n<k>/`` of the communicator's nodes of this kind, in rank order.
+    ring_channels, chain_channels : tuple of (rate, Flow)
+        Intra-node rings / chains and their rates (bytes/s).
+    shift_flow : Flow
+        Rank-order ring shift (sendrecv).
+    alltoall_flow : Flow
+        Every ordered pair of (up to 16 sampled) local GPUs, one unit each.
+    injection_flow : Flow
+        Each local GPU's NVLink edges, one unit per GPU each way (NVLS).
+    """
+
+    template_prefix: str
+    node_prefixes: tuple[str, ...]
+    ring_channels: tuple[tuple[float, Flow], ...]
+    chain_channels: tuple[tuple[float, Flow], ...]
+    shift_flow: Flow
+    alltoall_flow: Flow
+    injection_flow: Flow
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,44 +93,71 @@ class CommunicatorPlan:
     ----------
     node_prefixes : tuple of str
         ``n<k>/`` of each node of the communicator, in rank order.
-    template_prefix : str
-        The node whose local patterns below were routed (the first one).
+    groups : tuple of NodeGroup
+        The nodes by kind, the one that limits the intra-node rates first; one group when the
+        nodes are all alike.
     local_gpus : tuple of str
-        The communicator's GPUs on the template node.
-    ring_channels, chain_channels : tuple of (rate, Flow)
-        Intra-node rings / chains found on the template node and their rates (bytes/s).
-    shift_flow : Flow
-        Rank-order ring shift (sendrecv) on the template node.
-    alltoall_flow : Flow
-        Every ordered pair of (up to 16 sampled) local GPUs, one unit each.
+        The communicator's GPUs on its first node.
     alltoall_pair_count : int
-        Pairs in ``alltoall_flow``.
+        Pairs in each group's ``alltoall_flow``.
     alltoall_gpu_count : int
         GPUs in ``alltoall_flow`` (all local GPUs, or 16 sampled from a larger domain).
-    injection_flow : Flow
-        Each local GPU's NVLink edges, one unit per GPU each way (NVLS).
-    network_flow : Flow
-        All rails' inter-node rings over every node, one unit per rail.
+    network : IndexedFlow or None
+        All rails' inter-node rings over every node, one unit per rail (None on one node).
     nic_pairs : tuple of tuple of (str, str)
         Per node, the (GPU, NIC) pairs in use.
     alltoall_network : callable
         Returns the uniform node-to-node flow of an all-to-all (one unit per NIC), computed on
         first use since it is only needed for all-to-all.
+    alltoall_indexed : callable
+        The same as an :class:`~interconnect_sim.collectives.paths.IndexedFlow` (None on one
+        node).
     """
 
     node_prefixes: tuple[str, ...]
-    template_prefix: str
+    groups: tuple[NodeGroup, ...]
     local_gpus: tuple[str, ...]
-    ring_channels: tuple[tuple[float, Flow], ...]
-    chain_channels: tuple[tuple[float, Flow], ...]
-    shift_flow: Flow
-    alltoall_flow: Flow
     alltoall_pair_count: int
     alltoall_gpu_count: int
-    injection_flow: Flow
-    network_flow: Flow
+    network: IndexedFlow | None
     nic_pairs: tuple[tuple[tuple[str, str], ...], ...]
     alltoall_network: Callable[[], Flow]
+    alltoall_indexed: Callable[[], IndexedFlow | None]
+
+    @property
+    def network_flow(self) -> Flow:
+        """``network`` as a dict (empty on one node)."""
+        return {} if self.network is None else self.network.as_flow()
+
+    @property
+    def template_prefix(self) -> str:
+        """The limiting group's template node."""
+        return self.groups[0].template_prefix
+
+    @property
+    def ring_channels(self) -> tuple[tuple[float, Flow], ...]:
+        """The limiting group's rings."""
+        return self.groups[0].ring_channels
+
+    @property
+    def chain_channels(self) -> tuple[tuple[float, Flow], ...]:
+        """The limiting group's chains."""
+        return self.groups[0].chain_channels
+
+    @property
+    def shift_flow(self) -> Flow:
+        """The limiting group's ring shift."""
+        return self.groups[0].shift_flow
+
+    @property
+    def alltoall_flow(self) -> Flow:
+        """The limiting group's all-to-all pairs."""
+        return self.groups[0].alltoall_flow
+
+    @property
+    def injection_flow(self) -> Flow:
+        """The limiting group's NVLink injection."""
+        return self.groups[0].injection_flow
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,6 +233,10 @@ class CommunicatorBandwidths:
         unbatched ``isend``/``irecv``, e.g. Transformer Engine's context-parallel ring) rather
         than on this communicator (nccl-tests, ``batch_isend_irecv``); NCCL sizes per-peer
         channels by the communicator's rank count.
+    comm_size : int
+        Ranks of the NCCL communicator point-to-point calls run on when it is larger than this
+        group (Megatron's pipeline sends between two stages run on the whole pipeline group);
+        0: this group.
     plan : CommunicatorPlan
         The routed patterns behind these numbers.
     """
@@ -203,6 +267,7 @@ class CommunicatorBandwidths:
     pcie_spec: str = ""
     pcie_x16_rate_bytes_per_s: float = 0.0
     p2p_pairs: bool = False
+    comm_size: int = 0
     plan: CommunicatorPlan = field(repr=False, compare=False)
     alltoall_network_per_gpu: Callable[[], float] = field(repr=False, compare=False)
     alltoall_network_bottleneck: Callable[[], str] = field(repr=False, compare=False)
@@ -214,86 +279,32 @@ class CommunicatorBandwidths:
         return self.node_count * self.gpus_per_node
 
 
-# -- intra-node patterns -----------------------------------------------------------------------
-
-
-def _candidate_orders(paths: HopPaths, gpus: list[str]) -> list[tuple[str, ...]]:
-    graph = paths.fabric.graph
-    direct = any(graph.has_edge(a, b) for a, b in itertools.permutations(gpus, 2))
-    if not direct or len(gpus) > _MAX_RING_SEARCH_GPUS or len(gpus) < 3:
-        return [tuple(gpus)]
-    first, rest = gpus[0], gpus[1:]
-    return [(first, *perm) for perm in itertools.permutations(rest)]
-
-
-def _intra_rings(
-    paths: HopPaths, gpus: list[str], *, closed: bool = True
-) -> tuple[list[tuple[float, Flow]], Edge | None, set[str]]:
-    graph = paths.fabric.graph
-    mesh = full_mesh_rings(paths, gpus)  # uniform full meshes: rings on every link
-    if mesh is not None:
-        rate, orders = mesh
-        rings = [(rate, paths.ring_flow(order, closed=closed)) for order in orders]
-        return rings, (gpus[0], gpus[1]), {"nvlink"}
-    capacity: MutableMapping[Edge, float] = ChainMap({}, paths.capacity)  # writes stay local
-    flows = [paths.ring_flow(order, closed=closed) for order in _candidate_orders(paths, gpus)]
-    flow_tiers = [{graph.edges[e][TIER] for e in flow} for flow in flows]
-    channels: list[tuple[float, Flow]] = []
-    first_limit: Edge | None = None
-    tiers: set[str] = set()
-    for _ in range(_MAX_CHANNELS):
-        scored = [
-            (bottleneck_rate(flow, capacity), flow)
-            for flow, flow_tier in zip(flows, flow_tiers, strict=True)
-            if not tiers or flow_tier <= tiers  # later rings stay on the first ring's tiers
-        ]
-        if not scored:
-            break
-        (rate, limit), flow = max(scored, key=lambda item: item[0][0])
-        if rate <= _NEGLIGIBLE or (channels and rate < 0.02 * channels[0][0]):
-            break
-        if first_limit is None:
-            first_limit = limit
-            tiers = {graph.edges[e][TIER] for e in flow}
-        channels.append((rate, flow))
-        for edge, load in flow.items():
-            capacity[edge] = max(0.0, capacity[edge] - rate * load)
-    return channels, first_limit, tiers
-
-
-def _alltoall(paths: HopPaths, gpus: list[str]) -> tuple[float, Flow, int]:
-    """Per-GPU send rate of an all-to-all among ``gpus``, its flow and pair count.
-
-    Beyond 16 GPUs (NVL72) the pattern is routed on 16 GPUs spread evenly over the domain: on a
-    symmetric switch the per-GPU rate does not depend on the group size.
-    """
-    if len(gpus) > _MAX_ALLTOALL_GPUS:
-        step = len(gpus) / _MAX_ALLTOALL_GPUS
-        gpus = [gpus[int(i * step)] for i in range(_MAX_ALLTOALL_GPUS)]
-    flow: Flow = {}
-    pairs = 0
-    for src, dst in itertools.permutations(gpus, 2):
-        add_flow(flow, paths.hop(src, dst))
-        pairs += 1
-    per_pair, _ = bottleneck_rate(flow, paths.capacity)
-    return per_pair * (len(gpus) - 1), flow, pairs
-
-
 # -- network ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Network:
+    """The inter-node part of a communicator: its rails' rings over every node."""
+
+    rate: float  # aggregate of the rails per node, bytes/s
+    rail_count: int
+    limit: Edge | None
+    flow: IndexedFlow | None
+    nic_pairs: tuple[tuple[tuple[str, str], ...], ...]
 
 
 def _network(
     fabric: Fabric, catalog: Catalog, routes: NetworkRoutes, gpus_by_node: list[list[str]]
-) -> tuple[float, int, Edge | None, Flow, tuple[tuple[tuple[str, str], ...], ...]]:
+) -> _Network:
     graph = fabric.graph
     pairs = [routes.nic_pairs(gpus, graph.nodes[gpus[0]]["node"]) for gpus in gpus_by_node]
+    nic_pairs = tuple(tuple(p) for p in pairs)
     rail_count = min(len(p) for p in pairs)
     if rail_count == 0:
         raise TopologyError(f"{fabric.name}: the communicator's nodes have no NICs")
-    capacity = HopPaths.of(fabric).capacity
     nodes = len(gpus_by_node)
-    flow: Flow = {}
     if nodes == 1:
+        capacity = HopPaths.of(fabric).capacity
         # the slowest PCIe hop between each GPU and its NIC (a NIC under the other CPU socket
         # is reached across the inter-socket link), capped by the NIC's ports
         rates = [
@@ -303,16 +314,53 @@ def _network(
             )
             for gpu, nic in pairs[0]
         ]
-        return float(sum(rates)), rail_count, None, flow, tuple(tuple(p) for p in pairs)
+        return _Network(float(sum(rates)), rail_count, None, None, nic_pairs)
+    flow = _ring_flow(EdgeNumbers.of(fabric), routes, pairs, rail_count)
+    per_rail, limit = flow.bottleneck()
+    return _Network(per_rail * rail_count, rail_count, limit, flow, nic_pairs)
+
+
+def _ring_flow(
+    numbers: EdgeNumbers,
+    routes: NetworkRoutes,
+    pairs: list[list[tuple[str, str]]],
+    rail_count: int,
+) -> IndexedFlow:
+    """Every rail's ring over the nodes: node k's NIC to node k+1's, PCIe hops included, one
+    unit per rail; hop by hop in the order a dict would receive them."""
+    index = numbers.index
+    chunks: list[NDArray[np.int64]] = []
+    shares: list[NDArray[np.float64]] = []
+    edges: list[int] = []
+    weights: list[float] = []
+
+    def flush() -> None:
+        chunks.append(np.array(edges, dtype=np.int64))
+        shares.append(np.array(weights, dtype=float))
+        edges.clear()
+        weights.clear()
+
+    nodes = len(pairs)
     for rail in range(rail_count):
         for k in range(nodes):
             gpu_src, src = pairs[k][rail]
             gpu_dst, dst = pairs[(k + 1) % nodes][rail]
-            add_flow(flow, routes.nic_to_nic(src, dst))
-            add_flow(flow, routes.gpu_to_nic(gpu_src, src))
-            add_flow(flow, routes.gpu_to_nic(dst, gpu_dst))
-    per_rail, limit = bottleneck_rate(flow, capacity)
-    return per_rail * rail_count, rail_count, limit, flow, tuple(tuple(p) for p in pairs)
+            leaf_a, leaf_b = routes.leaf_of(src), routes.leaf_of(dst)
+            edges += (index[(src, leaf_a)], index[(leaf_b, dst)])
+            weights += (1.0, 1.0)
+            if leaf_a != leaf_b:
+                flush()
+                route, split = routes.leaf_route_numbers(leaf_a, leaf_b)
+                chunks.append(route)
+                shares.append(split)
+            for edge, weight in routes.gpu_to_nic(gpu_src, src):
+                edges.append(index[edge])
+                weights.append(weight)
+            for edge, weight in routes.gpu_to_nic(dst, gpu_dst):
+                edges.append(index[edge])
+                weights.append(weight)
+    flush()
+    return IndexedFlow.build(numbers, np.concatenate(chunks), np.concatenate(shares))
 
 
 def _port_rate(fabric: Fabric, catalog: Catalog, nic: str) -> float:
@@ -328,8 +376,8 @@ def _port_rate(fabric: Fabric, catalog: Catalog, nic: str) -> float:
 def _cpu_vendor(fabric: Fabric, node: int) -> str:
     """``intel``, ``amd`` or ``other`` from the model of the node's host CPUs."""
     graph = fabric.graph
-    for cpu in fabric.nodes_of_kind("cpu"):
-        if graph.nodes[cpu].get("node") == node:
+    for cpu in fabric.devices_of_node(node):
+        if graph.nodes[cpu]["kind"] == "cpu":
             model = str(graph.nodes[cpu].get("model", "")).lower()
             if "intel" in model or "xeon" in model:
                 return "intel"
@@ -357,7 +405,9 @@ def _group_by_node(
             chosen[int(graph.nodes[gpu]["node"])].append(gpu)
         groups = [chosen[node] for node in sorted(chosen)]
         local = {tuple(graph.nodes[g]["local_rank"] for g in group) for group in groups}
-        if len(local) != 1:
+        # one GPU per node has no intra-node pattern to repeat: any local GPU will do (a
+        # pipeline send from GPU 4 of one node to GPU 0 of the next)
+        if len(local) != 1 and any(len(group) > 1 for group in groups):
             raise TopologyError(
                 "a communicator must use the same local GPUs on every node it spans "
                 f"(got local ranks {sorted(local)})"
@@ -396,7 +446,8 @@ def analyse_communicator(
     node_count, gpus_per_node : int, optional
         The first ``gpus_per_node`` GPUs of the first ``node_count`` nodes (default all).
     gpus : sequence of str, optional
-        Explicit GPU ids instead (the same local GPUs on every node they span).
+        Explicit GPU ids instead (the same local GPUs on every node they span, unless they are
+        one GPU per node).
 
     Raises
     ------
@@ -406,16 +457,58 @@ def analyse_communicator(
     Notes
     -----
     The result is kept with the fabric (:meth:`Fabric.derived`): every op, size sweep and
-    engine asking about the same communicator shares one ring search.
+    engine asking about the same communicator shares one ring search. A communicator inside one
+    node is analysed once per kind of node (on the kind's template node) and renamed onto the
+    others: every tensor-parallel group of a training step shares one analysis.
     """
     key = f"communicator:{id(catalog)}:{node_count}:{gpus_per_node}:" + (
         "" if gpus is None else ",".join(gpus)
     )
-    return fabric.derived(
-        key,
-        lambda: _analyse(
+
+    def analyse() -> CommunicatorBandwidths:
+        if gpus is not None:
+            moved = _on_template(fabric, catalog, gpus)
+            if moved is not None:
+                return moved
+        return _analyse(
             fabric, catalog, node_count=node_count, gpus_per_node=gpus_per_node, gpus=gpus
+        )
+
+    return fabric.derived(key, analyse)
+
+
+def _on_template(
+    fabric: Fabric, catalog: Catalog, gpus: Sequence[str]
+) -> CommunicatorBandwidths | None:
+    """A one-node communicator as the same GPUs' analysis on its kind's template node, renamed
+    (None when it spans nodes or its node is analysed by itself)."""
+    sharing = NodeSharing.of(fabric)
+    node = sharing.node_of(gpus[0]) if gpus and gpus[0] in fabric.graph else None
+    if node is None or any(g not in fabric.graph or sharing.node_of(g) != node for g in gpus):
+        return None
+    template = sharing.template(node)
+    if template is None or template == node:
+        return None
+    own, other = node_prefix(node), node_prefix(template)
+    if not all(g.startswith(own) for g in gpus):
+        return None
+    core = analyse_communicator(fabric, catalog, gpus=[other + g[len(own) :] for g in gpus])
+    names = sharing.names(node)
+    plan = core.plan
+    moved_plan = replace(
+        plan,
+        node_prefixes=(own,),
+        groups=tuple(replace(group, node_prefixes=(own,)) for group in plan.groups),
+        local_gpus=tuple(names[g[len(other) :]] for g in plan.local_gpus),
+        nic_pairs=tuple(
+            tuple((names[a[len(other) :]], names[b[len(other) :]]) for a, b in pairs)
+            for pairs in plan.nic_pairs
         ),
+    )
+    return replace(
+        core,
+        intra_bottleneck=core.intra_bottleneck.replace(other, own),
+        plan=moved_plan,
     )
 
 
@@ -433,21 +526,12 @@ def _analyse(
     local = gpus_by_node[0]
     paths = HopPaths.of(fabric)
     gpu_spec = catalog.gpu(str(graph.nodes[local[0]]["spec"]))
-    nvlink_edges = [d for _, _, d in graph.out_edges(local[0], data=True) if d[TIER] == "nvlink"]
-    nvlink_out = sum(d[BANDWIDTH] for d in nvlink_edges)
-    channels: list[tuple[float, Flow]] = []
-    chains: list[tuple[float, Flow]] = []
-    limit: Edge | None = None
-    tiers: set[str] = set()
-    shift_flow: Flow = {}
-    alltoall_flow: Flow = {}
-    shift, alltoall, pair_count = 0.0, 0.0, 0
-    if g > 1:
-        channels, limit, tiers = _intra_rings(paths, local)
-        chains = _intra_rings(paths, local, closed=False)[0]
-        shift_flow = paths.ring_flow(tuple(local))
-        shift, _ = bottleneck_rate(shift_flow, paths.capacity)
-        alltoall, alltoall_flow, pair_count = _alltoall(paths, local)
+    prefixes = tuple(gpu_group[0].split("/", 1)[0] + "/" for gpu_group in gpus_by_node)
+    kinds = _node_groups(fabric, gpus_by_node, prefixes)
+    first, first_nodes = kinds[0]  # the kind that limits the rings (slowest, first of equals)
+    channels, tiers = first.channels, first.tiers
+    limit = renamed_edge(first.limit, first.prefix, first_nodes[0])
+    nvlink_out = min(pattern.nvlink_out for pattern, _ in kinds)
     intra_tier = "nvlink" if "nvlink" in tiers and tiers <= {"nvlink"} else "pcie"
     if g == 1:
         intra_tier = "nvlink" if nvlink_out else "pcie"
@@ -455,75 +539,68 @@ def _analyse(
         intra_tier = "host"
 
     transport = "none"
-    network, rail_count, net_limit, sharp = 0.0, 0, None, False
-    network_flow: Flow = {}
-    nic_pairs: tuple[tuple[tuple[str, str], ...], ...] = ()
+    net = _Network(0.0, 0, None, None, ())
+    sharp = False
     routes: NetworkRoutes | None = None
     node_routes = NetworkRoutes.of(fabric)
     if node_routes.has_nics(int(graph.nodes[local[0]]["node"])):
         routes = node_routes
-        network, rail_count, net_limit, network_flow, nic_pairs = _network(
-            fabric, catalog, routes, gpus_by_node
-        )
-        transport = str(catalog.nic(str(graph.nodes[nic_pairs[0][0][1]]["spec"])).transport)
-        sharp = transport == "infiniband" and any(
-            graph.nodes[leaf].get("sharp") for leaf in fabric.nodes_of_kind("leaf")
-        )
-    nvls = (
-        g > 1
-        and fabric.p2p
-        and any(
-            graph.nodes[s].get("multicast") and graph.nodes[s].get("sharp")
-            for s in fabric.nodes_of_kind("nvswitch")
-        )
-    )
-    prefixes = tuple(gpu_group[0].split("/", 1)[0] + "/" for gpu_group in gpus_by_node)
+        net = _network(fabric, catalog, routes, gpus_by_node)
+        transport = str(catalog.nic(str(graph.nodes[net.nic_pairs[0][0][1]]["spec"])).transport)
+        sharp = transport == "infiniband" and _any_switch(fabric, "leaf", "sharp")
+    nvls = g > 1 and fabric.p2p and _any_switch(fabric, "nvswitch", "multicast", "sharp")
+
+    rail_count, nic_pairs = net.rail_count, net.nic_pairs
 
     @cache
     def alltoall_network() -> Flow:
         return routes.uniform_flow(nic_pairs) if routes is not None and m > 1 else {}
 
-    def _proportional(chans: list[tuple[float, Flow]]) -> Flow:
-        total = sum(rate for rate, _ in chans)
-        flow: Flow = {}
-        for rate, chan in chans:
-            add_flow(flow, chan, rate / total)
-        return flow
+    @cache
+    def alltoall_arrays() -> IndexedFlow | None:
+        flow = alltoall_network()
+        return IndexedFlow.of_flow(EdgeNumbers.of(fabric), flow) if flow else None
 
     @cache
-    def pattern_flows(pattern: str) -> tuple[Flow, Flow]:
-        """Per unit of the pattern's rate: intra crossings (template node), network crossings."""
+    def pattern_flows(pattern: str) -> tuple[Flow, IndexedFlow | None, NDArray[np.float64]]:
+        """Per unit of the pattern's rate: intra crossings (each kind's first member node),
+        the network flow's edges and their crossings."""
         rails = max(1, rail_count)
+        intra: Flow = {}
+        for kind, own in kinds:
+            add_flow(intra, renamed_flow(_intra_flow(kind, pattern, g), kind.prefix, own[0]))
+        arrays = net.flow if pattern != "alltoall" else alltoall_arrays()
+        if m == 1 or arrays is None:
+            return intra, None, np.zeros(0)
         if pattern in ("ring", "chain"):
-            chans = channels if pattern == "ring" else chains
-            intra = _proportional(chans) if chans else {}
-            net = {e: w / rails for e, w in network_flow.items()}
-        elif pattern == "shift":
-            intra = shift_flow
-            net = {e: w * g / rails for e, w in network_flow.items()}
-        else:
-            peers = max(1, min(g, _MAX_ALLTOALL_GPUS) - 1)
-            intra = {e: w / peers for e, w in alltoall_flow.items()}
-            net = {e: w * g / rails for e, w in alltoall_network().items()}
-        return intra, net if m > 1 else {}
+            return intra, arrays, arrays.weights / rails
+        return intra, arrays, arrays.weights * g / rails
 
     @cache
     def joint_rate(pattern: str, k_intra: float, k_net: float) -> float:
-        intra, net = pattern_flows(pattern)
+        intra, arrays, crossings = pattern_flows(pattern)
         combined: Flow = {}
         if g > 1 and k_intra > 0:
             add_flow(combined, intra, 1.0 / k_intra)
-        if m > 1 and k_net > 0:
-            add_flow(combined, net, 1.0 / k_net)
-        rate, _ = bottleneck_rate(combined, paths.capacity)
-        return rate
+        if arrays is None or not k_net > 0:
+            return bottleneck_rate(combined, paths.capacity)[0]
+        loads = (1.0 / k_net) * crossings
+        alone: Flow = {}
+        for edge, load in combined.items():  # links both parts cross (PCIe switch uplinks)
+            i = arrays.position(edge)
+            if i is None:
+                alone[edge] = load
+            else:
+                loads[i] = load + loads[i]
+        rates = (arrays.bottleneck(loads)[0], bottleneck_rate(alone, paths.capacity)[0])
+        return min((r for r in rates if r > 0), default=0.0)
 
     @cache
     def alltoall_network_rate() -> tuple[float, str]:
-        flow = alltoall_network()
-        if not flow:
-            return float(network) / g, describe_edge(fabric, net_limit)
-        per_nic, limit = bottleneck_rate(flow, paths.capacity)
+        arrays = alltoall_arrays()
+        if arrays is None:
+            return float(net.rate) / g, describe_edge(fabric, net.limit)
+        per_nic, limit = arrays.bottleneck()
         return per_nic * rail_count / g, describe_edge(fabric, limit)
 
     def alltoall_network_per_gpu() -> float:
@@ -534,44 +611,51 @@ def _analyse(
 
     plan = CommunicatorPlan(
         node_prefixes=prefixes,
-        template_prefix=prefixes[0],
+        groups=tuple(
+            NodeGroup(
+                template_prefix=kind.prefix,
+                node_prefixes=own,
+                ring_channels=kind.channels,
+                chain_channels=kind.chains,
+                shift_flow=kind.shift_flow,
+                alltoall_flow=kind.alltoall_flow,
+                injection_flow=kind.injection_flow,
+            )
+            for kind, own in kinds
+        ),
         local_gpus=tuple(local),
-        ring_channels=tuple(channels),
-        chain_channels=tuple(chains),
-        shift_flow=shift_flow,
-        alltoall_flow=alltoall_flow,
-        alltoall_pair_count=pair_count,
-        alltoall_gpu_count=min(g, _MAX_ALLTOALL_GPUS),
-        injection_flow=paths.injection_flow(local) if nvlink_out else {},
-        network_flow=network_flow,
+        alltoall_pair_count=first.pair_count,
+        alltoall_gpu_count=min(g, MAX_ALLTOALL_GPUS),
+        network=net.flow,
         nic_pairs=nic_pairs,
         alltoall_network=alltoall_network,
+        alltoall_indexed=alltoall_arrays,
     )
     return CommunicatorBandwidths(
         node_count=m,
         gpus_per_node=g,
-        ring_intra_bytes_per_s=float(sum(rate for rate, _ in channels)),
+        ring_intra_bytes_per_s=first.ring_rate,
         ring_channel_rates_bytes_per_s=tuple(rate for rate, _ in channels),
-        chain_intra_bytes_per_s=float(sum(rate for rate, _ in chains)),
+        chain_intra_bytes_per_s=min(_rate(kind.chains) for kind, _ in kinds),
         intra_tier=intra_tier,
         intra_bottleneck=describe_edge(fabric, limit),
-        shift_intra_bytes_per_s=float(shift),
-        alltoall_intra_bytes_per_s=float(alltoall),
-        nvlink_per_gpu_bytes_per_s=float(nvlink_out),
-        network_per_node_bytes_per_s=float(network),
-        network_per_gpu_bytes_per_s=float(network) / g,
+        shift_intra_bytes_per_s=min(kind.shift for kind, _ in kinds),
+        alltoall_intra_bytes_per_s=min(kind.alltoall for kind, _ in kinds),
+        nvlink_per_gpu_bytes_per_s=nvlink_out,
+        network_per_node_bytes_per_s=float(net.rate),
+        network_per_gpu_bytes_per_s=float(net.rate) / g,
         rail_count=rail_count,
-        network_bottleneck=describe_edge(fabric, net_limit) if m > 1 else "NIC ports",
+        network_bottleneck=describe_edge(fabric, net.limit) if m > 1 else "NIC ports",
         transport=transport,
         nvls=bool(nvls),
         collnet=bool(sharp and m > 1),
         architecture=gpu_spec.architecture,
         system=str(graph.graph.get("system", "")),
         nic_spec=str(graph.nodes[nic_pairs[0][0][1]]["spec"]) if nic_pairs else "",
-        nvlink_spec=str(nvlink_edges[0][LINK_SPEC]) if nvlink_edges else "",
+        nvlink_spec=first.nvlink_spec,
         nvlink_link_rate_bytes_per_s=(
-            catalog.link(str(nvlink_edges[0][LINK_SPEC])).data_rate_per_direction_bytes_per_s
-            if nvlink_edges
+            catalog.link(first.nvlink_spec).data_rate_per_direction_bytes_per_s
+            if first.nvlink_spec
             else 0.0
         ),
         cpu_vendor=_cpu_vendor(fabric, int(graph.nodes[local[0]]["node"])),
@@ -582,3 +666,50 @@ def _analyse(
         alltoall_network_bottleneck=alltoall_network_bottleneck,
         joint_rate=joint_rate,
     )
+
+
+def _rate(channels: tuple[tuple[float, Flow], ...]) -> float:
+    return float(sum(rate for rate, _ in channels))
+
+
+def _node_groups(
+    fabric: Fabric, gpus_by_node: list[list[str]], prefixes: tuple[str, ...]
+) -> list[tuple[NodePatterns, tuple[str, ...]]]:
+    """The communicator's nodes grouped by their patterns (one group per kind of node), the
+    group with the slowest rings first (the first of equals in rank order)."""
+    grouped: dict[int, tuple[NodePatterns, list[str]]] = {}
+    for gpus, prefix in zip(gpus_by_node, prefixes, strict=True):
+        pattern = node_patterns(fabric, gpus)
+        grouped.setdefault(id(pattern), (pattern, []))[1].append(prefix)
+    kinds = [(pattern, tuple(own)) for pattern, own in grouped.values()]
+    slowest = min(range(len(kinds)), key=lambda i: kinds[i][0].ring_rate)
+    return [kinds[slowest], *kinds[:slowest], *kinds[slowest + 1 :]]
+
+
+def _intra_flow(kind: NodePatterns, pattern: str, g: int) -> Flow:
+    """One unit of a pattern's intra-node traffic on a kind's template node."""
+    if pattern in ("ring", "chain"):
+        chans = kind.channels if pattern == "ring" else kind.chains
+        return _proportional(chans) if chans else {}
+    if pattern == "shift":
+        return kind.shift_flow
+    peers = max(1, min(g, MAX_ALLTOALL_GPUS) - 1)
+    return {e: w / peers for e, w in kind.alltoall_flow.items()}
+
+
+def _proportional(chans: tuple[tuple[float, Flow], ...]) -> Flow:
+    total = sum(rate for rate, _ in chans)
+    flow: Flow = {}
+    for rate, chan in chans:
+        add_flow(flow, chan, rate / total)
+    return flow
+
+
+def _any_switch(fabric: Fabric, kind: str, *capabilities: str) -> bool:
+    """Whether any switch of ``kind`` has all ``capabilities`` (kept with the fabric)."""
+
+    def search() -> bool:
+        nodes = fabric.graph.nodes
+        return any(all(nodes[s].get(c) for c in capabilities) for s in fabric.nodes_of_kind(kind))
+
+    return fabric.derived(f"any:{kind}:{','.join(capabilities)}", search)

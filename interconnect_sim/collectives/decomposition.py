@@ -15,14 +15,19 @@ the flows share raw link capacity by max-min fairness. Latency comes from the sa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from interconnect_sim.calibration.model import Calibration
 from interconnect_sim.collectives.algorithms import cost, tree_factor
-from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, CommunicatorPlan
+from interconnect_sim.collectives.bandwidth import (
+    CommunicatorBandwidths,
+    CommunicatorPlan,
+    NodeGroup,
+)
 from interconnect_sim.collectives.nccl_channels import data_fraction, nvls_heads
 from interconnect_sim.collectives.ops import CollectiveOp
-from interconnect_sim.collectives.paths import Flow, add_flow
+from interconnect_sim.collectives.paths import Flow, IndexedFlow, add_flow
 
 __all__ = ["Decomposition", "FlowSpec", "decompose"]
 
@@ -31,17 +36,32 @@ __all__ = ["Decomposition", "FlowSpec", "decompose"]
 class FlowSpec:
     """One concurrent part of a collective.
 
-    ``template`` flows are routed on the communicator's first node and repeat on every node;
-    ``global_flow`` is already routed over the whole fabric (network rings, all-to-all).
+    ``templates`` holds one flow per node group of the plan
+    (:attr:`~interconnect_sim.collectives.bandwidth.CommunicatorPlan.groups`), routed on the
+    group's template node and repeated on each of its nodes; ``global_parts`` are flows already
+    routed over the whole fabric (network rings, all-to-all), each with its scale.
     ``rate_cap_bytes_per_s`` bounds the flow's rate whatever the links allow (NCCL's per-peer
     channels for a send across nodes).
     """
 
     label: str
-    template: Flow
-    global_flow: Flow
+    templates: tuple[Flow, ...]
+    global_parts: tuple[tuple[IndexedFlow, float], ...]
     volume_bytes: float
     rate_cap_bytes_per_s: float = math.inf
+
+    @property
+    def global_flow(self) -> Flow:
+        """The global parts, scaled and summed, as a dict."""
+        flow: Flow = {}
+        for part, scale in self.global_parts:
+            add_flow(flow, {e: w * scale for e, w in part.as_flow().items()})
+        return flow
+
+    @property
+    def template(self) -> Flow:
+        """The first (limiting) group's template flow."""
+        return self.templates[0] if self.templates else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +73,13 @@ class Decomposition:
     latency_s: float
     flows: tuple[FlowSpec, ...]
     plan: CommunicatorPlan
+
+
+Parts = tuple[tuple[IndexedFlow, float], ...]
+
+
+def _part(flow: IndexedFlow | None, scale: float) -> Parts:
+    return () if flow is None else ((flow, scale),)
 
 
 def _scaled(flow: Flow, factor: float) -> Flow:
@@ -113,11 +140,17 @@ def decompose(
     algbw = float(analytic.algbw_at([size_bytes])[0])
     latency = float(analytic.times_s([size_bytes])[0]) - size_bytes / algbw
 
-    def network(per_unit: float) -> Flow:
-        return _scaled(plan.network_flow, 1.0 / (rails * per_unit))
+    def network(per_unit: float) -> Parts:
+        return _part(plan.network, 1.0 / (rails * per_unit))
 
-    def spec(label: str, template: Flow, global_flow: Flow, volume: float) -> FlowSpec:
-        return FlowSpec(label, template, global_flow, volume, algbw * volume / size_bytes)
+    def spec(
+        label: str, template: Callable[[NodeGroup], Flow], global_parts: Parts, volume: float
+    ) -> FlowSpec:
+        templates = tuple(template(group) for group in plan.groups)
+        return FlowSpec(label, templates, global_parts, volume, algbw * volume / size_bytes)
+
+    def nothing(_: NodeGroup) -> Flow:
+        return {}
 
     if algorithm in ("ring", "pat"):
         chain = op in (CollectiveOp.BROADCAST, CollectiveOp.REDUCE)
@@ -127,37 +160,52 @@ def decompose(
             CollectiveOp.REDUCE_SCATTER: (n - 1) / n,
         }.get(op, 1.0)
         factor = p * (0.75 if algorithm == "pat" else 1.0)
-        channels = plan.chain_channels if chain else plan.ring_channels
-        template = _channels(channels, e_intra * factor) if g > 1 and channels else {}
-        global_flow = network(e_net * factor) if m > 1 else {}
-        flow = spec("ring", template, global_flow, volume * size_bytes)
+
+        def rings(group: NodeGroup) -> Flow:
+            channels = group.chain_channels if chain else group.ring_channels
+            return _channels(channels, e_intra * factor) if g > 1 and channels else {}
+
+        global_parts = network(e_net * factor) if m > 1 else ()
+        flow = spec("ring", rings, global_parts, volume * size_bytes)
     elif algorithm == "tree" or (algorithm == "collnet" and op is CollectiveOp.ALL_REDUCE):
         intra_factor = 0.5 * cal.tuning.tree_bandwidth_factor * e_intra * p
-        template = _channels(plan.ring_channels, intra_factor) if g > 1 else {}
+
+        def tree(group: NodeGroup) -> Flow:
+            return _channels(group.ring_channels, intra_factor) if g > 1 else {}
+
         inter = e_net * p * (tree_factor(m) if algorithm == "tree" else 1.0)
-        flow = spec(algorithm, template, network(inter) if m > 1 else {}, size_bytes)
+        flow = spec(algorithm, tree, network(inter) if m > 1 else (), size_bytes)
     elif algorithm == "collnet":  # all-gather / reduce-scatter: every GPU through its NIC
-        flow = spec(algorithm, {}, network(0.9 * e_net) if m > 1 else {}, size_bytes)
+        flow = spec(algorithm, nothing, network(0.9 * e_net) if m > 1 else (), size_bytes)
     elif algorithm in ("nvls", "nvlstree"):
         nvls_rate = _nvls_algbw_per_injection(op, bw, cal)
-        template = _scaled(plan.injection_flow, 1.0 / nvls_rate)
+
+        def injection(group: NodeGroup) -> Flow:
+            return _scaled(group.injection_flow, 1.0 / nvls_rate)
+
         volume = size_bytes if op is CollectiveOp.ALL_REDUCE else size_bytes * (n - 1) / n
-        global_flow = network(tree_factor(m) * e_net) if m > 1 else {}
-        flow = spec(algorithm, template, global_flow, volume)
+        global_parts = network(tree_factor(m) * e_net) if m > 1 else ()
+        flow = spec(algorithm, injection, global_parts, volume)
     elif op is CollectiveOp.ALLTOALL:
         # One combined flow per byte of the call: (g-1)/n to local peers, (n-g)/n over the
         # network (a GPU's rate r puts g/rails x r on each NIC).
-        template, global_flow = {}, {}
-        if g > 1:
-            peers = plan.alltoall_gpu_count - 1
-            template = _scaled(plan.alltoall_flow, (g - 1) / n / (peers * e_p2p * p))
-        if m > 1:
-            global_flow = _scaled(plan.alltoall_network(), (n - g) / n * g / (rails * e_net * p))
-        flow = spec("alltoall", template, global_flow, size_bytes)
+        peers = plan.alltoall_gpu_count - 1
+
+        def pairs(group: NodeGroup) -> Flow:
+            if g == 1:
+                return {}
+            return _scaled(group.alltoall_flow, (g - 1) / n / (peers * e_p2p * p))
+
+        spread = (n - g) / n * g / (rails * e_net * p)
+        global_parts = _part(plan.alltoall_indexed(), spread) if m > 1 else ()
+        flow = spec("alltoall", pairs, global_parts, size_bytes)
     else:  # sendrecv: the intra-node shift and the one hop per node boundary, in lock-step
-        template = _scaled(plan.shift_flow, 1.0 / (e_p2p * p)) if g > 1 else {}
-        global_flow = _scaled(plan.network_flow, g / (rails * e_net * p)) if m > 1 else {}
-        flow = spec("sendrecv", template, global_flow, size_bytes)
+
+        def shift(group: NodeGroup) -> Flow:
+            return _scaled(group.shift_flow, 1.0 / (e_p2p * p)) if g > 1 else {}
+
+        global_parts = _part(plan.network, g / (rails * e_net * p)) if m > 1 else ()
+        flow = spec("sendrecv", shift, global_parts, size_bytes)
     return Decomposition(algorithm, protocol, latency, (flow,), plan)
 
 

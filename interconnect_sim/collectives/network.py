@@ -5,7 +5,7 @@ Each GPU drives its nearest NIC(s), NCCL's PIX/PXB preference: a GPU's share is
 GPUs (DGX-1, p4d) each NIC serves its nearest GPU. Between two NICs traffic follows every
 equal-cost path through the switches, split evenly (ECMP). Routes are computed between *leaf
 switches* and cached, so a ring over thousands of nodes, whose neighbours mostly share a leaf,
-costs a handful of path searches.
+costs a handful of route computations, each looking only at the two leaves' neighbourhoods.
 """
 
 from __future__ import annotations
@@ -15,10 +15,22 @@ from collections import deque
 from functools import cache
 
 import networkx as nx
+import numpy as np
+from numpy.typing import NDArray
 
 from interconnect_sim.collectives.paths import Edge, Flow, add_flow
 from interconnect_sim.errors import TopologyError
+from interconnect_sim.topology.edge_numbers import EdgeNumbers
 from interconnect_sim.topology.fabric import TIER, Fabric
+from interconnect_sim.topology.structure import (
+    LocalFlow,
+    NodeSharing,
+    node_prefix,
+    sharing_enabled,
+    to_local,
+    to_node,
+)
+from interconnect_sim.topology.switch_routes import RouteParts, SwitchRoutes, enumerated_split
 
 __all__ = ["NetworkRoutes", "attach_point"]
 
@@ -32,6 +44,7 @@ def attach_point(fabric: Fabric, device: str) -> str:
 
 
 _PCIE_KINDS = frozenset({"gpu", "nic", "pcie_switch", "cpu"})
+_SWITCH_KINDS = frozenset({"leaf", "spine", "core"})
 _PCIE_TIERS = frozenset({"pcie", "host"})
 
 
@@ -71,8 +84,31 @@ def _distances(parents: dict[str, str | None]) -> dict[str, int]:
     return distance
 
 
+class _SwitchNeighbours(dict[str, list[str]]):
+    """Neighbours of each network switch among the switches (found on first use)."""
+
+    def __init__(self, fabric: Fabric, *, reverse: bool) -> None:
+        super().__init__()
+        # the plain dicts: the public views cost a wrapper per lookup
+        self._adjacency = fabric.graph._pred if reverse else fabric.graph._succ
+        self._nodes = fabric.graph._node
+
+    def __missing__(self, switch: str) -> list[str]:
+        nodes = self._nodes
+        found = [n for n in self._adjacency[switch] if nodes[n]["kind"] in _SWITCH_KINDS]
+        self[switch] = found
+        return found
+
+
 class NetworkRoutes:
-    """NIC choice and cached NIC-to-NIC routes on one fabric (:meth:`of` shares one per fabric)."""
+    """NIC choice and cached NIC-to-NIC routes on one fabric (:meth:`of` shares one per fabric).
+
+    What happens inside a node (which NIC a GPU drives, its PCIe path there) is worked out once
+    per kind of node and renamed (:class:`~interconnect_sim.topology.structure.NodeSharing`);
+    routes between leaves are found by meeting in the middle, once per pair of neighbour sets
+    (:class:`~interconnect_sim.topology.switch_routes.SwitchRoutes`), or with sharing off by
+    listing every shortest path.
+    """
 
     @classmethod
     def of(cls, fabric: Fabric) -> NetworkRoutes:
@@ -81,29 +117,47 @@ class NetworkRoutes:
 
     def __init__(self, fabric: Fabric) -> None:
         self.fabric = fabric
-        graph = fabric.graph
-        self._nics: dict[int, list[str]] = {}
-        self._gpus: dict[int, list[str]] = {}
-        for node, data in graph.nodes(data=True):
-            if data["kind"] == "nic":
-                self._nics.setdefault(int(data["node"]), []).append(node)
-            elif data["kind"] == "gpu":
-                self._gpus.setdefault(int(data["node"]), []).append(node)
-        switches = [n for n, k in graph.nodes(data="kind") if k in ("leaf", "spine", "core")]
-        self._switches = nx.DiGraph()  # a concrete copy: path searches on a view are O(fabric)
-        self._switches.add_nodes_from(switches)
-        self._switches.add_edges_from(graph.subgraph(switches).edges)
+        self.sharing = NodeSharing.of(fabric)
+        self._up = _SwitchNeighbours(fabric, reverse=False)
+        self._down = _SwitchNeighbours(fabric, reverse=True)
+        self._routes = SwitchRoutes(self._up, self._down, self._switch_graph)
+        self._leaves: dict[str, str] = {}
+
+    def _devices(self, node: int, kind: str) -> list[str]:
+        graph = self.fabric.graph
+        return [d for d in self.fabric.devices_of_node(node) if graph.nodes[d]["kind"] == kind]
 
     def has_nics(self, node: int) -> bool:
         """Whether system ``node`` has NICs."""
-        return bool(self._nics.get(node))
+        return bool(self._nics(node))
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _nics(self, node: int) -> list[str]:
+        return self._devices(node, "nic")
 
     def nic_pairs(self, gpus: list[str], node: int) -> list[tuple[str, str]]:
         """(GPU, NIC) pairs the communicator's GPUs on ``node`` use."""
-        nics = self._nics.get(node, [])
+        template = self.sharing.template(node)
+        prefix = node_prefix(node)
+        if template is not None and template != node and all(g.startswith(prefix) for g in gpus):
+            cut = len(prefix)
+            local = self._template_pairs(template, tuple(g[cut:] for g in gpus))
+            names = self.sharing.names(node)
+            return [(names[gpu], names[nic]) for gpu, nic in local]
+        return self._chosen_pairs(gpus, node)
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _template_pairs(self, template: int, gpus: tuple[str, ...]) -> list[tuple[str, str]]:
+        prefix = node_prefix(template)
+        cut = len(prefix)
+        pairs = self._chosen_pairs([prefix + g for g in gpus], template)
+        return [(gpu[cut:], nic[cut:]) for gpu, nic in pairs]
+
+    def _chosen_pairs(self, gpus: list[str], node: int) -> list[tuple[str, str]]:
+        nics = self._nics(node)
         if not nics:
             return []
-        all_gpus = self._gpus[node]
+        all_gpus = self._devices(node, "gpu")
         chosen: list[tuple[str, str]] = []
         if len(nics) < len(all_gpus):
             for nic in nics:
@@ -136,25 +190,62 @@ class NetworkRoutes:
 
     def leaf_of(self, nic: str) -> str:
         """The leaf switch a NIC is cabled to."""
-        for neighbour in self.fabric.graph.successors(nic):
-            if self.fabric.kind(neighbour) == "leaf":
-                return str(neighbour)
-        raise TopologyError(f"{nic} is not cabled to a leaf switch")
+        if nic not in self._leaves:
+            for neighbour in self.fabric.graph.successors(nic):
+                if self.fabric.kind(neighbour) == "leaf":
+                    self._leaves[nic] = str(neighbour)
+                    break
+            else:
+                raise TopologyError(f"{nic} is not cabled to a leaf switch")
+        return self._leaves[nic]
 
     @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
-    def _leaf_to_leaf(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
-        routes = [list(p) for p in nx.all_shortest_paths(self._switches, src, dst)]
-        flow: Flow = {}
-        for route in routes:
-            add_flow(flow, dict.fromkeys(itertools.pairwise(route), 1.0), 1.0 / len(routes))
-        return tuple(flow.items())
+    def leaf_route(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
+        """One unit of traffic between two distinct leaf switches, split over every shortest
+        path."""
+        if sharing_enabled():
+            return self._routes.split(src, dst)
+        return tuple(enumerated_split(self._switch_graph(), src, dst).items())
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def leaf_route_numbers(
+        self, src: str, dst: str
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """:meth:`leaf_route` as edge numbers and shares (the middle of the route, shared by
+        every pair of leaves alike, numbered once)."""
+        parts = self._routes.parts(src, dst) if sharing_enabled() else None
+        numbers = EdgeNumbers.of(self.fabric)
+        if parts is None:
+            route = self.leaf_route(src, dst)
+            shares = np.fromiter((share for _, share in route), dtype=float, count=len(route))
+            return numbers.numbers([edge for edge, _ in route]), shares
+        middle, shares = self._numbered_middle(parts)
+        index = numbers.index
+        first = [index[(src, s)] for s in parts.first]
+        last = [index[(t, dst)] for t in parts.last]
+        return np.concatenate((np.array(first, dtype=np.int64), middle, last)), shares
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _numbered_middle(self, parts: RouteParts) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        numbers = EdgeNumbers.of(self.fabric).numbers([edge for edge, _ in parts.middle])
+        shares = (*parts.first_shares, *(share for _, share in parts.middle), *parts.last_shares)
+        return numbers, np.array(shares, dtype=float)
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _switch_graph(self) -> nx.DiGraph:
+        """The network between the switches as a graph (what a whole-network search needs)."""
+        switches = [n for n, k in self.fabric.graph.nodes(data="kind") if k in _SWITCH_KINDS]
+        graph = nx.DiGraph()
+        graph.add_nodes_from(switches)
+        graph.add_edges_from((s, t) for s in switches for t in self._up[s])
+        return graph
 
     def nic_to_nic(self, src: str, dst: str) -> Flow:
         """One unit of traffic from NIC ``src`` to NIC ``dst``."""
         leaf_a, leaf_b = self.leaf_of(src), self.leaf_of(dst)
         flow: Flow = {(src, leaf_a): 1.0, (leaf_b, dst): 1.0}
         if leaf_a != leaf_b:
-            add_flow(flow, self._leaf_to_leaf(leaf_a, leaf_b))
+            add_flow(flow, self.leaf_route(leaf_a, leaf_b))
         return flow
 
     def uniform_flow(self, nic_pairs: tuple[tuple[tuple[str, str], ...], ...]) -> Flow:
@@ -183,14 +274,29 @@ class NetworkRoutes:
                     if leaf_a != leaf_b:
                         add_flow(
                             flow,
-                            self._leaf_to_leaf(leaf_a, leaf_b),
+                            self.leaf_route(leaf_a, leaf_b),
                             count_a * count_b / (nodes - 1),
                         )
         return flow
 
-    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
     def gpu_to_nic(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
         """PCIe hops from a GPU to a NIC, or from a NIC to a GPU, as (edge, crossings)."""
+        node = self.sharing.node_of(src)
+        prefix = "" if node is None else node_prefix(node)
+        template = None if node is None else self.sharing.template(node)
+        if template is not None and template != node and dst.startswith(prefix):
+            local = self._template_hops(template, src[len(prefix) :], dst[len(prefix) :])
+            if local is not None and node is not None:
+                return to_node(local, self.sharing.names(node))
+        return self._pcie_hops(src, dst)
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _template_hops(self, template: int, src: str, dst: str) -> LocalFlow | None:
+        prefix = node_prefix(template)
+        return to_local(self._pcie_hops(prefix + src, prefix + dst), prefix)
+
+    @cache  # noqa: B019 - one NetworkRoutes per fabric, kept with it
+    def _pcie_hops(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
         parents = self._parents(src)
         if dst not in parents:
             raise TopologyError(f"no PCIe path from {src} to {dst}")

@@ -75,7 +75,7 @@ def net_channels_per_peer(bw: CommunicatorBandwidths, cal: Calibration) -> int:
         wanted = min(wanted, rules.local_non_nvlink_channels)
     per_peer = _pow2_up(wanted)
     pool = _pow2_up(collective_channel_count(bw, cal))
-    ranks = 2 if bw.p2p_pairs else bw.rank_count
+    ranks = 2 if bw.p2p_pairs else max(bw.rank_count, bw.comm_size)
     rounds = math.ceil(ranks / rules.peers_per_batch)
     while per_peer * rounds > pool and per_peer > 1:
         per_peer //= 2

@@ -14,12 +14,33 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from interconnect_sim.topology.edge_numbers import EdgeNumbers
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_SPEC, TIER, Fabric
 from interconnect_sim.topology.routing import gpu_path
+from interconnect_sim.topology.structure import (
+    LocalFlow,
+    NodeSharing,
+    node_prefix,
+    to_local,
+    to_node,
+)
 from interconnect_sim.units import format_rate
 
-__all__ = ["Edge", "Flow", "HopPaths", "add_flow", "bottleneck_rate", "describe_edge"]
+__all__ = [
+    "Edge",
+    "EdgeCapacity",
+    "Flow",
+    "HopPaths",
+    "IndexedFlow",
+    "add_flow",
+    "bottleneck_rate",
+    "describe_edge",
+]
 
 Edge = tuple[str, str]
 Flow = dict[Edge, float]
@@ -47,6 +68,93 @@ def bottleneck_rate(flow: Flow, capacity: Mapping[Edge, float]) -> tuple[float, 
     return (0.0 if best == math.inf else best), limiting
 
 
+class IndexedFlow:
+    """A large flow as numpy arrays over the fabric's edge numbers
+    (:class:`~interconnect_sim.topology.edge_numbers.EdgeNumbers`).
+
+    Built from its contributions in the order a :data:`Flow` dict would have received them
+    (:meth:`build`), it holds the same sums to the last bit (``np.bincount`` adds in input
+    order) and remembers each edge's first contribution, so :meth:`bottleneck` names the same
+    limiting edge as :func:`bottleneck_rate` on the dict would.
+
+    Attributes
+    ----------
+    edges : ndarray of int
+        Edge numbers, ascending.
+    weights : ndarray
+        Crossings of each edge per unit of traffic.
+    first : ndarray of int
+        Position of each edge's first contribution (its place in the dict's order).
+    """
+
+    def __init__(
+        self,
+        numbers: EdgeNumbers,
+        edges: NDArray[np.integer[Any]],
+        weights: NDArray[np.float64],
+        first: NDArray[np.integer[Any]],
+    ) -> None:
+        self.numbers = numbers
+        self.edges = edges
+        self.weights = weights
+        self.first = first
+        self._flow: Flow | None = None
+
+    @property
+    def capacity(self) -> NDArray[np.float64]:
+        """Capacity of each edge (bytes/s)."""
+        capacity: NDArray[np.float64] = self.numbers.capacity[self.edges]
+        return capacity
+
+    @classmethod
+    def build(
+        cls, numbers: EdgeNumbers, contributions: NDArray[np.int64], weights: NDArray[np.float64]
+    ) -> IndexedFlow:
+        """Sum contributions (edge numbers and crossings, in the order they arise)."""
+        edges, first, inverse = np.unique(contributions, return_index=True, return_inverse=True)
+        total = np.bincount(inverse, weights=weights, minlength=edges.size)
+        small = np.int32 if len(numbers) < 2**31 and contributions.size < 2**31 else np.int64
+        return cls(numbers, edges.astype(small), total.astype(float), first.astype(small))
+
+    @classmethod
+    def of_flow(cls, numbers: EdgeNumbers, flow: Flow) -> IndexedFlow:
+        """The same flow as arrays."""
+        contributions = numbers.numbers(list(flow))
+        return cls.build(numbers, contributions, np.fromiter(flow.values(), dtype=float))
+
+    def __len__(self) -> int:
+        return int(self.edges.size)
+
+    def position(self, edge: Edge) -> int | None:
+        """Index of ``edge`` in the arrays, or None."""
+        number = self.numbers.index.get(edge)
+        if number is None:
+            return None
+        i = int(np.searchsorted(self.edges, number))
+        return i if i < self.edges.size and self.edges[i] == number else None
+
+    def bottleneck(self, loads: NDArray[np.float64] | None = None) -> tuple[float, Edge | None]:
+        """As :func:`bottleneck_rate` with ``loads`` per edge (default the flow's weights)."""
+        loads = self.weights if loads is None else loads
+        used = loads > _NEGLIGIBLE
+        if not used.any():
+            return 0.0, None
+        rates = np.full(loads.size, np.inf)
+        rates[used] = self.numbers.capacity[self.edges[used]] / loads[used]
+        best = rates.min()
+        ties = np.flatnonzero(rates == best)
+        limit = int(ties[np.argmin(self.first[ties])])
+        return float(best), self.numbers.edges[int(self.edges[limit])]
+
+    def as_flow(self) -> Flow:
+        """The flow as a dict, in the order its edges first arose."""
+        if self._flow is None:
+            order = np.argsort(self.first, kind="stable")
+            names = self.numbers.edges
+            self._flow = {names[int(self.edges[i])]: float(self.weights[i]) for i in order.tolist()}
+        return self._flow
+
+
 def describe_edge(fabric: Fabric, edge: Edge | None, label: str = "link") -> str:
     """``link a -> b: 5 x 25 GB/s (nvlink-4)``."""
     if edge is None:
@@ -59,11 +167,26 @@ def describe_edge(fabric: Fabric, edge: Edge | None, label: str = "link") -> str
     )
 
 
+class EdgeCapacity(dict[tuple[str, str], float]):
+    """Capacity of each directed edge (bytes/s), read from the graph the first time it is asked
+    for, so a large fabric is never copied edge by edge."""
+
+    def __init__(self, fabric: Fabric) -> None:
+        super().__init__()
+        self._succ = fabric.graph._succ  # the plain dicts: the public views cost a wrapper each
+
+    def __missing__(self, edge: Edge) -> float:
+        value = float(self._succ[edge[0]][edge[1]][BANDWIDTH])
+        self[edge] = value
+        return value
+
+
 class HopPaths:
     """Cached hop flows on one fabric.
 
     Use :meth:`of` to get the fabric's shared instance: every communicator analysed on a fabric
-    reuses its capacities and the hops already routed.
+    reuses its capacities and the hops already routed. A hop inside a node is routed once per
+    kind of node (:class:`~interconnect_sim.topology.structure.NodeSharing`) and renamed.
     """
 
     @classmethod
@@ -73,20 +196,30 @@ class HopPaths:
 
     def __init__(self, fabric: Fabric) -> None:
         self.fabric = fabric
-        graph = fabric.graph
-        kinds = dict(graph.nodes(data="kind"))
-        # NVLink successors of every GPU and NVSwitch (a plain dict: searches on graph views
-        # cost O(fabric) per call on a 16k-GPU fabric)
+        self.capacity = EdgeCapacity(fabric)
+        self.sharing = NodeSharing.of(fabric)
+        self._kinds = fabric.graph.nodes
         self._nvlink: dict[str, list[str]] = {}
-        for u, v, tier in graph.edges(data=TIER):
-            if tier == "nvlink" and kinds[u] in _NVLINK_KINDS and kinds[v] in _NVLINK_KINDS:
-                self._nvlink.setdefault(u, []).append(v)
-        self._is_gpu = {n for n, k in kinds.items() if k == "gpu"}
-        self.capacity = {(u, v): float(d[BANDWIDTH]) for u, v, d in graph.edges(data=True)}
 
     @cache  # noqa: B019 - one HopPaths per fabric, kept and dropped with it
     def hop(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
         """Edges one unit of ``src -> dst`` traffic crosses, with the fraction on each."""
+        node = self.sharing.node_of(src)
+        if node is not None and node == self.sharing.node_of(dst):
+            template = self.sharing.template(node)
+            prefix = node_prefix(node)
+            if template is not None and template != node and src.startswith(prefix):
+                local = self._template_hop(template, src[len(prefix) :], dst[len(prefix) :])
+                if local is not None:
+                    return to_node(local, self.sharing.names(node))
+        return self._routed(src, dst)
+
+    @cache  # noqa: B019 - one HopPaths per fabric, kept and dropped with it
+    def _template_hop(self, template: int, src: str, dst: str) -> LocalFlow | None:
+        prefix = node_prefix(template)
+        return to_local(self.hop(prefix + src, prefix + dst), prefix)
+
+    def _routed(self, src: str, dst: str) -> tuple[tuple[Edge, float], ...]:
         flow: Flow = defaultdict(float)
         paths = self._nvlink_paths(src, dst) if self.fabric.p2p else []
         if paths:
@@ -100,19 +233,34 @@ class HopPaths:
                 flow[edge] += 1.0
         return tuple(flow.items())
 
+    def _nvlink_successors(self, node: str) -> list[str]:
+        """NVLink neighbours of a GPU or NVSwitch (found on first use)."""
+        if node not in self._nvlink:
+            kinds = self._kinds
+            found: list[str] = []
+            if kinds[node]["kind"] in _NVLINK_KINDS:
+                found = [
+                    v
+                    for v, data in self.fabric.graph.succ[node].items()
+                    if data[TIER] == "nvlink" and kinds[v]["kind"] in _NVLINK_KINDS
+                ]
+            self._nvlink[node] = found
+        return self._nvlink[node]
+
     def _nvlink_paths(self, src: str, dst: str) -> list[list[str]]:
         """All shortest NVLink paths ``src -> dst`` that pass through no other GPU."""
-        if src not in self._nvlink:
+        if not self._nvlink_successors(src):
             return []
+        is_gpu = self._is_gpu
         parents: dict[str, list[str]] = {src: []}
         frontier = [src]
         while frontier and dst not in parents:
             layer: dict[str, list[str]] = {}
             for node in frontier:
-                if node != src and node in self._is_gpu:
+                if node != src and is_gpu(node):
                     continue  # GPUs do not forward NVLink traffic
-                for successor in self._nvlink.get(node, ()):
-                    if successor in parents or (successor in self._is_gpu and successor != dst):
+                for successor in self._nvlink_successors(node):
+                    if successor in parents or (successor != dst and is_gpu(successor)):
                         continue
                     layer.setdefault(successor, []).append(node)
             parents.update(layer)
@@ -128,6 +276,9 @@ class HopPaths:
             for parent in parents[node]:
                 stack.append((parent, [*suffix, parent]))
         return paths
+
+    def _is_gpu(self, node: str) -> bool:
+        return bool(self._kinds[node]["kind"] == "gpu")
 
     def _bottleneck(self, path: list[str]) -> float:
         return min(self.capacity[e] for e in itertools.pairwise(path))

@@ -10,6 +10,7 @@ each size unless an algorithm or protocol is forced.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -28,7 +29,9 @@ from interconnect_sim.engines.scheduling import Communicators, group_label
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
-from interconnect_sim.workload.trace import TraceCall
+from interconnect_sim.topology.whatif import network_modified
+from interconnect_sim.workload.events import copy_count
+from interconnect_sim.workload.trace import TraceCompute, TraceEvent
 
 __all__ = ["AnalyticEngine"]
 
@@ -77,45 +80,36 @@ class AnalyticEngine:
             fabric, self.catalog, node_count=node_count, gpus_per_node=gpus_per_node, gpus=gpus
         )
 
-    def replay(self, fabric: Fabric, calls: Sequence[TraceCall]) -> ReplayResult:
-        """Time a trace call by call, honouring start times and dependencies, without contention.
+    def replay(self, fabric: Fabric, calls: Sequence[TraceEvent]) -> ReplayResult:
+        """Time a trace event by event, honouring start times and dependencies, without
+        contention.
 
-        Each call takes its idle-fabric time; concurrent calls do not slow each other (use the
-        discrete-event engine for that). Same output as
+        Each call takes its idle-fabric time (``repeat`` times; with copies, that of the slowest
+        distinct copy), each compute event its duration; concurrent calls do not slow each other
+        (use the discrete-event engine for that), so the makespan is the trace's longest
+        dependency path. Same output as
         :meth:`~interconnect_sim.engines.discrete_event.DiscreteEventEngine.replay`.
         """
         communicators = Communicators(fabric, self.catalog)
+        merge = not network_modified(fabric)
         by_id = {call.id: call for call in calls}
         ends: dict[str, float] = {}
         records: dict[str, CallRecord] = {}
 
-        def finish(call: TraceCall) -> float:
-            if call.id in ends:
-                return ends[call.id]
-            ready = max((finish(by_id[dep]) for dep in call.after), default=call.start_s or 0.0)
-            start = ready + call.compute_s
-            bw = communicators.bandwidths(call)
-            est = self.estimate(
-                fabric,
-                call.op,
-                [call.size_bytes],
-                algorithm=call.algorithm,
-                protocol=call.protocol,
-                bandwidths=bw,
-            )
-            ends[call.id] = start + float(est.time_s[0])
-            ranks = communicators.ranks(call)
-            records[call.id] = CallRecord(
-                id=call.id,
-                op=call.op.value,
-                size_bytes=call.size_bytes,
-                rank_count=len(ranks),
-                group=group_label(call, ranks),
-                start_s=start,
-                end_s=ends[call.id],
-                algorithm=est.algorithm[0],
-                protocol=est.protocol[0],
-            )
+        def finish(call: TraceEvent) -> float:
+            # iterative over dependencies: a training step's chains run thousands deep
+            stack = [call]
+            while stack:
+                top = stack[-1]
+                waiting = [by_id[d] for d in top.after if d not in ends]
+                if waiting:
+                    stack.extend(waiting)
+                    continue
+                stack.pop()
+                if top.id not in ends:
+                    ready = max((ends[d] for d in top.after), default=top.start_s or 0.0)
+                    records[top.id] = self._record(communicators, top, ready, merge)
+                    ends[top.id] = records[top.id].end_s
             return ends[call.id]
 
         for call in calls:
@@ -123,6 +117,48 @@ class AnalyticEngine:
         ordered = tuple(records[call.id] for call in calls)
         return ReplayResult(
             engine=self.name, calls=ordered, makespan_s=max(r.end_s for r in ordered)
+        )
+
+    def _record(
+        self, communicators: Communicators, event: TraceEvent, ready: float, merge: bool
+    ) -> CallRecord:
+        ranks = communicators.ranks(event)
+        compute = CallRecord(
+            id=event.id,
+            op="compute",
+            size_bytes=0.0,
+            rank_count=len(ranks),
+            group=group_label(event, ranks),
+            start_s=ready,
+            end_s=ready,
+            algorithm="",
+            protocol="",
+            tag=event.tag or "",
+            copies=copy_count(event.copies),
+        )
+        if isinstance(event, TraceCompute):
+            return replace(compute, end_s=ready + event.duration_s)
+        start = ready + event.compute_s
+        estimates = [
+            self.estimate(
+                fabric=None,
+                op=event.op,
+                sizes_bytes=[event.size_bytes],
+                algorithm=event.algorithm,
+                protocol=event.protocol,
+                bandwidths=part.bandwidths,
+            )
+            for part in communicators.parts(event, merge=merge)
+        ]
+        slowest = max(estimates, key=lambda e: float(e.time_s[0]))
+        return replace(
+            compute,
+            op=event.op.value,
+            size_bytes=event.size_bytes * event.repeat,
+            start_s=start,
+            end_s=start + event.repeat * float(slowest.time_s[0]),
+            algorithm=slowest.algorithm[0],
+            protocol=slowest.protocol[0],
         )
 
     def choose(

@@ -25,16 +25,16 @@ from numpy.typing import ArrayLike
 
 from interconnect_sim.calibration import Calibration, load_calibration
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
-from interconnect_sim.collectives.decomposition import decompose
+from interconnect_sim.collectives.decomposition import Decomposition, decompose
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.flownet import EdgeIndex, FlowNetwork
 from interconnect_sim.engines.maxmin import Incidence
-from interconnect_sim.engines.records import CallRecord, CollectiveEstimate, LinkLoad, ReplayResult
-from interconnect_sim.engines.scheduling import Communicators, group_label
+from interconnect_sim.engines.records import CollectiveEstimate, LinkLoad, ReplayResult
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
-from interconnect_sim.workload.trace import TraceCall
+from interconnect_sim.topology.whatif import network_modified
+from interconnect_sim.workload.trace import TraceEvent
 
 __all__ = ["DiscreteEventEngine"]
 
@@ -70,6 +70,7 @@ class DiscreteEventEngine:
         self.catalog = catalog
         self.calibration = calibration if calibration is not None else load_calibration()
         self.analytic = AnalyticEngine(catalog, self.calibration)
+        self._shared: dict[tuple[Any, ...], Any] = {}
 
     # -- one collective, many sizes (same interface as the analytic engine) ---------------------
 
@@ -101,11 +102,11 @@ class DiscreteEventEngine:
         )
         index = EdgeIndex(fabric)
         times = []
-        cache: dict[tuple[str, str], tuple[float, list[tuple[str, Incidence, float]]]] = {}
+        cache: dict[Any, Any] = {}
         for size, algo, proto in zip(
             choice.size_bytes, choice.algorithm, choice.protocol, strict=True
         ):
-            latency, flows = self._flows(index, op, bw, algo, proto, float(size), cache)
+            latency, flows = self.flows_of(index, op, bw, algo, proto, float(size), cache)
             env = simpy.Environment()
             network = FlowNetwork(env, index, record=False)
             finished: list[float] = []
@@ -139,7 +140,7 @@ class DiscreteEventEngine:
             engine=self.name,
         )
 
-    def _flows(
+    def flows_of(
         self,
         index: EdgeIndex,
         op: CollectiveOp,
@@ -147,41 +148,69 @@ class DiscreteEventEngine:
         algorithm: str,
         protocol: str,
         size: float,
-        cache: dict[tuple[str, str], tuple[float, list[tuple[str, Incidence, float]]]],
+        cache: dict[Any, Any],
     ) -> tuple[float, list[tuple[str, Incidence, float]]]:
-        """Latency and (label, incidence, volume) per flow; the links a flow crosses are cached
-        per algorithm, its rate cap (NCCL's per-size limits) is the one at this size."""
-        decomposition = decompose(op, bw, self.calibration, algorithm, protocol, size)
+        """Latency and (label, incidence, volume) per flow of one call. The links a flow crosses
+        are cached per (algorithm, protocol), the whole answer per size (its rate cap, NCCL's
+        per-size limits, is the one at this size) in ``cache`` (one per communicator)."""
+        answer = cache.get((algorithm, protocol, size))
+        if answer is not None:
+            return answer  # type: ignore[no-any-return]
+        decomposition = self._decompose(op, bw, algorithm, protocol, size)
         key = (algorithm, protocol)
         if key not in cache:
             plan = bw.plan
-            cache[key] = (
-                0.0,
-                [
-                    (
-                        spec.label,
-                        index.incidence(spec, plan.template_prefix, plan.node_prefixes),
-                        0.0,
-                    )
-                    for spec in decomposition.flows
-                ],
-            )
-        incidences = cache[key][1]
+            cache[key] = [(spec.label, index.incidence(spec, plan)) for spec in decomposition.flows]
         flows = [
             (label, replace(incidence, rate_cap=spec.rate_cap_bytes_per_s), spec.volume_bytes)
-            for (label, incidence, _), spec in zip(incidences, decomposition.flows, strict=True)
+            for (label, incidence), spec in zip(cache[key], decomposition.flows, strict=True)
         ]
+        cache[(algorithm, protocol, size)] = (decomposition.latency_s, flows)
         return decomposition.latency_s, flows
+
+    def _decompose(
+        self,
+        op: CollectiveOp,
+        bw: CommunicatorBandwidths,
+        algorithm: str,
+        protocol: str,
+        size: float,
+    ) -> Decomposition:
+        """:func:`decompose`, shared by the calls of every one-node communicator renamed from one
+        analysis (every tensor-parallel group of a kind: same numbers, same template flows)."""
+        if bw.plan.network is not None:
+            return decompose(op, bw, self.calibration, algorithm, protocol, size)
+        key = (bw.joint_rate, bw.p2p_pairs, op, algorithm, protocol, size)
+        if key not in self._shared:
+            self._shared[key] = decompose(op, bw, self.calibration, algorithm, protocol, size)
+        found: Decomposition = self._shared[key]
+        return found
+
+    def _choose(
+        self,
+        op: CollectiveOp,
+        bw: CommunicatorBandwidths,
+        size: float,
+        algorithm: str | None,
+        protocol: str | None,
+    ) -> tuple[str, str]:
+        """The tuner's choice, computed once per analysis (renamed copies share it)."""
+        key = ("choice", bw.joint_rate, bw.p2p_pairs, op, size, algorithm, protocol)
+        if key not in self._shared:
+            self._shared[key] = self.analytic.choose(op, bw, size, algorithm, protocol)
+        choice: tuple[str, str] = self._shared[key]
+        return choice
 
     # -- traces ------------------------------------------------------------------------------
 
     def replay(
         self,
         fabric: Fabric,
-        calls: Sequence[TraceCall],
+        calls: Sequence[TraceEvent],
         *,
         progress: ProgressCallback | None = None,
         record_links: bool = True,
+        merge_copies: bool | None = None,
     ) -> ReplayResult:
         """Replay a trace with contention between concurrent calls.
 
@@ -189,80 +218,44 @@ class DiscreteEventEngine:
         ----------
         fabric : Fabric
             The fabric; ranks are numbered node by node.
-        calls : sequence of TraceCall
-            Validated calls (:func:`~interconnect_sim.workload.trace.read_trace`).
+        calls : sequence of TraceCall or TraceCompute
+            Validated events (:func:`~interconnect_sim.workload.trace.read_trace`).
         progress : callable, optional
-            Called as ``progress(done, total)`` after each call ends.
+            Called as ``progress(done, total)`` after each event ends.
         record_links : bool
             Keep per-interval link loads (for ``links.csv`` and heatmaps).
+        merge_copies : bool, optional
+            Give the identical copies of a call one flow (exact when they are symmetric on the
+            fabric). Default: yes, unless a what-if changed the network
+            (:func:`~interconnect_sim.topology.whatif.network_modified`), where each copy
+            gets its own flows and its own rate.
         """
-        communicators = Communicators(fabric, self.catalog)
-        index = EdgeIndex(fabric)
-        env = simpy.Environment()
-        network = FlowNetwork(env, index, record=record_links)
-        done = {call.id: env.event() for call in calls}
-        records: dict[str, CallRecord] = {}
-        caches: dict[tuple[int | bool, ...], dict[Any, Any]] = {}
-        total = len(calls)
+        from interconnect_sim.engines.des_replay import TraceReplay
 
-        def run(call: TraceCall) -> Any:
-            if call.after:
-                yield env.all_of([done[dep] for dep in call.after])
-            elif call.start_s:
-                yield env.timeout(call.start_s)
-            if call.compute_s:
-                yield env.timeout(call.compute_s)
-            start = env.now
-            bw = communicators.bandwidths(call)
-            ranks = communicators.ranks(call)
-            algo, proto = self.analytic.choose(
-                call.op, bw, call.size_bytes, call.algorithm, call.protocol
-            )
-            cache = caches.setdefault((*sorted(ranks), bw.p2p_pairs), {})
-            latency, flows = self._flows(index, call.op, bw, algo, proto, call.size_bytes, cache)
-            yield env.timeout(latency)
-            yield env.all_of([network.start(label, inc, vol, call.id) for label, inc, vol in flows])
-            records[call.id] = CallRecord(
-                id=call.id,
-                op=call.op.value,
-                size_bytes=call.size_bytes,
-                rank_count=len(ranks),
-                group=group_label(call, ranks),
-                start_s=start,
-                end_s=env.now,
-                algorithm=algo,
-                protocol=proto,
-            )
-            done[call.id].succeed()
-            if progress is not None:
-                progress(len(records), total)
-
-        for call in calls:
-            env.process(run(call))
-        events = _run_counting(env)
-        ordered = tuple(records[call.id] for call in calls)
+        merge = not network_modified(fabric) if merge_copies is None else merge_copies
+        self._shared = {}  # choices and decompositions by analysis, for this replay
+        replay = TraceReplay(
+            self,
+            fabric,
+            calls,
+            merge_copies=merge,
+            record_links=record_links,
+            progress=progress,
+        )
+        events = replay.run()
+        network = replay.network
+        ordered = tuple(replay.records[call.id] for call in calls)
         makespan = max(record.end_s for record in ordered)
         return ReplayResult(
             engine=self.name,
             calls=ordered,
             makespan_s=makespan,
-            links=_link_loads(index, network, makespan),
+            links=_link_loads(replay.index, network, makespan),
             intervals=tuple(network.intervals),
-            edges=tuple(index.edges),
+            edges=tuple(replay.index.edges),
             events=events,
             rate_computations=network.rate_computations,
         )
-
-
-def _run_counting(env: simpy.Environment) -> int:
-    """Run to the end; return the number of events processed."""
-    events = 0
-    while True:
-        try:
-            env.step()
-        except simpy.core.EmptySchedule:
-            return events
-        events += 1
 
 
 def _link_loads(index: EdgeIndex, network: FlowNetwork, makespan: float) -> tuple[LinkLoad, ...]:

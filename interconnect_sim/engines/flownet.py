@@ -10,7 +10,9 @@ collective on 16,384 GPUs is a handful of events, not one per transfer.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+import heapq
+import math
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +20,12 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
+from interconnect_sim.collectives.bandwidth import CommunicatorPlan
 from interconnect_sim.collectives.decomposition import FlowSpec
 from interconnect_sim.collectives.paths import Flow
 from interconnect_sim.engines.maxmin import Incidence, max_min_rates
-from interconnect_sim.topology.fabric import BANDWIDTH, Fabric
+from interconnect_sim.topology.edge_numbers import EdgeNumbers
+from interconnect_sim.topology.fabric import Fabric
 
 __all__ = ["ActiveFlow", "EdgeIndex", "FlowNetwork", "UtilisationInterval"]
 
@@ -29,52 +33,82 @@ _DONE_BYTES = 1e-6
 
 
 class EdgeIndex:
-    """Directed edges of a fabric as integers, with their capacities."""
+    """Directed edges of a fabric as integers, with their capacities (the fabric's shared
+    :class:`~interconnect_sim.topology.edge_numbers.EdgeNumbers`)."""
 
     def __init__(self, fabric: Fabric) -> None:
-        self.edges: list[tuple[str, str]] = list(fabric.graph.edges)
-        self.index = {edge: i for i, edge in enumerate(self.edges)}
-        self.capacity = np.array(
-            [fabric.graph.edges[e][BANDWIDTH] for e in self.edges], dtype=float
-        )
+        self.numbers = EdgeNumbers.of(fabric)
+        self.edges = self.numbers.edges
+        self.index = self.numbers.index
+        self.capacity = self.numbers.capacity
 
     def _template(
-        self, flow: Flow, template_prefix: str, prefixes: Iterable[str]
-    ) -> tuple[list[int], list[float]]:
+        self, flow: Flow, template_prefix: str, prefixes: tuple[str, ...]
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """A template node's flow repeated on every node of ``prefixes``: numbers, weights."""
+        weights = np.fromiter(flow.values(), dtype=float, count=len(flow))
+        if not flow or not prefixes:
+            return np.zeros(0, np.int64), np.zeros(0)
+        numbered = [_node_number(p) for p in prefixes]
+        nodes = [n for n in numbered if n is not None]
+        template = _node_number(template_prefix)
+        if template is not None and len(nodes) == len(numbered):
+            local = self.numbers.numbers(list(flow))
+            runs = self.numbers.node_runs(local, template, nodes)
+            if runs is not None:
+                return runs.ravel(), np.tile(weights, len(nodes))
+        return self._renamed(flow, template_prefix, prefixes), np.tile(weights, len(prefixes))
+
+    def _renamed(
+        self, flow: Flow, template_prefix: str, prefixes: tuple[str, ...]
+    ) -> NDArray[np.int64]:
         cut = len(template_prefix)
 
         def split(node: str) -> tuple[bool, str]:
             local = node.startswith(template_prefix)
             return local, node[cut:] if local else node
 
-        parts = [(*split(u), *split(v), w) for (u, v), w in flow.items()]
+        parts = [(*split(u), *split(v)) for u, v in flow]
         edges: list[int] = []
-        weights: list[float] = []
         for prefix in prefixes:
-            for u_local, u, v_local, v, weight in parts:
-                edge = (prefix + u if u_local else u, prefix + v if v_local else v)
-                edges.append(self.index[edge])
-                weights.append(weight)
-        return edges, weights
+            for u_local, u, v_local, v in parts:
+                edges.append(
+                    self.index[(prefix + u if u_local else u, prefix + v if v_local else v)]
+                )
+        return np.asarray(edges, dtype=np.int64)
 
-    def incidence(self, spec: FlowSpec, template_prefix: str, prefixes: Iterable[str]) -> Incidence:
-        """A flow spec over the whole fabric: the template repeated on every node, plus the
-        global part; parallel entries on one edge are summed."""
-        edges, weights = self._template(spec.template, template_prefix, prefixes)
-        for edge, weight in spec.global_flow.items():
-            edges.append(self.index[edge])
-            weights.append(weight)
-        if not edges:
+    def incidence(self, spec: FlowSpec, plan: CommunicatorPlan) -> Incidence:
+        """A flow spec over the whole fabric: each node group's template repeated on its
+        nodes, plus the global parts; parallel entries on one edge are summed."""
+        edges: list[NDArray[np.int64]] = []
+        weights: list[NDArray[np.float64]] = []
+        for template, group in zip(spec.templates, plan.groups, strict=True):
+            group_edges, group_weights = self._template(
+                template, group.template_prefix, group.node_prefixes
+            )
+            edges.append(group_edges)
+            weights.append(group_weights)
+        for part, scale in spec.global_parts:
+            edges.append(part.edges.astype(np.int64))
+            weights.append(part.weights * scale)
+        idx = np.concatenate(edges) if edges else np.zeros(0, np.int64)
+        if not idx.size:
             return Incidence(np.zeros(0, np.int64), np.zeros(0))
-        idx = np.asarray(edges, dtype=np.int64)
         unique, inverse = np.unique(idx, return_inverse=True)
-        summed = np.bincount(inverse, weights=np.asarray(weights, dtype=float))
+        summed = np.bincount(inverse, weights=np.concatenate(weights))
         return Incidence(unique.astype(np.int64), summed.astype(float), spec.rate_cap_bytes_per_s)
+
+
+def _node_number(prefix: str) -> int | None:
+    """``n12/`` -> 12."""
+    digits = prefix[1:-1]
+    return int(digits) if prefix[:1] == "n" and prefix[-1:] == "/" and digits.isdigit() else None
 
 
 @dataclass(slots=True, eq=False)
 class ActiveFlow:
-    """One flow in progress."""
+    """One flow in progress; ``remaining_bytes`` is as of ``since`` (rates change only at
+    events, so progress is settled lazily)."""
 
     label: str
     incidence: Incidence
@@ -83,6 +117,17 @@ class ActiveFlow:
     owner: str
     rate: float = 0.0
     delivered_bytes: float = 0.0
+    since: float = 0.0
+    version: int = 0
+
+    def settle(self, now: float) -> None:
+        """Move the flow forward to ``now`` at its current rate."""
+        elapsed = now - self.since
+        if elapsed > 0 and self.rate > 0:
+            moved = min(self.remaining_bytes, self.rate * elapsed)
+            self.remaining_bytes -= moved
+            self.delivered_bytes += moved
+        self.since = now
 
 
 def _finished(flow: ActiveFlow) -> bool:
@@ -102,16 +147,31 @@ class UtilisationInterval:
 
 @dataclass(slots=True)
 class FlowNetwork:
-    """The set of active flows and their max-min fair rates, driven by a simpy environment."""
+    """The active flows and their max-min fair rates, driven by a simpy environment.
+
+    Max-min fairness splits over the groups of flows that share links (transitively), so when a
+    flow starts or ends only its group is re-solved: a tensor-parallel all-gather inside one
+    node does not re-rate data-parallel traffic on the spine. Whether two incidences share a
+    link is worked out once per pair (a replay reuses a few hundred incidences many times).
+    Completions are kept in a heap.
+    """
 
     env: simpy.Environment
     index: EdgeIndex
     record: bool = True
-    active: list[ActiveFlow] = field(default_factory=list)
+    active: dict[int, ActiveFlow] = field(default_factory=dict)
     intervals: list[UtilisationInterval] = field(default_factory=list)
     rate_computations: int = 0
+    last_started: ActiveFlow | None = None
+    _heap: list[tuple[float, int, int]] = field(default_factory=list)
+    _dirty: set[int] = field(default_factory=set)
+    _serial: int = 0
     _wake: simpy.Event | None = None
-    _last: float = 0.0
+    _recorded_until: float = 0.0
+    _known: dict[int, NDArray[np.int64]] = field(default_factory=dict)
+    _owners: dict[int, list[int]] = field(default_factory=dict)  # edge -> edge arrays
+    _overlaps: dict[int, set[int]] = field(default_factory=dict)  # edge array -> those sharing
+    _adjacent: dict[int, set[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.env.process(self._run())
@@ -124,50 +184,129 @@ class FlowNetwork:
         if volume_bytes <= _DONE_BYTES or incidence.edges.size == 0:
             done.succeed()
             return done
-        self._advance()
-        self.active.append(ActiveFlow(label, incidence, volume_bytes, done, owner))
-        self._poke()
-        return done
-
-    def _poke(self) -> None:
+        if self.record:
+            self._record_until_now()
+        key = self._serial
+        self._serial += 1
+        flow = ActiveFlow(label, incidence, volume_bytes, done, owner, since=self.env.now)
+        sharing = self._sharing(incidence)
+        neighbours = {k for k, f in self.active.items() if id(f.incidence.edges) in sharing}
+        self._adjacent[key] = neighbours
+        for other in neighbours:
+            self._adjacent[other].add(key)
+        self.active[key] = flow
+        self.last_started = flow
+        self._dirty.add(key)
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
+        return done
 
-    def _advance(self) -> None:
-        """Move every active flow forward to now at its current rate."""
-        elapsed = self.env.now - self._last
-        if elapsed > 0 and self.active:
-            if self.record:
-                self._record(self._last, self.env.now)
-            for flow in self.active:
-                moved = min(flow.remaining_bytes, flow.rate * elapsed)
-                flow.remaining_bytes -= moved
-                flow.delivered_bytes += moved
-        self._last = self.env.now
+    def _record_until_now(self) -> None:
+        now = self.env.now
+        if now > self._recorded_until and self.active:
+            load = np.zeros(self.index.capacity.size)
+            for flow in self.active.values():
+                np.add.at(load, flow.incidence.edges, flow.rate * flow.incidence.weights)
+            used = np.flatnonzero(load > 0)
+            self.intervals.append(
+                UtilisationInterval(
+                    self._recorded_until, now, used, load[used] / self.index.capacity[used]
+                )
+            )
+        self._recorded_until = now
 
-    def _record(self, start: float, end: float) -> None:
-        load = np.zeros(self.index.capacity.size)
-        for flow in self.active:
-            np.add.at(load, flow.incidence.edges, flow.rate * flow.incidence.weights)
-        used = np.flatnonzero(load > 0)
-        self.intervals.append(
-            UtilisationInterval(start, end, used, load[used] / self.index.capacity[used])
-        )
+    def _sharing(self, incidence: Incidence) -> set[int]:
+        """Ids of the known edge arrays that cross a link of ``incidence`` (itself included);
+        incidences that differ only in their rate cap share one edge array."""
+        key = id(incidence.edges)
+        if key not in self._overlaps:
+            self._known[key] = incidence.edges  # keeps the id unique while the network lives
+            touching = {key}
+            for edge in incidence.edges[incidence.weights > 0].tolist():
+                owners = self._owners.setdefault(edge, [])
+                touching.update(owners)
+                owners.append(key)
+            for other in touching:
+                self._overlaps.setdefault(other, set()).add(key)
+            self._overlaps[key] = touching
+        return self._overlaps[key]
+
+    def _complete_due(self) -> None:
+        """Finish every flow whose last byte is delivered by now."""
+        now = self.env.now
+        heap = self._heap
+        while heap and heap[0][0] <= now * (1 + 1e-12) + 1e-15:
+            _, version, key = heapq.heappop(heap)
+            flow = self.active.get(key)
+            if flow is None or flow.version != version:
+                continue
+            flow.settle(now)
+            flow.delivered_bytes += flow.remaining_bytes
+            flow.remaining_bytes = 0.0
+            del self.active[key]
+            self._dirty.discard(key)
+            neighbours = self._adjacent.pop(key)
+            for other in neighbours:
+                self._adjacent[other].discard(key)
+            self._dirty.update(neighbours)
+            flow.done.succeed()
+
+    def _component(self) -> list[int]:
+        """The dirty flows and every flow sharing links with them, transitively."""
+        seen = {key for key in self._dirty if key in self.active}
+        stack = list(seen)
+        while stack:
+            for other in self._adjacent[stack.pop()]:
+                if other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        self._dirty.clear()
+        return sorted(seen)
+
+    def _rerate(self) -> None:
+        keys = self._component()
+        if not keys:
+            return
+        now = self.env.now
+        flows = [self.active[key] for key in keys]
+        if len(flows) == 1:  # alone on its links: its bottleneck, or its cap
+            incidence = flows[0].incidence
+            used = incidence.weights > 0
+            limits = self.index.capacity[incidence.edges[used]] / incidence.weights[used]
+            rates = [min(float(limits.min(initial=math.inf)), incidence.rate_cap)]
+        else:
+            rates = max_min_rates(self.index.capacity, [f.incidence for f in flows])[0].tolist()
+        self.rate_computations += 1
+        for key, flow, rate in zip(keys, flows, rates, strict=True):
+            flow.settle(now)
+            flow.rate = rate
+            flow.version += 1
+            if _finished(flow) or rate == math.inf:
+                heapq.heappush(self._heap, (now, flow.version, key))
+            elif rate > 0:
+                heapq.heappush(self._heap, (now + flow.remaining_bytes / rate, flow.version, key))
+
+    def _next_due(self) -> float | None:
+        heap = self._heap
+        while heap:
+            _, version, key = heap[0]
+            flow = self.active.get(key)
+            if flow is not None and flow.version == version:
+                return heap[0][0]
+            heapq.heappop(heap)
+        return None
 
     def _run(self) -> Generator[simpy.Event, Any, None]:
         while True:
-            self._advance()
-            finished = [f for f in self.active if _finished(f)]
-            for flow in finished:
-                self.active.remove(flow)
-                flow.done.succeed()
+            if self.record:
+                self._record_until_now()
+            self._complete_due()
+            if self._dirty:
+                self._rerate()
+                self._complete_due()
             self._wake = self.env.event()
-            if not self.active:
+            due = self._next_due()
+            if due is None:
                 yield self._wake
-                continue
-            rates, _ = max_min_rates(self.index.capacity, [f.incidence for f in self.active])
-            self.rate_computations += 1
-            for flow, rate in zip(self.active, rates, strict=True):
-                flow.rate = float(rate)
-            next_done = min(f.remaining_bytes / f.rate for f in self.active if f.rate > 0)
-            yield self.env.timeout(next_done) | self._wake
+            else:
+                yield self.env.timeout(max(0.0, due - self.env.now)) | self._wake

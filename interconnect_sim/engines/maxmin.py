@@ -79,11 +79,40 @@ def max_min_rates(
     caps = np.array([f.rate_cap for f in flows])
     lengths = np.array([f.edges.size for f in flows])
     owner = np.repeat(np.arange(count), lengths)
-    edges = np.concatenate([f.edges for f in flows]) if lengths.sum() else np.zeros(0, np.int64)
-    weights = np.concatenate([f.weights for f in flows]) if lengths.sum() else np.zeros(0)
-    active = lengths > 0
+    if lengths.sum():
+        # only the links the flows cross take part: number them 0..k-1 (no sort: a mark per
+        # link of the fabric, then a lookup)
+        flat = np.concatenate([f.edges for f in flows])
+        mark = np.zeros(capacity.size, dtype=bool)
+        mark[flat] = True
+        used = np.flatnonzero(mark)
+        lookup = np.empty(capacity.size, dtype=np.int64)
+        lookup[used] = np.arange(used.size)
+        edges = lookup[flat]
+        weights = np.concatenate([f.weights for f in flows])
+    else:
+        used, edges, weights = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    local = _fill(np.asarray(capacity, dtype=float)[used], caps, owner, edges, weights, rates)
+    bottleneck[local >= 0] = used[local[local >= 0]]
+    bottleneck[local == -2] = -2
+    return rates, bottleneck
+
+
+def _fill(
+    capacity: NDArray[np.float64],
+    caps: NDArray[np.float64],
+    owner: NDArray[np.int64],
+    edges: NDArray[np.int64],
+    weights: NDArray[np.float64],
+    rates: NDArray[np.float64],
+) -> NDArray[np.int64]:
+    """Progressive filling on links numbered ``0..len(capacity)-1``; fills ``rates`` in place
+    and returns each flow's bottleneck (local link, -1 none, -2 own cap)."""
+    count = rates.size
+    bottleneck = np.full(count, -1, dtype=np.int64)
+    active = np.bincount(owner, minlength=count) > 0
     rates[~active] = caps[~active]
-    residual = capacity.astype(float).copy()
+    residual = capacity.copy()
     while active.any():
         live = active[owner] & (weights > 0)
         demand = np.bincount(edges[live], weights=weights[live], minlength=capacity.size)
@@ -91,7 +120,7 @@ def max_min_rates(
         headroom = np.full(capacity.size, np.inf)
         headroom[loaded] = residual[loaded] / demand[loaded]
         cap_room = np.where(active, caps - rates, np.inf)
-        step = float(min(headroom.min(), cap_room.min()))
+        step = float(min(headroom.min(initial=np.inf), cap_room.min()))
         if not math.isfinite(step):
             rates[active] = np.inf
             break
@@ -102,10 +131,11 @@ def max_min_rates(
         newly = capped.copy()
         newly[owner[saturated[edges] & live]] = True
         # each newly link-frozen flow's bottleneck: its first saturated link (entries are grouped
-        # by owner in flow order, so np.unique's first index per owner is that link)
+        # by owner in flow order, so the first entry of each owner's run is that link)
         hits = np.flatnonzero(saturated[edges] & (newly & ~capped)[owner])
-        frozen_flows, first = np.unique(owner[hits], return_index=True)
-        bottleneck[frozen_flows] = edges[hits[first]]
+        owners = owner[hits]  # non-decreasing: the first hit of each owner starts a run
+        first = np.flatnonzero(np.diff(owners, prepend=-1))
+        bottleneck[owners[first]] = edges[hits[first]]
         bottleneck[capped] = -2
         active &= ~newly
-    return rates, bottleneck
+    return bottleneck

@@ -70,7 +70,8 @@ class CollectiveEstimate:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallRecord:
-    """When one traced call ran."""
+    """When one traced event ran (a collective call, or compute with ``op == "compute"``,
+    no bytes and no algorithm)."""
 
     id: str
     op: str
@@ -81,6 +82,8 @@ class CallRecord:
     end_s: float
     algorithm: str
     protocol: str
+    tag: str = ""
+    copies: int = 1
 
     @property
     def duration_s(self) -> float:
@@ -128,6 +131,8 @@ class ReplayResult:
                     "duration_s": c.duration_s,
                     "algo": c.algorithm,
                     "proto": c.protocol,
+                    **({"tag": c.tag} if c.tag else {}),
+                    **({"copies": c.copies} if c.copies > 1 else {}),
                 }
                 for c in self.calls
             ],

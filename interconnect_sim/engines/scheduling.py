@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
+from interconnect_sim.collectives.classes import ClassPart, class_parts
 from interconnect_sim.errors import TraceError
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
-from interconnect_sim.workload.trace import TraceCall, resolve_ranks
+from interconnect_sim.workload.trace import TraceCall, TraceEvent, resolve_copies, resolve_ranks
 
 __all__ = ["Communicators", "group_label"]
 
 
-def group_label(call: TraceCall, ranks: tuple[int, ...]) -> str:
+def group_label(call: TraceEvent, ranks: tuple[int, ...]) -> str:
     """A short name for the call's communicator (for timelines)."""
     if call.group is not None:
         return call.group
@@ -30,14 +31,19 @@ class Communicators:
         nodes = {fabric.graph.nodes[g]["node"] for g in self.gpus}
         self.gpus_per_node = len(self.gpus) // len(nodes)
         self._cache: dict[tuple[int, ...], CommunicatorBandwidths] = {}
+        self._parts: dict[tuple[object, ...], list[ClassPart]] = {}
+        # keyed by the call's ranks (or group) and copies as written
 
-    def ranks(self, call: TraceCall) -> tuple[int, ...]:
-        """The call's ranks on this fabric."""
+    def ranks(self, call: TraceEvent) -> tuple[int, ...]:
+        """The call's ranks on this fabric (its first copy's)."""
         return resolve_ranks(call, len(self.gpus), self.gpus_per_node)
 
-    def bandwidths(self, call: TraceCall) -> CommunicatorBandwidths:
-        """Graph analysis of the call's communicator (cached by rank set)."""
-        ranks = tuple(sorted(self.ranks(call)))
+    def copies(self, call: TraceEvent) -> list[tuple[int, ...]]:
+        """The ranks of every copy of the call."""
+        return resolve_copies(call, len(self.gpus), self.gpus_per_node)
+
+    def _analyse(self, call: TraceCall, ranks: tuple[int, ...]) -> CommunicatorBandwidths:
+        ranks = tuple(sorted(ranks))
         if len(ranks) < 2:
             raise TraceError(
                 f"trace line {call.line} (id {call.id!r}): a collective needs at least 2 ranks"
@@ -49,5 +55,35 @@ class Communicators:
                 )
             except Exception as exc:
                 raise TraceError(f"trace line {call.line} (id {call.id!r}): {exc}") from None
-        bw = self._cache[ranks]
-        return replace(bw, p2p_pairs=True) if call.p2p_comm == "pairs" else bw
+        return self._cache[ranks]
+
+    def bandwidths(self, call: TraceCall) -> CommunicatorBandwidths:
+        """Graph analysis of the call's communicator (its first copy; cached by rank set)."""
+        return _as_called(call, self._analyse(call, self.ranks(call)))
+
+    def parts(self, call: TraceCall, *, merge: bool) -> list[ClassPart]:
+        """The call's copies as parts to time: identical copies merged into one part
+        (:func:`~interconnect_sim.collectives.classes.class_parts`), or one part per copy."""
+        key = (call.ranks or call.group, call.copies, merge)
+        if key not in self._parts:
+            copies = self.copies(call)
+            if len(copies) == 1 or not merge:
+                parts = [ClassPart(self._analyse(call, ranks), 1) for ranks in copies]
+            else:
+                self._analyse(call, copies[0])  # the errors of a bad group, by line
+                parts = class_parts(
+                    self.fabric,
+                    self.catalog,
+                    [[self.gpus[r] for r in sorted(ranks)] for ranks in copies],
+                )
+            self._parts[key] = parts
+        return [ClassPart(_as_called(call, p.bandwidths), p.copies) for p in self._parts[key]]
+
+
+def _as_called(call: TraceCall, bw: CommunicatorBandwidths) -> CommunicatorBandwidths:
+    """The analysis with the call's point-to-point communicator (per pair, or a larger one)."""
+    if call.p2p_comm == "pairs":
+        return replace(bw, p2p_pairs=True)
+    if call.comm_size:
+        return replace(bw, comm_size=call.comm_size)
+    return bw

@@ -24,7 +24,7 @@ from interconnect_sim.importers.chakra import (
 from interconnect_sim.importers.chakra import read_chakra as _read_chakra
 from interconnect_sim.importers.pytorch_trace import looks_like_pytorch_trace, read_pytorch_trace
 from interconnect_sim.importers.trace_calls import calls_from_observations
-from interconnect_sim.workload.trace import TraceCall, read_trace
+from interconnect_sim.workload.trace import TraceCall, TraceEvent, read_trace
 
 __all__ = ["TRACE_FORMATS", "ImportedTrace", "detect_trace_format", "load_trace"]
 
@@ -32,9 +32,10 @@ TRACE_FORMATS = ("jsonl", "pytorch", "chakra")
 
 
 class ImportedTrace:
-    """Calls of a trace and what the user should be told about the conversion."""
+    """Events of a trace (calls, and compute in the project's own format) and what the user
+    should be told about the conversion."""
 
-    def __init__(self, calls: list[TraceCall], notes: list[str], kind: str) -> None:
+    def __init__(self, calls: Sequence[TraceEvent], notes: list[str], kind: str) -> None:
         self.calls = calls
         self.notes = notes
         self.kind = kind

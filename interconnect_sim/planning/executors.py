@@ -116,7 +116,7 @@ class RunStats:
 
 
 def settings_for(sweep: Sweep) -> EvalSettings:
-    """The worker settings of a sweep."""
+    """The worker settings of a sweep; its problems (prices, calibration files) as errors."""
     if sweep.prices is None and sweep.objective in ("cost", "cost_per_token"):
         raise ScenarioError(f"{sweep.path}: objective {sweep.objective!r} needs prices = FILE")
     if sweep.prices is None and sweep.constraints.budget is not None:
@@ -260,6 +260,7 @@ def run_sweep(
     dask_workers: int | None = None,
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    calibration: Path | None = None,
 ) -> RunStats:
     """Evaluate every design point of ``sweep`` not yet in ``out``, appending rows as they finish;
     then re-time what ``[recheck]`` asks for (:mod:`.recheck`) not yet in
@@ -281,10 +282,16 @@ def run_sweep(
         Design points per task (points of one fabric).
     progress : callable, optional
         Called with (points done, points to do) after each batch.
+    calibration : Path, optional
+        Calibration file for every collective, as if the sweep set ``calibration`` in
+        ``[design]`` (default: the sweep's, else the shipped one). It is one of each design's
+        inputs, so rows made with another calibration are not taken for done.
     """
     if scheduler is not None and dask_workers is not None:
         raise ScenarioError("give either --scheduler or --dask-workers, not both")
     start = time.perf_counter()
+    if calibration is not None:
+        sweep = sweep.with_design("calibration", calibration=str(calibration))
     settings = settings_for(sweep)
     runner = _Runner(workers, scheduler, dask_workers)
     store = RowStore(out)

@@ -271,9 +271,16 @@ def recheck(
     flash_attention: bool = True,
     analytic: AnalyticEngine | None = None,
 ) -> list[LayoutResult]:
-    """Re-time layouts on another engine (the discrete-event one: groups contend) and re-rank."""
+    """Re-time layouts on another engine (the discrete-event one: the step as a timeline) and
+    re-rank; interleavings no schedule can run (micro-batches not divisible by the pipeline
+    ranks) are left out."""
     analytic = analytic or AnalyticEngine(catalog)
     cache: dict[Any, Any] = {}
+    runnable = [
+        r
+        for r in results
+        if engine != "des" or r.parallel.vpp == 1 or r.parallel.microbatches % r.parallel.pp == 0
+    ]
     checked = [
         replace(
             r,
@@ -290,6 +297,8 @@ def recheck(
                 cache=cache,
             ),
         )
-        for r in results
+        for r in runnable
     ]
+    if not checked:  # none runs as a timeline: keep the closed form's ranking
+        return list(results)
     return sorted(checked, key=lambda r: r.step.step_time_s)

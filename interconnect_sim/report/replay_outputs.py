@@ -36,6 +36,8 @@ def write_calls_csv(path: Path, results: list[ReplayResult]) -> None:
                     "duration_s",
                     "algo",
                     "proto",
+                    "tag",
+                    "copies",
                 ]
             )
             for result in results:
@@ -53,6 +55,8 @@ def write_calls_csv(path: Path, results: list[ReplayResult]) -> None:
                             c.duration_s,
                             c.algorithm,
                             c.protocol,
+                            c.tag,
+                            c.copies,
                         ]
                     )
 

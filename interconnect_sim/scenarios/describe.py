@@ -91,6 +91,8 @@ def fabric_inputs(
         ("fail_link", "failed links"),
         ("disable_links", "disabled links"),
         ("fail_device", "failed devices"),
+        ("degrade_link", "degraded links"),
+        ("degrade_device", "degraded devices"),
     ):
         if values.get(key):
             rows.append((label, "; ".join(str(v) for v in values[key])))

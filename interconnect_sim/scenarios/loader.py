@@ -156,6 +156,7 @@ def run_tables(kind: str) -> dict[str | None, OptionTable]:
         "fabric": table.in_group("fabric"),
         "parallel": table.in_group("parallel"),
         "training": table.in_group("training"),
+        "whatif": table.in_group("whatif"),
     }
 
 

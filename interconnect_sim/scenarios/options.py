@@ -7,8 +7,8 @@ key is an option's name without the dashes (``micro-batch = 2`` is ``--micro-bat
 goes through the option's own converter, and an option added here appears in both places at once.
 
 Options of ``train`` sit in argparse groups named after the scenario table that holds them
-(``[fabric]``, ``[parallel]``, ``[training]``); options in no group are top-level keys
-(``model = "llama3-70b"``).
+(``[fabric]``, ``[parallel]``, ``[training]``, ``[whatif]``); options in no group are top-level
+keys (``model = "llama3-70b"``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from interconnect_sim.errors import ScenarioError
 from interconnect_sim.specs import Catalog, load_catalog
 from interconnect_sim.topology.presets import FabricRequest
 from interconnect_sim.training.parallel import PRECISIONS
+from interconnect_sim.training.schedule import SCHEDULES
+from interconnect_sim.workload.placement import PLACEMENTS
 
 __all__ = [
     "ENGINES",
@@ -43,6 +45,7 @@ __all__ = [
     "add_training_options",
     "catalog_from",
     "fabric_request_from",
+    "fraction_of",
 ]
 
 ENGINES = ("analytic", "des", "both")
@@ -150,6 +153,23 @@ def add_fabric_options(
         metavar="DEVICE",
         default=[],
         help="remove a switch or NIC, e.g. n0/nvsw1 or spine3 (repeatable)",
+    )
+    parser.add_argument(
+        "--degrade-link",
+        nargs=3,
+        action="append",
+        metavar=("A", "B", "FRACTION"),
+        default=[],
+        help="run the link between A and B at FRACTION of its capacity, e.g. 0.5 or 50%% "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--degrade-device",
+        nargs=2,
+        action="append",
+        metavar=("DEVICE", "FRACTION"),
+        default=[],
+        help="run every link of a NIC or switch at FRACTION of its capacity (repeatable)",
     )
 
 
@@ -272,7 +292,25 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--checkpoint-cost", type=duration, metavar="D")
     run.add_argument("--restart", type=duration, metavar="D")
-    run.add_argument("--engine", choices=("analytic", "des"), default="analytic")
+    run.add_argument(
+        "--engine",
+        choices=("analytic", "des"),
+        default="analytic",
+        help="analytic: the closed form; des: the step's trace (schedule, overlap, contention) "
+        "replayed on the discrete-event engine, with the what-ifs of [whatif]",
+    )
+    run.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help="pipeline schedule of --engine des (default: interleaved with vpp > 1, else 1f1b)",
+    )
+    run.add_argument(
+        "--emit-trace",
+        type=Path,
+        metavar="FILE.jsonl",
+        help="with --engine des: write the step's trace (replay it with `replay`) and FILE.png, "
+        "its timeline",
+    )
     add_calibration_option(run)
     run.add_argument("--failure-profile", help="published interruption statistics to use")
     run.add_argument(
@@ -280,6 +318,52 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         type=rate,
         metavar="RATE",
         help="checkpoint write bandwidth, e.g. '100 GB/s' (sets the checkpoint cost)",
+    )
+    _add_whatif_options(parser)
+
+
+def _add_whatif_options(parser: argparse.ArgumentParser) -> None:
+    whatif = parser.add_argument_group(
+        "whatif",
+        "what-ifs the step's timeline answers, each compared with the step without it (scenario "
+        "table [whatif]; --engine des; the fabric's own what-ifs are fabric options)",
+    )
+    whatif.add_argument(
+        "--slow-node",
+        action="append",
+        default=[],
+        metavar="NODE=PCT",
+        help="a straggler: node NODE's GPUs take PCT %% longer to compute, e.g. 5=10%% "
+        "(repeatable)",
+    )
+    whatif.add_argument(
+        "--slow-gpu",
+        action="append",
+        default=[],
+        metavar="RANK=PCT",
+        help="a straggler GPU by rank (node x GPUs per node + local GPU), e.g. 41=25%% "
+        "(repeatable)",
+    )
+    whatif.add_argument(
+        "--neighbour-trace",
+        type=Path,
+        metavar="FILE.jsonl",
+        help="a second job's trace (ranks numbered over its own nodes) sharing the fabric",
+    )
+    whatif.add_argument(
+        "--neighbour-nodes", metavar="LIST", help="its fabric nodes, e.g. 40-47 or 3,9,12"
+    )
+    whatif.add_argument(
+        "--neighbour-placement",
+        choices=PLACEMENTS,
+        help="how to choose its nodes among those the job leaves free (default packed)",
+    )
+    whatif.add_argument("--neighbour-seed", type=int, help="seed of random placement (default 0)")
+    whatif.add_argument(
+        "--neighbour-repeat",
+        type=positive_int,
+        metavar="N",
+        help="run the neighbour's trace N times back to back (default 1)",
     )
 
 
@@ -291,6 +375,18 @@ def _link_count(text: object, where: str) -> int:
     if count < 1:
         raise ScenarioError(f"{where}: count {text!r} must be at least 1")
     return count
+
+
+def fraction_of(text: object, where: str) -> float:
+    """``0.5`` or ``50%``: a fraction strictly between 0 and 1."""
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise ScenarioError(f"{where}: {text!r} is not a fraction such as 0.5 or 50%") from None
+    if not 0.0 < value < 1.0:
+        raise ScenarioError(f"{where}: {text!r} must lie strictly between 0 and 1 (0% and 100%)")
+    return value
 
 
 def fabric_request_from(values: Mapping[str, Any]) -> FabricRequest:
@@ -314,4 +410,12 @@ def fabric_request_from(values: Mapping[str, Any]) -> FabricRequest:
         fail_links=tuple((str(a), str(b)) for a, b in values.get("fail_link") or ()),
         disable_links=disable,
         fail_devices=tuple(str(d) for d in values.get("fail_device") or ()),
+        degrade_links=tuple(
+            (str(a), str(b), fraction_of(f, "--degrade-link"))
+            for a, b, f in values.get("degrade_link") or ()
+        ),
+        degrade_devices=tuple(
+            (str(d), fraction_of(f, "--degrade-device"))
+            for d, f in values.get("degrade_device") or ()
+        ),
     )

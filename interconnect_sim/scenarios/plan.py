@@ -7,6 +7,7 @@ The scenario names a sweep file (``docs/planning.md``) and how to run it::
     [plan]
     sweep = "sweeps/llama3-70b-deadline.toml"   # relative to the scenario
     workers = 2                                 # local processes (default: every core)
+    calibration = "my-cluster.toml"             # optional: `interconnect-sim calibrate` output
 
 The sweep runs as ``interconnect-sim plan`` runs it (:mod:`interconnect_sim.planning`); the report
 shows every design, time-to-train against GPUs per system with the deadline, the cost against the
@@ -22,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.errors import InterconnectSimError
 from interconnect_sim.planning.executors import RowStore, run_sweep, settings_for
 from interconnect_sim.planning.sweep import Sweep, load_sweep
@@ -34,7 +36,7 @@ from interconnect_sim.specs.catalog import Catalog
 __all__ = ["parse_plan", "run_plan_scenario"]
 
 _TOP = ("kind", "name", "description", "plan")
-_PLAN_KEYS = ("sweep", "workers")
+_PLAN_KEYS = ("sweep", "workers", "calibration")
 _SUMMARY = {
     "system": "system",
     "network": "network",
@@ -95,15 +97,34 @@ def parse_plan(data: Mapping[str, Any], path: Path | str, base: Path | None) -> 
         settings_for(sweep)
     except InterconnectSimError as exc:
         raise scenario_error(path, f"[plan] sweep = {toml_repr(sweep_path)}", str(exc)) from None
-    return {"sweep": sweep, "workers": workers, "file": file}
+    calibration = table.get("calibration")
+    calibration_file: Path | None = None
+    if calibration is not None:
+        if not isinstance(calibration, str):
+            raise scenario_error(
+                path, f"[plan] calibration = {toml_repr(calibration)}", "must be a file name"
+            )
+        calibration_file = Path(calibration)
+        if base is not None and not calibration_file.is_absolute():
+            calibration_file = base / calibration_file
+        try:
+            load_calibration(calibration_file)
+        except InterconnectSimError as exc:
+            raise scenario_error(
+                path, f"[plan] calibration = {toml_repr(calibration)}", str(exc)
+            ) from None
+    return {"sweep": sweep, "workers": workers, "file": file, "calibration": calibration_file}
 
 
 def _designs(
-    sweep: Sweep, workers: int | None, progress: Callable[[int, int], None] | None
+    sweep: Sweep,
+    workers: int | None,
+    progress: Callable[[int, int], None] | None,
+    calibration: Path | None = None,
 ) -> pd.DataFrame:
     with tempfile.TemporaryDirectory(prefix="plan-") as scratch:
         out = Path(scratch) / "designs"
-        run_sweep(sweep, out, workers=workers, progress=progress)
+        run_sweep(sweep, out, workers=workers, progress=progress, calibration=calibration)
         frame = RowStore(out).read()
     return frame.sort_values(["feasible", "objective"], ascending=[False, True], na_position="last")
 
@@ -199,7 +220,7 @@ def run_plan_scenario(
     """Run a ``kind = "plan"`` scenario."""
     plan = scenario.plan
     sweep: Sweep = plan["sweep"]
-    frame = _designs(sweep, plan["workers"], progress)
+    frame = _designs(sweep, plan["workers"], progress, plan.get("calibration"))
     deadline = sweep.constraints.deadline_s
     deadline_days = None if deadline is None else deadline / 86400.0
     summary = frame[[c for c in _SUMMARY if c in frame.columns]].rename(columns=_SUMMARY)

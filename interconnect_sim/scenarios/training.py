@@ -17,6 +17,11 @@ from interconnect_sim.errors import ScenarioError
 from interconnect_sim.planning.layout_search import SearchSpace, recheck, search_layouts
 from interconnect_sim.planning.placement import hosts_of
 from interconnect_sim.scenarios.options import catalog_from, fabric_request_from
+from interconnect_sim.scenarios.timeline import (
+    StepTimeline,
+    check_timeline_options,
+    run_step_timeline,
+)
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.specs.system_readers import SystemHints
 from interconnect_sim.topology.fabric import Fabric
@@ -72,6 +77,7 @@ class TrainingRun:
     engine: str
     search: dict[str, Any] | None = None
     mlperf: dict[str, Any] | None = None
+    timeline: StepTimeline | None = None
 
     @property
     def nodes_in_job(self) -> int:
@@ -96,6 +102,8 @@ class TrainingRun:
         payload["vpp"] = self.parallel.vpp
         if self.mlperf is not None:
             payload["mlperf"] = self.mlperf
+        if self.timeline is not None:
+            payload["timeline"] = self.timeline.summary
         return payload
 
 
@@ -301,41 +309,33 @@ def _step(
     catalog: Catalog,
     progress: Callable[[str], None] | None,
 ) -> tuple[ParallelConfig, StepEstimate, dict[str, Any] | None]:
-    """The layout (given, its interleaving searched, or all of it searched) and its step."""
+    """The layout (given, its interleaving searched, or all of it searched) and its step in the
+    closed form (the timeline, with ``engine = "des"``, follows in :func:`run_training`)."""
     seq = values.get("seq") or model.seq_len
-    engine = values.get("engine") or "analytic"
+    des = (values.get("engine") or "analytic") == "des"
     flash = not values.get("no_flash_attention", False)
     analytic = AnalyticEngine(catalog, load_calibration(values.get("calibration")))
     compute = load_compute_calibration()
     if values.get("layout") == "auto":
         parallel, search = _auto_layout(values, model, fabric, catalog, seq)
-        step = estimate_step(
-            model,
-            default_pipeline_split(model, parallel),
-            fabric,
-            catalog,
-            compute,
-            check_memory=False,
-            engine=engine,
-            flash_attention=flash,
-            analytic=analytic,
-            progress=progress,
-        )
-        return parallel, step, search
-    parallel = parallel_config(values, len(fabric.gpus), seq)
-    if (values.get("vpp") or "auto") == "auto":
-        parallel, step = fastest_virtual_stages(
-            model,
-            parallel,
-            fabric,
-            catalog,
-            compute,
-            engine=engine,
-            flash_attention=flash,
-            analytic=analytic,
-        )
-        return parallel, step, None
-    parallel = default_pipeline_split(model, parallel)
+        parallel = default_pipeline_split(model, parallel)
+    else:
+        search = None
+        parallel = parallel_config(values, len(fabric.gpus), seq)
+        if (values.get("vpp") or "auto") == "auto":
+            parallel, step = fastest_virtual_stages(
+                model,
+                parallel,
+                fabric,
+                catalog,
+                compute,
+                scheduled=des,
+                flash_attention=flash,
+                analytic=analytic,
+            )
+            return parallel, step, None
+        parallel = default_pipeline_split(model, parallel)
+    del progress  # the closed form needs none; the timeline reports events as they end
     step = estimate_step(
         model,
         parallel,
@@ -343,12 +343,10 @@ def _step(
         catalog,
         compute,
         check_memory=False,
-        engine=engine,
         flash_attention=flash,
         analytic=analytic,
-        progress=progress,
     )
-    return parallel, step, None
+    return parallel, step, search
 
 
 def run_training(
@@ -357,6 +355,7 @@ def run_training(
     catalog: Catalog | None = None,
     fabric: Fabric | None = None,
     progress: Callable[[str], None] | None = None,
+    timeline_progress: Callable[[int, int], None] | None = None,
 ) -> TrainingRun:
     """Estimate the step and time-to-train that ``values`` describe.
 
@@ -370,9 +369,12 @@ def run_training(
         Run on this fabric instead of the one ``values`` describe (a what-if built in Python).
     progress : callable, optional
         Called with a description before each discrete-event simulation (``--engine des``).
+    timeline_progress : callable, optional
+        ``(done, total)`` as the step's timeline replays (``--engine des``).
     """
     values = dict(values)
     _check_required(values)
+    check_timeline_options(values)
     benchmark = benchmark_setup(values)
     catalog = catalog or catalog_from(values)
     model = load_model(str(values["model"]))
@@ -381,11 +383,29 @@ def run_training(
     if benchmark is not None and values.get("global_batch"):
         benchmark.samples_to_target(int(values["global_batch"]))  # in range, before any work
     parallel, step, search = _step(values, model, fabric, catalog, progress)
+    timeline = None
+    if (values.get("engine") or "analytic") == "des":
+        if progress is not None:
+            progress("step timeline")
+        options = {
+            "flash_attention": not values.get("no_flash_attention", False),
+            "analytic": AnalyticEngine(catalog, load_calibration(values.get("calibration"))),
+        }
+        step, timeline = run_step_timeline(
+            values,
+            model,
+            parallel,
+            fabric,
+            catalog,
+            load_compute_calibration(),
+            options,
+            progress=timeline_progress,
+        )
     if fits_memory(step.memory, step.memory_capacity_bytes) == "no":
         gpu_name = catalog.gpu(str(fabric.graph.nodes[fabric.gpus[0]]["spec"])).name
         raise ScenarioError(shortfall_message(step.memory, step.memory_capacity_bytes, gpu_name))
     engine = values.get("engine") or "analytic"
-    run = TrainingRun(model, request, fabric, parallel, step, None, engine, search)
+    run = TrainingRun(model, request, fabric, parallel, step, None, engine, search, None, timeline)
     ttt = None
     if values.get("tokens"):
         hints = SystemHints(gpu=request.gpu, nic=request.nic)  # a dump's --gpu / --nic
@@ -402,4 +422,6 @@ def run_training(
         mlperf = benchmark_time(
             benchmark, parallel.global_batch, step.step_time_s, step.forward_fraction
         ).to_json()
-    return TrainingRun(model, request, fabric, parallel, step, ttt, engine, search, mlperf)
+    return TrainingRun(
+        model, request, fabric, parallel, step, ttt, engine, search, mlperf, timeline
+    )

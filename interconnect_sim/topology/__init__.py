@@ -11,6 +11,8 @@ from interconnect_sim.topology.node import NodeOptions, add_system
 from interconnect_sim.topology.presets import FabricRequest, build_fabric, list_presets
 from interconnect_sim.topology.routing import gpu_path
 from interconnect_sim.topology.whatif import (
+    with_device_degraded,
+    with_link_degraded,
     with_links_disabled,
     with_p2p,
     without_device,
@@ -30,6 +32,8 @@ __all__ = [
     "gpu_path",
     "list_presets",
     "summarize_fabric",
+    "with_device_degraded",
+    "with_link_degraded",
     "with_links_disabled",
     "with_p2p",
     "without_device",

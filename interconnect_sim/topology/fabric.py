@@ -17,6 +17,7 @@ import networkx as nx
 
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.specs.model import LinkSpec
+from interconnect_sim.topology.structure import NodeKinds, node_kinds, sharing_enabled
 
 _Derived = TypeVar("_Derived")
 
@@ -29,6 +30,7 @@ __all__ = [
     "TIER",
     "Fabric",
     "LinkTier",
+    "SharedEdgeData",
 ]
 
 BANDWIDTH = "bandwidth_bytes_per_s"
@@ -71,6 +73,51 @@ _TIER_OF_FAMILY: dict[str, LinkTier] = {
 }
 
 
+class SharedEdgeData(dict[str, Any]):
+    """Attributes of identical links, one dict shared by all their edges (read-only).
+
+    Builders give every copy of a link (the same NVLink in each of 8,192 nodes, every leaf
+    uplink) one attribute dict, which keeps large fabrics small. Changing it would change every
+    such link at once, so it refuses; what-ifs edit a :meth:`Fabric.copy`, whose edges have dicts
+    of their own.
+    """
+
+    def _refuse(self) -> None:
+        raise TypeError(
+            "edge attributes of a built fabric are shared by identical links and read-only; "
+            "edit a copy (Fabric.copy(), as the what-if functions do)"
+        )
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._refuse()
+
+    def __delitem__(self, key: str) -> None:
+        self._refuse()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._refuse()
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._refuse()
+
+    def popitem(self) -> tuple[str, Any]:
+        self._refuse()
+        raise AssertionError  # unreachable
+
+    def clear(self) -> None:
+        self._refuse()
+
+    def __ior__(self, other: Any) -> SharedEdgeData:  # type: ignore[override,misc]
+        self._refuse()
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SharedEdgeData, (dict(self),))
+
+
 @dataclass(frozen=True, slots=True)
 class Edge:
     """A read-only view of one directed edge."""
@@ -109,16 +156,18 @@ class Fabric:
         self.graph: nx.DiGraph = graph if graph is not None else nx.DiGraph()
         self.graph.graph.setdefault("p2p", True)
         self._derived: dict[str, Any] = {}
-        self._derived_stamp: tuple[int, bool] | None = None
+        self._derived_stamp: tuple[int, bool, bool] | None = None
+        self._shared_links: dict[tuple[Any, ...], SharedEdgeData] = {}
 
     def derived(self, key: str, build: Callable[[], _Derived]) -> _Derived:
         """Data computed from the graph (capacities, routes), built once per fabric.
 
         Analyses of many communicators on one fabric share it. It is dropped when a device or
-        link is added or the node count or P2P flag change. Edit a built fabric's graph only on
-        a :meth:`copy` (as the what-if functions do), which starts with nothing derived.
+        link is added, the node count or P2P flag change, or sharing between nodes is switched
+        (:func:`~interconnect_sim.topology.structure.no_sharing`). Edit a built fabric's graph
+        only on a :meth:`copy` (as the what-if functions do), which starts with nothing derived.
         """
-        stamp = (self.graph.number_of_nodes(), self.p2p)
+        stamp = (self.graph.number_of_nodes(), self.p2p, sharing_enabled())
         if stamp != self._derived_stamp:
             self._derived.clear()
             self._derived_stamp = stamp
@@ -126,6 +175,11 @@ class Fabric:
             self._derived[key] = build()
         value: _Derived = self._derived[key]
         return value
+
+    def forget_derived(self) -> None:
+        """Drop everything derived (for builders that write the graph directly)."""
+        self._derived.clear()
+        self._derived_stamp = None
 
     # -- construction -----------------------------------------------------------------------
 
@@ -171,26 +225,44 @@ class Fabric:
         for node in (a, b):
             if node not in self.graph:
                 raise TopologyError(f"link {a!r} <-> {b!r}: node {node!r} does not exist")
-        lanes = spec.lanes_per_direction if lane_count is None else lane_count
-        per_link = spec.rate_for_lanes_bytes_per_s(lanes)
-        latency = latency_s if latency_s is not None else (spec.latency_s or 0.0)
+        attributes = _link_attributes(spec, link_count, lane_count, latency_s, tier)
         self._derived.clear()
         for src, dst in ((a, b), (b, a)):
             if self.graph.has_edge(src, dst):
                 raise TopologyError(f"link {src!r} -> {dst!r} added twice; use link_count")
-            self.graph.add_edge(
-                src,
-                dst,
-                **{
-                    BANDWIDTH: per_link * link_count,
-                    LATENCY: latency,
-                    LINK_COUNT: link_count,
-                    LINK_SPEC: spec.id,
-                    TIER: tier or _TIER_OF_FAMILY[spec.family],
-                    "lanes_per_link": lanes,
-                    "rate_per_link_bytes_per_s": per_link,
-                },
-            )
+            self.graph.add_edge(src, dst, **attributes)
+
+    def add_duplex_links(
+        self,
+        pairs: Iterable[tuple[str, str]],
+        spec: LinkSpec,
+        *,
+        link_count: int = 1,
+        lane_count: int | None = None,
+        latency_s: float | None = None,
+        tier: LinkTier | None = None,
+    ) -> None:
+        """Connect device pairs alike (as :meth:`add_duplex_link` each); all links of one kind
+        added this way share one read-only attribute dict (:class:`SharedEdgeData`)."""
+        if link_count <= 0:
+            raise TopologyError(f"links of {spec.id}: link_count must be positive")
+        key = (spec.id, link_count, lane_count, latency_s, tier)
+        data = self._shared_links.get(key)
+        if data is None:
+            data = SharedEdgeData(_link_attributes(spec, link_count, lane_count, latency_s, tier))
+            self._shared_links[key] = data
+        succ, pred = self.graph._succ, self.graph._pred
+        self._derived.clear()
+        for a, b in pairs:
+            for node in (a, b):
+                if node not in succ:
+                    raise TopologyError(f"link {a!r} <-> {b!r}: node {node!r} does not exist")
+            for src, dst in ((a, b), (b, a)):
+                if dst in succ[src]:
+                    raise TopologyError(f"link {src!r} -> {dst!r} added twice; use link_count")
+                succ[src][dst] = data
+                pred[dst][src] = data
+        nx._clear_cache(self.graph)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -204,6 +276,26 @@ class Fabric:
             f"kind:{kind}", lambda: tuple(n for n, k in self.graph.nodes(data="kind") if k == kind)
         )
         return list(ids)
+
+    def devices_of_node(self, node: int) -> tuple[str, ...]:
+        """Ids of the devices of system ``node`` (those with that ``node`` attribute), in the
+        order they were added; empty for an unknown node."""
+        index: dict[int, tuple[str, ...]] = self.derived("devices_by_node", self._index_nodes)
+        return index.get(node, ())
+
+    def _index_nodes(self) -> dict[int, tuple[str, ...]]:
+        grouped: dict[int, list[str]] = {}
+        for device, attributes in self.graph._node.items():
+            node = attributes.get("node")
+            if node is not None:
+                grouped.setdefault(int(node), []).append(device)
+        return {node: tuple(devices) for node, devices in grouped.items()}
+
+    @property
+    def node_kinds(self) -> NodeKinds | None:
+        """Which systems of the fabric are identical copies (None: unknown, analyse each by
+        itself); see :mod:`~interconnect_sim.topology.structure`."""
+        return node_kinds(self)
 
     @property
     def gpus(self) -> list[str]:
@@ -254,7 +346,11 @@ class Fabric:
         return dict(counts)
 
     def copy(self, name: str | None = None) -> Fabric:
-        """A deep copy, for what-if modifications."""
+        """A deep copy, for what-if modifications.
+
+        The copy does not know which of its nodes are alike (its edits are unknown); the what-if
+        functions record that themselves.
+        """
         return Fabric(name or self.name, self.graph.copy())
 
     # -- invariants -------------------------------------------------------------------------
@@ -272,37 +368,68 @@ class Fabric:
         graph = self.graph
         if graph.number_of_nodes() == 0:
             raise TopologyError(f"fabric {self.name!r} is empty")
-        for src, dst, data in graph.edges(data=True):
-            if not graph.has_edge(dst, src):
-                raise TopologyError(f"fabric {self.name!r}: edge {src} -> {dst} has no reverse")
-            if not data.get(BANDWIDTH, 0) > 0:
-                raise TopologyError(
-                    f"fabric {self.name!r}: edge {src} -> {dst} has non-positive capacity "
-                    f"{data.get(BANDWIDTH)!r}"
-                )
-            if data.get(LINK_COUNT, 0) <= 0 or data.get(LATENCY, -1) < 0:
-                raise TopologyError(
-                    f"fabric {self.name!r}: edge {src} -> {dst} has a bad link count or latency"
-                )
-        if not nx.is_weakly_connected(graph):
+        succ = graph._succ  # the plain dicts: this walks every edge of the largest fabrics
+        checked: set[int] = set()  # identical links share one attribute dict: check it once
+        for src, neighbours in succ.items():
+            for dst, data in neighbours.items():
+                if src not in succ[dst]:
+                    raise TopologyError(f"fabric {self.name!r}: edge {src} -> {dst} has no reverse")
+                if id(data) not in checked:
+                    self._check_edge(src, dst, data)
+                    if isinstance(data, SharedEdgeData):
+                        checked.add(id(data))
+        # With every edge paired, a graph reached whole from one device is strongly connected,
+        # so every GPU reaches every GPU.
+        start = next(iter(succ))
+        reached = {start}
+        frontier = [start]
+        while frontier:
+            new = [n for node in frontier for n in succ[node] if n not in reached]
+            reached.update(new)
+            frontier = list(dict.fromkeys(new))
+        if len(reached) != graph.number_of_nodes():
             components = sorted(nx.weakly_connected_components(graph), key=len)
             stray = sorted(components[0])[0]
             raise TopologyError(
                 f"fabric {self.name!r} is not connected: {stray!r} is cut off "
                 f"({len(components)} components)"
             )
-        # With every edge paired, weak connectivity implies strong connectivity, so every GPU
-        # reaches every GPU; check it explicitly from one GPU to name a culprit if not.
-        gpus = self.gpus
-        if gpus:
-            reachable = nx.descendants(graph, gpus[0]) | {gpus[0]}
-            for gpu in gpus:
-                if gpu not in reachable:
-                    raise TopologyError(f"fabric {self.name!r}: {gpu} unreachable from {gpus[0]}")
+
+    def _check_edge(self, src: str, dst: str, data: dict[str, Any]) -> None:
+        if not data.get(BANDWIDTH, 0) > 0:
+            raise TopologyError(
+                f"fabric {self.name!r}: edge {src} -> {dst} has non-positive capacity "
+                f"{data.get(BANDWIDTH)!r}"
+            )
+        if data.get(LINK_COUNT, 0) <= 0 or data.get(LATENCY, -1) < 0:
+            raise TopologyError(
+                f"fabric {self.name!r}: edge {src} -> {dst} has a bad link count or latency"
+            )
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(self.device_counts().items()))
         return f"Fabric({self.name!r}, {counts})"
+
+
+def _link_attributes(
+    spec: LinkSpec,
+    link_count: int,
+    lane_count: int | None,
+    latency_s: float | None,
+    tier: LinkTier | None,
+) -> dict[str, Any]:
+    """Edge attributes of ``link_count`` parallel links of ``spec`` (one direction)."""
+    lanes = spec.lanes_per_direction if lane_count is None else lane_count
+    per_link = spec.rate_for_lanes_bytes_per_s(lanes)
+    return {
+        BANDWIDTH: per_link * link_count,
+        LATENCY: latency_s if latency_s is not None else (spec.latency_s or 0.0),
+        LINK_COUNT: link_count,
+        LINK_SPEC: spec.id,
+        TIER: tier or _TIER_OF_FAMILY[spec.family],
+        "lanes_per_link": lanes,
+        "rate_per_link_bytes_per_s": per_link,
+    }
 
 
 def iter_pairs(items: Iterable[str]) -> Iterator[tuple[str, str]]:

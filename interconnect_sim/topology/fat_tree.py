@@ -27,9 +27,16 @@ from dataclasses import dataclass
 
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.specs.catalog import Catalog
-from interconnect_sim.specs.model import SwitchSpec, SystemSpec
+from interconnect_sim.specs.model import LinkSpec, SwitchSpec, SystemSpec
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.node import NodeOptions, NodePorts, add_system, slower_link
+from interconnect_sim.topology.stamping import NodeTemplate, validate_copies
+from interconnect_sim.topology.structure import (
+    NodeKinds,
+    collector_paused,
+    record_node_kinds,
+    sharing_enabled,
+)
 from interconnect_sim.units import format_rate
 
 __all__ = ["FatTreeDesign", "build_multi_node", "leaf_port_split"]
@@ -130,10 +137,29 @@ def build_multi_node(
     """
     if node_count < 1:
         raise TopologyError(f"node_count must be at least 1, got {node_count}")
+    with collector_paused():
+        return _build(catalog, system, node_count, design, options, name)
+
+
+def _build(
+    catalog: Catalog,
+    system: SystemSpec,
+    node_count: int,
+    design: FatTreeDesign,
+    options: NodeOptions | None,
+    name: str | None,
+) -> Fabric:
     fabric = Fabric(name or f"{system.id} x {node_count}")
-    nodes = [
-        add_system(fabric, catalog, system, index=i, options=options) for i in range(node_count)
-    ]
+    nodes = [add_system(fabric, catalog, system, index=0, options=options)]
+    stamped = node_count > 1 and sharing_enabled()
+    if stamped:  # the others are copies of the first
+        template = NodeTemplate.capture(fabric, nodes[0])
+        nodes += [template.stamp(fabric, i) for i in range(1, node_count)]
+    else:
+        nodes += [
+            add_system(fabric, catalog, system, index=i, options=options)
+            for i in range(1, node_count)
+        ]
     if node_count > 1:
         if not nodes[0].nics:
             raise TopologyError(f"{system.id} has no NICs to join {node_count} nodes")
@@ -145,7 +171,11 @@ def build_multi_node(
         gpus_per_node=system.gpu_count,
         oversubscription=design.oversubscription if node_count > 1 else None,
     )
-    fabric.validate()
+    if stamped:
+        validate_copies(fabric, node_count)
+    else:
+        fabric.validate()
+    record_node_kinds(fabric, NodeKinds((0,) * node_count))  # every node built alike
     return fabric
 
 
@@ -208,8 +238,10 @@ def _add_leaves(
         raise TopologyError("nodes_per_scalable_unit must be at least 1")
     leaf_port = catalog.link(leaf_spec.port_link)
     leaves: list[_Leaf] = []
+    ports: dict[str, LinkSpec] = {}  # NIC spec -> the link it gets to a leaf port
     su_count = math.ceil(len(nodes) / per_su)
     for su in range(su_count):
+        in_su = 0
         members = nodes[su * per_su : (su + 1) * per_su]
         by_rail: dict[int, list[str]] = {}
         for node in members:
@@ -218,17 +250,20 @@ def _add_leaves(
         for rail in sorted(by_rail):
             nics = by_rail[rail]
             for k in range(math.ceil(len(nics) / down)):
-                leaf_id = f"su{su}/leaf{len([x for x in leaves if x.su == su])}"
+                leaf_id = f"su{su}/leaf{in_su}"
+                in_su += 1
                 fabric.add_device(
                     leaf_id, kind="leaf", spec=leaf_spec.id, su=su, rail=rail, sharp=leaf_spec.sharp
                 )
                 leaves.append(_Leaf(leaf_id, rail, su, up))
                 for nic_id in nics[k * down : (k + 1) * down]:
-                    nic = catalog.nic(fabric.graph.nodes[nic_id]["spec"])
-                    port = slower_link(catalog.link(nic.port_link), leaf_port)
-                    if port.id != nic.port_link:
-                        _note_slow_port(fabric, catalog, nic.id, nic.port_link, leaf_spec)
-                    fabric.add_duplex_link(nic_id, leaf_id, port)
+                    nic_spec = str(fabric.graph.nodes[nic_id]["spec"])
+                    if nic_spec not in ports:
+                        nic = catalog.nic(nic_spec)
+                        ports[nic_spec] = slower_link(catalog.link(nic.port_link), leaf_port)
+                        if ports[nic_spec].id != nic.port_link:
+                            _note_slow_port(fabric, catalog, nic.id, nic.port_link, leaf_spec)
+                    fabric.add_duplex_links([(nic_id, leaf_id)], ports[nic_spec])
     fabric.graph.graph["scalable_units"] = su_count
     return leaves
 
@@ -274,7 +309,7 @@ def _add_two_level(
         _add_switch(fabric, spine, "spine", spine_spec)
     for leaf in leaves:
         for spine in spines:
-            fabric.add_duplex_link(leaf.node_id, spine, link, link_count=up // spine_count)
+            fabric.add_duplex_links([(leaf.node_id, spine)], link, link_count=up // spine_count)
 
 
 def _add_three_level(
@@ -300,13 +335,12 @@ def _add_three_level(
         for j in range(up):
             spine = f"pod{pod}/spine{j}"
             _add_switch(fabric, spine, "spine", spine_spec, pod=pod, plane=j)
-            for leaf in members:
-                fabric.add_duplex_link(leaf.node_id, spine, link)
+            fabric.add_duplex_links([(leaf.node_id, spine) for leaf in members], link)
             # Uplinks mirror the populated downlinks (non-blocking spine), spread over the plane.
             for c, core in enumerate(planes[j]):
                 share = len(members) // cores_per_plane + (c < len(members) % cores_per_plane)
                 if share:
-                    fabric.add_duplex_link(spine, core, core_link, link_count=share)
+                    fabric.add_duplex_links([(spine, core)], core_link, link_count=share)
 
 
 def _add_rail_groups(
@@ -338,7 +372,7 @@ def _add_rail_groups(
             for g, spine in enumerate(spines):
                 count = per_spine + (g < extra)
                 if count:
-                    fabric.add_duplex_link(leaf.node_id, spine, link, link_count=count)
+                    fabric.add_duplex_links([(leaf.node_id, spine)], link, link_count=count)
                     spine_downlinks[spine] += count
     # Spines pass up as many links as they take from leaves (non-blocking spine). Spine
     # position k of every rail group belongs to core group k mod G; each group gets the cores
@@ -367,4 +401,4 @@ def _add_rail_groups(
                 counts[cores[pointer]] = counts.get(cores[pointer], 0) + 1
                 pointer = (pointer + 1) % len(cores)
             for core, count in counts.items():
-                fabric.add_duplex_link(spine, core, core_link, link_count=count)
+                fabric.add_duplex_links([(spine, core)], core_link, link_count=count)

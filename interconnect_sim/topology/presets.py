@@ -23,6 +23,8 @@ from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.fat_tree import FatTreeDesign, build_multi_node, leaf_port_split
 from interconnect_sim.topology.node import NodeOptions
 from interconnect_sim.topology.whatif import (
+    with_device_degraded,
+    with_link_degraded,
     with_links_disabled,
     with_p2p,
     without_device,
@@ -68,6 +70,10 @@ class FabricRequest:
         Disable that many of the parallel links between two devices (a failed NVLink).
     fail_devices : tuple of str
         Remove these switches or NICs.
+    degrade_links : tuple of (str, str, float)
+        Run the link between two devices at that fraction of its capacity (both directions).
+    degrade_devices : tuple of (str, float)
+        Run every link of a device (a NIC, a switch) at that fraction of its capacity.
     """
 
     system: str
@@ -84,6 +90,8 @@ class FabricRequest:
     fail_links: tuple[tuple[str, str], ...] = ()
     disable_links: tuple[tuple[str, str, int], ...] = ()
     fail_devices: tuple[str, ...] = ()
+    degrade_links: tuple[tuple[str, str, float], ...] = ()
+    degrade_devices: tuple[tuple[str, float], ...] = ()
 
 
 def list_presets(catalog: Catalog) -> list[SystemSpec]:
@@ -188,6 +196,10 @@ def _apply_failures(fabric: Fabric, request: FabricRequest) -> Fabric:
         fabric = with_links_disabled(fabric, a, b, count)
     for device in request.fail_devices:
         fabric = without_device(fabric, device)
+    for a, b, fraction in request.degrade_links:
+        fabric = with_link_degraded(fabric, a, b, fraction)
+    for device, fraction in request.degrade_devices:
+        fabric = with_device_degraded(fabric, device, fraction)
     return fabric
 
 

@@ -22,20 +22,18 @@ DP           per step gradient reduce-scatter + parameter all-gather     last mi
              over the DP group, routed experts over expert-DP
 ==========  ==========================================================  =========================
 
-With the discrete-event engine every group of a kind issues its collective at once (all TP
-groups, all DP groups ...) so they contend for the links they share, and the slowest group's
-time is used.
+Each kind also lists its collectives (:class:`Collective`: group kind, op, size, count per
+forward or backward pass, or per step) so that a schedule can issue them one by one
+(:mod:`.step_trace`); the closed form above sums the same lists, timed on an idle fabric.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
-from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.training.memory import chunk_parameters, lora_parameters
@@ -44,16 +42,23 @@ from interconnect_sim.training.moe import ACTIVATION_BYTES, dispatch_bytes_per_g
 from interconnect_sim.training.parallel import ParallelConfig
 from interconnect_sim.training.pipeline import Chunk
 from interconnect_sim.training.stage_compute import ChunkCompute
-from interconnect_sim.workload.trace import TraceCall
 
 __all__ = [
+    "Collective",
     "CollectiveTimer",
     "DataParallelSync",
+    "GradientSync",
+    "PassCollectives",
+    "cp_collectives",
     "cp_time",
+    "dp_collectives",
     "dp_sync",
+    "ep_collectives",
     "ep_time",
     "pp_exposed",
+    "pp_send",
     "rank_weights",
+    "tp_collectives",
     "tp_time",
 ]
 
@@ -65,42 +70,24 @@ or CP = 2 (Megatron's pipeline sends are batched on the pipeline group)."""
 
 
 class CollectiveTimer:
-    """Times the collectives of one group kind on a fabric, with either engine."""
+    """Times one collective of a group kind on an idle fabric (the analytic engine), on the
+    group holding rank 0 (Megatron's layout makes the others alike)."""
 
     def __init__(
         self,
         fabric: Fabric,
         catalog: Catalog,
         analytic: AnalyticEngine,
-        des: DiscreteEventEngine | None,
         parallel: ParallelConfig,
         cache: dict[Any, Any] | None = None,
-        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.fabric = fabric
         self.analytic = analytic
-        self.des = des
         self.parallel = parallel
         self.gpus = fabric.gpus
         self._shared = cache if cache is not None else {}
         self._cache: dict[Any, float] = self._shared.setdefault("times", {})
         self.warnings: list[str] = []
-        self.progress = progress
-
-    def _groups(self, kind: str) -> list[list[int]]:
-        first = self.parallel.group(kind)
-        world = self.parallel.world_size
-        members = set()
-        groups = []
-        for start in range(world):
-            if start in members:
-                continue
-            group = [start + r for r in first]
-            if group[-1] >= world or any(r in members for r in group):
-                continue
-            members.update(group)
-            groups.append(group)
-        return groups
 
     def _bandwidths(self, kind: str) -> Any:
         ranks = tuple(self.parallel.group(kind))
@@ -118,37 +105,15 @@ class CollectiveTimer:
         return replace(bw, p2p_pairs=True) if kind in _PAIRWISE_P2P else bw
 
     def time(self, kind: str, op: CollectiveOp, size_bytes: float) -> float:
-        """Seconds for one collective of this group kind (slowest group under the DES)."""
+        """Seconds for one collective of this group kind."""
         if len(self.parallel.group(kind)) < 2 or size_bytes <= 0:
             return 0.0
-        key = (tuple(self.parallel.group(kind)), self.des is not None, op.value, float(size_bytes))
+        key = (tuple(self.parallel.group(kind)), kind in _PAIRWISE_P2P, op.value, float(size_bytes))
         if key not in self._cache:
             bw = self._bandwidths(kind)
-            if self.des is None:
-                est = self.analytic.estimate(None, op, [size_bytes], bandwidths=bw)
-                self._cache[key] = float(est.time_s[0])
-            else:
-                self._cache[key] = self._replay(kind, op, size_bytes)
+            est = self.analytic.estimate(None, op, [size_bytes], bandwidths=bw)
+            self._cache[key] = float(est.time_s[0])
         return self._cache[key]
-
-    def _replay(self, kind: str, op: CollectiveOp, size_bytes: float) -> float:
-        assert self.des is not None
-        if self.progress is not None:
-            self.progress(f"{kind} {op.value} {size_bytes / 1e6:.4g} MB")
-        p2p_comm = "pairs" if kind in _PAIRWISE_P2P else "group"
-        calls = [
-            TraceCall(
-                id=f"{kind}{i}",
-                op=op,
-                size_bytes=size_bytes,
-                ranks=tuple(g),
-                start_s=0.0,
-                p2p_comm=p2p_comm if op is CollectiveOp.SENDRECV else "group",
-            )
-            for i, g in enumerate(self._groups(kind))
-        ]
-        result = self.des.replay(self.fabric, calls, record_links=False)
-        return max(c.duration_s for c in result.calls)
 
 
 def _activation_bytes(model: ModelConfig, parallel: ParallelConfig) -> float:
@@ -156,54 +121,114 @@ def _activation_bytes(model: ModelConfig, parallel: ParallelConfig) -> float:
     return parallel.micro_batch * parallel.seq_len / parallel.cp * model.hidden * ACTIVATION_BYTES
 
 
-def tp_time(
-    timer: CollectiveTimer, model: ModelConfig, parallel: ParallelConfig, chunk: Chunk
-) -> float:
-    """Tensor-parallel collectives of one chunk for one micro-batch (forward and backward)."""
+@dataclass(frozen=True, slots=True)
+class Collective:
+    """``count`` collectives of one op and size on the groups of one kind."""
+
+    kind: str
+    op: CollectiveOp
+    size_bytes: float
+    count: float
+
+    def time(self, timer: CollectiveTimer) -> float:
+        """Seconds for all ``count`` of them."""
+        return self.count * timer.time(self.kind, self.op, self.size_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class PassCollectives:
+    """The collectives of one chunk and micro-batch: in its forward pass and in its backward
+    pass (a full recompute's forward included)."""
+
+    forward: tuple[Collective, ...] = ()
+    backward: tuple[Collective, ...] = ()
+
+    def time(self, timer: CollectiveTimer) -> float:
+        """Seconds for all of them, forward and backward."""
+        return sum(c.time(timer) for c in (*self.forward, *self.backward))
+
+
+def _passes(per_pass: list[Collective], parallel: ParallelConfig) -> PassCollectives:
+    """The same collectives in the forward and the backward pass (and the recompute)."""
+    backward = 2.0 if parallel.recompute == "full" else 1.0
+    return PassCollectives(
+        tuple(per_pass),
+        tuple(Collective(c.kind, c.op, c.size_bytes, backward * c.count) for c in per_pass),
+    )
+
+
+def tp_collectives(model: ModelConfig, parallel: ParallelConfig, chunk: Chunk) -> PassCollectives:
+    """Tensor-parallel collectives of one chunk and micro-batch: per layer and pass an
+    all-gather and a reduce-scatter with sequence parallelism (an all-reduce without), half of
+    that for a MoE layer whose experts skip TP (``etp = 1``, no shared expert)."""
     p = parallel
     act = _activation_bytes(model, p)
-    if p.sequence_parallel:
-        one = (
-            timer.time("tp", CollectiveOp.ALL_GATHER, act)
-            + timer.time("tp", CollectiveOp.REDUCE_SCATTER, act)
-        ) / 2
-    else:
-        one = timer.time("tp", CollectiveOp.ALL_REDUCE, act)
     units = 0.0
     for layer in chunk.layers:
         moe = model.moe if model.is_moe_layer(layer) else None
         mlp_free = moe is not None and p.expert_tp == 1 and not moe.shared_experts
-        units += 2.0 if mlp_free else 4.0
-    return units * (1.5 if p.recompute == "full" else 1.0) * one
+        units += 0.5 if mlp_free else 1.0
+    if not units:
+        return PassCollectives()
+    if p.sequence_parallel:
+        ops = [CollectiveOp.ALL_GATHER, CollectiveOp.REDUCE_SCATTER]
+    else:
+        ops = [CollectiveOp.ALL_REDUCE, CollectiveOp.ALL_REDUCE]
+    per_pass = [Collective("tp", op, act, units) for op in ops]
+    return _passes(per_pass, p)
+
+
+def tp_time(
+    timer: CollectiveTimer, model: ModelConfig, parallel: ParallelConfig, chunk: Chunk
+) -> float:
+    """Tensor-parallel collectives of one chunk for one micro-batch (forward and backward)."""
+    return tp_collectives(model, parallel, chunk).time(timer)
+
+
+def cp_collectives(model: ModelConfig, parallel: ParallelConfig, chunk: Chunk) -> PassCollectives:
+    """Context-parallel ring exchange of K and V: ``cp - 1`` steps per layer forward, twice
+    that backward (and again for a full recompute)."""
+    p = parallel
+    if p.cp == 1 or not chunk.layers:
+        return PassCollectives()
+    tokens = p.micro_batch * p.seq_len / p.cp
+    kv = tokens * 2 * model.kv_heads * model.dim_head * ACTIVATION_BYTES / p.tp
+    steps = (p.cp - 1) * len(chunk.layers)
+    forward = Collective("cp", CollectiveOp.SENDRECV, kv, steps)
+    backward = 2.0 * steps + (steps if p.recompute == "full" else 0.0)
+    return PassCollectives((forward,), (Collective("cp", CollectiveOp.SENDRECV, kv, backward),))
 
 
 def cp_time(
     timer: CollectiveTimer, model: ModelConfig, parallel: ParallelConfig, chunk: Chunk
 ) -> float:
     """Context-parallel ring exchange of K and V of one chunk for one micro-batch."""
+    return cp_collectives(model, parallel, chunk).time(timer)
+
+
+def ep_collectives(model: ModelConfig, parallel: ParallelConfig, chunk: Chunk) -> PassCollectives:
+    """Per MoE layer and pass a dispatch and a combine all-to-all (and with ``etp > 1`` an
+    all-gather and a reduce-scatter of the received tokens in the expert-TP group)."""
     p = parallel
-    tokens = p.micro_batch * p.seq_len / p.cp
-    kv = tokens * 2 * model.kv_heads * model.dim_head * ACTIVATION_BYTES / p.tp
-    return 3 * (p.cp - 1) * len(chunk.layers) * timer.time("cp", CollectiveOp.SENDRECV, kv)
+    moe_layers = sum(1 for layer in chunk.layers if model.is_moe_layer(layer))
+    if not moe_layers:
+        return PassCollectives()
+    size = dispatch_bytes_per_gpu(model, p)
+    per_pass = [Collective("ep", CollectiveOp.ALLTOALL, size, 2.0 * moe_layers)]
+    if p.expert_tp > 1:
+        gathered = size * p.expert_tp
+        per_pass += [
+            Collective("etp", CollectiveOp.ALL_GATHER, gathered, moe_layers),
+            Collective("etp", CollectiveOp.REDUCE_SCATTER, gathered, moe_layers),
+        ]
+    return _passes(per_pass, p)
 
 
 def ep_time(
     timer: CollectiveTimer, model: ModelConfig, parallel: ParallelConfig, chunk: Chunk
 ) -> float:
     """Expert-parallel all-to-alls (and expert-TP gathers) of one chunk for one micro-batch."""
-    p = parallel
-    moe_layers = sum(1 for layer in chunk.layers if model.is_moe_layer(layer))
-    if not moe_layers:
-        return 0.0
-    size = dispatch_bytes_per_gpu(model, p)
-    per_pass = 2 * timer.time("ep", CollectiveOp.ALLTOALL, size)  # dispatch + combine
-    if p.expert_tp > 1:
-        gathered = size * p.expert_tp
-        per_pass += timer.time("etp", CollectiveOp.ALL_GATHER, gathered) + timer.time(
-            "etp", CollectiveOp.REDUCE_SCATTER, gathered
-        )
-    passes = 3 if p.recompute == "full" else 2
-    return moe_layers * passes * per_pass
+    return ep_collectives(model, parallel, chunk).time(timer)
 
 
 def exposed_behind(comm_s: float, compute: ChunkCompute, parallel: ParallelConfig) -> float:
@@ -213,13 +238,20 @@ def exposed_behind(comm_s: float, compute: ChunkCompute, parallel: ParallelConfi
     return max(0.0, comm_s - (compute.forward_s + compute.backward_s))
 
 
+def pp_send(model: ModelConfig, parallel: ParallelConfig) -> Collective:
+    """One pipeline send/recv of a micro-batch's activations (or their gradients) between
+    neighbouring stages (a 1/tp slice per GPU with sequence parallelism)."""
+    p = parallel
+    size = _activation_bytes(model, p) / (p.tp if p.sequence_parallel else 1)
+    return Collective("pp", CollectiveOp.SENDRECV, size, 1.0)
+
+
 def pp_exposed(timer: CollectiveTimer, model: ModelConfig, parallel: ParallelConfig) -> float:
     """Pipeline send/recv left exposed per step: warm-up and cool-down, ``2 (p - 1) v``."""
     p = parallel
     if p.pp == 1:
         return 0.0
-    size = _activation_bytes(model, p) / (p.tp if p.sequence_parallel else 1)
-    return 2 * (p.pp - 1) * p.vpp * timer.time("pp", CollectiveOp.SENDRECV, size)
+    return 2 * (p.pp - 1) * p.vpp * pp_send(model, p).time(timer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +278,50 @@ def rank_weights(
     return dense / p.tp, experts / (p.ep * p.expert_tp)
 
 
+@dataclass(frozen=True, slots=True)
+class GradientSync:
+    """The data-parallel collectives of one rank per step, by when they run, and the memory
+    traffic of its optimizer step (bytes of HBM)."""
+
+    before_forward: tuple[Collective, ...]  # parameter all-gathers (ZeRO 1-3)
+    before_backward: tuple[Collective, ...]  # ZeRO-3's gather for the backward
+    after_backward: tuple[Collective, ...]  # gradient reduce-scatter or all-reduce
+    optimizer_bytes: float
+
+
+def dp_collectives(
+    model: ModelConfig, parallel: ParallelConfig, chunks: list[Chunk]
+) -> GradientSync:
+    """Data-parallel collectives of a rank holding ``chunks``: dense weights over the DP group,
+    routed experts over expert-DP. ZeRO 0 all-reduces the gradients; 1 and 2 reduce-scatter
+    them and all-gather the updated 16-bit weights; 3 (FSDP) gathers the weights for forward and
+    again for backward."""
+    p = parallel
+    grad_bytes = 4.0 if p.fp32_gradients else 2.0
+    before: list[Collective] = []
+    again: list[Collective] = []
+    after: list[Collective] = []
+    optimizer_bytes = 0.0
+    groups = zip(
+        ("dp", "edp"), rank_weights(model, p, chunks), (p.dp * p.cp, p.expert_dp), strict=True
+    )
+    for kind, weights, replicas in groups:
+        if not weights:
+            continue
+        size = weights * grad_bytes
+        gather = Collective(kind, CollectiveOp.ALL_GATHER, weights * 2.0, 1.0)
+        if p.zero_stage == 0:
+            after.append(Collective(kind, CollectiveOp.ALL_REDUCE, size, 1.0))
+        else:
+            after.append(Collective(kind, CollectiveOp.REDUCE_SCATTER, size, 1.0))
+            before.append(gather)
+            if p.zero_stage == 3:
+                again.append(gather)
+        shard = replicas if p.zero_stage >= 1 else 1
+        optimizer_bytes += weights / shard * _OPTIMIZER_TRAFFIC_BYTES_PER_PARAMETER
+    return GradientSync(tuple(before), tuple(again), tuple(after), optimizer_bytes)
+
+
 def dp_sync(
     timer: CollectiveTimer,
     model: ModelConfig,
@@ -257,31 +333,21 @@ def dp_sync(
 ) -> DataParallelSync:
     """Data-parallel gradient sync and the optimizer step of one rank.
 
-    ``forward_s`` / ``backward_s`` are one micro-batch's passes on this rank (what the first
-    all-gather and the last reduce-scatter overlap with).
+    ``forward_s`` / ``backward_s`` are one micro-batch's passes on this rank: the first
+    all-gather hides behind a forward, the last reduce-scatter behind a backward; ZeRO-3's
+    gathers and reduce-scatter behind the whole step's compute.
     """
     p = parallel
-    m = p.microbatches
-    grad_bytes = 4.0 if p.fp32_gradients else 2.0
-    total = exposed = optimizer_bytes = 0.0
-    groups = zip(
-        ("dp", "edp"), rank_weights(model, p, chunks), (p.dp * p.cp, p.expert_dp), strict=True
-    )
-    for kind, weights, replicas in groups:
-        size = weights * grad_bytes
-        if p.zero_stage == 0:
-            t = timer.time(kind, CollectiveOp.ALL_REDUCE, size)
-            total, exposed = total + t, exposed + max(0.0, t - backward_s)
-        elif p.zero_stage in (1, 2):
-            rs = timer.time(kind, CollectiveOp.REDUCE_SCATTER, size)
-            ag = timer.time(kind, CollectiveOp.ALL_GATHER, weights * 2.0)
-            total += rs + ag
-            exposed += max(0.0, rs - backward_s) + max(0.0, ag - forward_s)
-        else:  # ZeRO-3 / FSDP: parameters gathered for forward and backward
-            t = 2 * timer.time(kind, CollectiveOp.ALL_GATHER, weights * 2.0) + timer.time(
-                kind, CollectiveOp.REDUCE_SCATTER, size
-            )
-            total, exposed = total + t, exposed + max(0.0, t - m * (forward_s + backward_s))
-        shard = replicas if p.zero_stage >= 1 else 1
-        optimizer_bytes += weights / shard * _OPTIMIZER_TRAFFIC_BYTES_PER_PARAMETER
-    return DataParallelSync(total, exposed, optimizer_bytes / memory_bytes_per_s)
+    sync = dp_collectives(model, p, chunks)
+    total = exposed = 0.0
+    for kind in ("dp", "edp"):
+        gather = sum(c.time(timer) for c in sync.before_forward if c.kind == kind)
+        again = sum(c.time(timer) for c in sync.before_backward if c.kind == kind)
+        reduce = sum(c.time(timer) for c in sync.after_backward if c.kind == kind)
+        total += gather + again + reduce
+        if p.zero_stage == 3:
+            t = gather + again + reduce
+            exposed += max(0.0, t - p.microbatches * (forward_s + backward_s))
+        else:
+            exposed += max(0.0, reduce - backward_s) + max(0.0, gather - forward_s)
+    return DataParallelSync(total, exposed, sync.optimizer_bytes / memory_bytes_per_s)

@@ -64,10 +64,13 @@ def fastest_virtual_stages(
     fabric: Fabric,
     catalog: Catalog,
     compute: ComputeCalibration,
+    *,
+    scheduled: bool = False,
     **step_options: Any,
 ) -> tuple[ParallelConfig, StepEstimate]:
     """The interleaving with the shortest step that fits memory (or, when none fits, the one
-    that needs least memory, for the caller to report)."""
+    that needs least memory, for the caller to report). With ``scheduled`` only interleavings
+    a schedule can run (micro-batches divisible by the pipeline ranks, :mod:`.schedule`)."""
     if parallel.pp == 1:
         p = default_pipeline_split(model, replace(parallel, vpp=1))
         return p, estimate_step(
@@ -75,6 +78,8 @@ def fastest_virtual_stages(
         )
     tried = []
     for v in virtual_stage_options(model, parallel):
+        if scheduled and v > 1 and parallel.microbatches % parallel.pp:
+            continue
         p = default_pipeline_split(model, replace(parallel, vpp=v))
         step = estimate_step(model, p, fabric, catalog, compute, check_memory=False, **step_options)
         tried.append((p, step))

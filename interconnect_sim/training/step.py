@@ -24,14 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interconnect_sim.engines.analytic import AnalyticEngine
-from interconnect_sim.engines.discrete_event import DiscreteEventEngine
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.specs.model import GpuSpec
 from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.training.communication import (
     CollectiveTimer,
-    DataParallelSync,
     cp_time,
     dp_sync,
     ep_time,
@@ -49,7 +47,17 @@ from interconnect_sim.training.parallel import ParallelConfig
 from interconnect_sim.training.pipeline import Chunk, pipeline_time, stage_chunks
 from interconnect_sim.training.stage_compute import ChunkCompute, GpuRates, chunk_compute, gpu_rates
 
-__all__ = ["CollectiveTimer", "RankTiming", "StepEstimate", "estimate_step", "rank_timing"]
+__all__ = [
+    "CollectiveTimer",
+    "RankTiming",
+    "StepEstimate",
+    "StepSetup",
+    "assemble_step",
+    "estimate_step",
+    "rank_timing",
+    "step_setup",
+    "step_warnings",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +190,11 @@ def estimate_step(
 ) -> StepEstimate:
     """Time one training iteration of ``model`` split by ``parallel`` on ``fabric``.
 
+    With ``engine="analytic"`` the closed form below; with ``"des"`` the step's trace replayed
+    on the discrete-event engine (:func:`timeline_step`, which also takes the what-ifs).
     ``cache`` (a dict the caller keeps per fabric) reuses communicator analyses and collective
     times across calls, e.g. during a fit or a sweep. ``progress`` is called with a description
-    before each discrete-event simulation (``engine="des"``), for a progress bar.
+    before the discrete-event simulation (``engine="des"``), for a progress bar.
 
     Raises
     ------
@@ -193,21 +203,28 @@ def estimate_step(
         asked, the GPU lacks the precision, or (with ``check_memory``) the most loaded rank needs
         more memory than a GPU has, saying how much it needs and has.
     """
-    p = parallel
-    gpu = _gpu(fabric, catalog, p)
-    analytic = analytic or AnalyticEngine(catalog)
-    chunks = stage_chunks(model, p)
-    local_experts(model, p)  # ep must divide the experts
-    memory = estimate_memory(model, p, flash_attention=flash_attention)
-    if check_memory:
-        _check_memory(memory, gpu)
-    arch = analytic.calibration.arch_class(gpu.architecture)
-    rates = gpu_rates(gpu, arch, p.precision, compute)
-    des = DiscreteEventEngine(catalog, analytic.calibration) if engine == "des" else None
-    timer = CollectiveTimer(fabric, catalog, analytic, des, p, cache, progress)
+    if engine == "des":
+        from interconnect_sim.training.step_timeline import timeline_step
+
+        return timeline_step(
+            model,
+            parallel,
+            fabric,
+            catalog,
+            compute,
+            analytic=analytic,
+            flash_attention=flash_attention,
+            check_memory=check_memory,
+            describe=progress,
+        )[0]
+    setup = step_setup(
+        model, parallel, fabric, catalog, compute, analytic, check_memory, flash_attention
+    )
+    p, rates, memory, gpu = parallel, setup.rates, setup.memory, setup.gpu
+    timer = CollectiveTimer(fabric, catalog, setup.analytic, p, cache)
     ranks = [
         rank_timing(timer, model, p, c, rates, compute, flash_attention=flash_attention)
-        for c in chunks
+        for c in setup.chunks
     ]
     pipe = pipeline_time([r.microbatch_s for r in ranks], p)
     pp = pp_exposed(timer, model, p)
@@ -223,43 +240,9 @@ def estimate_step(
         rates.memory_bytes_per_s,
     )
     step = pipe.total_s + pp + tail.exposed_s + tail.optimizer_s
-    warnings = list(dict.fromkeys(timer.warnings)) + list(rates.notes)
-    if memory.total_bytes > gpu.memory_bytes:
-        warnings.append(
-            f"memory model says {memory.total_bytes / 1e9:.1f} GB per GPU (pipeline rank "
-            f"{memory.rank}), more than the {gpu.memory_bytes / 1e9:.0f} GB of a {gpu.name}"
-        )
-    return _assemble(
-        model,
-        p,
-        step,
-        ranks[pipe.slowest_rank],
-        pipe.bubble_s,
-        pp,
-        tail,
-        ranks,
-        memory,
-        gpu,
-        rates,
-        warnings,
-    )
-
-
-def _assemble(
-    model: ModelConfig,
-    p: ParallelConfig,
-    step: float,
-    slowest: RankTiming,
-    bubble: float,
-    pp: float,
-    tail: DataParallelSync,
-    ranks: list[RankTiming],
-    memory: MemoryEstimate,
-    gpu: GpuSpec,
-    rates: GpuRates,
-    warnings: list[str],
-) -> StepEstimate:
+    warnings = step_warnings(timer, rates, memory, gpu)
     m = p.microbatches
+    slowest = ranks[pipe.slowest_rank]
     exposed = {
         "tp": m * slowest.tp_s,
         "cp": m * slowest.cp_s,
@@ -267,32 +250,107 @@ def _assemble(
         "pp": pp,
         "dp": tail.exposed_s,
     }
+    compute_s = m * (slowest.forward_s + slowest.backward_s)
+    return assemble_step(
+        model,
+        p,
+        step,
+        compute_s,
+        pipe.bubble_s,
+        exposed,
+        tail.optimizer_s,
+        ranks,
+        slowest.rank,
+        setup,
+        warnings,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StepSetup:
+    """What both engines start from."""
+
+    analytic: AnalyticEngine
+    gpu: GpuSpec
+    chunks: list[list[Chunk]]
+    memory: MemoryEstimate
+    rates: GpuRates
+
+
+def step_setup(
+    model: ModelConfig,
+    p: ParallelConfig,
+    fabric: Fabric,
+    catalog: Catalog,
+    compute: ComputeCalibration,
+    analytic: AnalyticEngine | None,
+    check_memory: bool,
+    flash_attention: bool,
+) -> StepSetup:
+    gpu = _gpu(fabric, catalog, p)
+    analytic = analytic or AnalyticEngine(catalog)
+    chunks = stage_chunks(model, p)
+    local_experts(model, p)  # ep must divide the experts
+    memory = estimate_memory(model, p, flash_attention=flash_attention)
+    if check_memory:
+        _check_memory(memory, gpu)
+    arch = analytic.calibration.arch_class(gpu.architecture)
+    rates = gpu_rates(gpu, arch, p.precision, compute)
+    return StepSetup(analytic, gpu, chunks, memory, rates)
+
+
+def step_warnings(
+    timer: CollectiveTimer, rates: GpuRates, memory: MemoryEstimate, gpu: GpuSpec
+) -> list[str]:
+    warnings = list(dict.fromkeys(timer.warnings)) + list(rates.notes)
+    if memory.total_bytes > gpu.memory_bytes:
+        warnings.append(
+            f"memory model says {memory.total_bytes / 1e9:.1f} GB per GPU (pipeline rank "
+            f"{memory.rank}), more than the {gpu.memory_bytes / 1e9:.0f} GB of a {gpu.name}"
+        )
+    return warnings
+
+
+def assemble_step(
+    model: ModelConfig,
+    p: ParallelConfig,
+    step: float,
+    compute_s: float,
+    bubble: float,
+    exposed: dict[str, float],
+    optimizer_s: float,
+    ranks: list[RankTiming],
+    slowest: int,
+    setup: StepSetup,
+    warnings: list[str],
+) -> StepEstimate:
     breakdown = {
-        "compute": m * (slowest.forward_s + slowest.backward_s),
+        "compute": compute_s,
         "bubble": bubble,
         **{f"exposed_{k}": value for k, value in exposed.items()},
-        "optimizer": tail.optimizer_s,
+        "optimizer": optimizer_s,
     }
     model_flops = flops_per_token(model, p.seq_len, "model")
     tokens_per_s = p.tokens_per_step / step
     achieved = tokens_per_s * model_flops / p.world_size
     limiting = sorted(((k, v) for k, v in exposed.items() if v > 0), key=lambda kv: -kv[1])
+    rank = ranks[slowest]
     return StepEstimate(
         step_time_s=step,
         breakdown_s=breakdown,
         tokens_per_s=tokens_per_s,
         model_flops_per_token=model_flops,
         tflops_per_gpu=achieved / 1e12,
-        mfu_pct=100.0 * achieved / rates.peak_flops_per_s,
-        peak_flops_per_gpu=rates.peak_flops_per_s,
-        memory=memory,
-        memory_capacity_bytes=gpu.memory_bytes,
+        mfu_pct=100.0 * achieved / setup.rates.peak_flops_per_s,
+        peak_flops_per_gpu=setup.rates.peak_flops_per_s,
+        memory=setup.memory,
+        memory_capacity_bytes=setup.gpu.memory_bytes,
         limiting_collectives=limiting,
         warnings=warnings,
         rank_microbatch_s=[r.microbatch_s for r in ranks],
         rank_layers=[sum(len(c.layers) for c in r.chunks) for r in ranks],
-        slowest_rank=slowest.rank,
-        forward_fraction=slowest.forward_s / (slowest.forward_s + slowest.backward_s),
+        slowest_rank=rank.rank,
+        forward_fraction=rank.forward_s / (rank.forward_s + rank.backward_s),
     )
 
 

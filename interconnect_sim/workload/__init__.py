@@ -1,5 +1,21 @@
-"""Workloads: collective traces (JSON Lines) and, later, generated training steps."""
+"""Workloads: traces of collective calls and compute (JSON Lines)."""
 
-from interconnect_sim.workload.trace import TraceCall, read_trace, resolve_ranks, write_trace
+from interconnect_sim.workload.trace import (
+    TraceCall,
+    TraceCompute,
+    TraceEvent,
+    read_trace,
+    resolve_copies,
+    resolve_ranks,
+    write_trace,
+)
 
-__all__ = ["TraceCall", "read_trace", "resolve_ranks", "write_trace"]
+__all__ = [
+    "TraceCall",
+    "TraceCompute",
+    "TraceEvent",
+    "read_trace",
+    "resolve_copies",
+    "resolve_ranks",
+    "write_trace",
+]

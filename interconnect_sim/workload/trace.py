@@ -1,110 +1,53 @@
-"""Collective traces: one call per line of JSON (``docs/trace-format.md``).
+"""Traces: one event per line of JSON (``docs/trace-format.md``).
 
-Example line::
+Example lines::
 
+    {"id": "fwd", "op": "compute", "duration_s": 0.004, "ranks": "0-7", "copies": ["0-56:8"]}
     {"id": "dp-rs", "op": "reduce_scatter", "bytes": "1 GiB", "group": "rail:0",
      "after": ["fwd"], "compute_s": 0.004}
 
-Keys: ``id`` (unique), ``op``, ``bytes`` (integer bytes or a size with units), exactly one of
-``ranks`` (list of ints or ``"a-b"``) and ``group`` (``world``, ``node:K``, ``rail:R``), optional
-``algo`` / ``proto``, and either ``start_s`` (absolute start) or ``after`` (ids it waits for) with
-an optional ``compute_s`` gap after the last of them. Errors name the line and what is wrong;
-unknown ids and dependency cycles are errors too.
+Keys: ``id`` (unique), ``op`` (a collective, or ``compute``), ``bytes`` (collectives: integer
+bytes or a size with units) or ``duration_s`` (compute), exactly one of ``ranks`` (list of ints
+or ``"a-b"``) and ``group`` (``world``, ``node:K``, ``rail:R``), optional ``copies`` (rank
+offsets of identical copies, with ``ranks``), ``repeat`` (back-to-back repetitions of a call),
+``tag``, ``algo`` / ``proto``, and either ``start_s`` (absolute start) or ``after`` (ids it
+waits for) with an optional ``compute_s`` gap after the last of them. Errors name the line and
+what is wrong; unknown ids and dependency cycles are errors too.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.collectives.ops import CollectiveOp, parse_op
+from interconnect_sim.collectives.ops import parse_op
 from interconnect_sim.errors import InterconnectSimError, TraceError
 from interconnect_sim.files import write_atomically
 from interconnect_sim.units import parse_size
+from interconnect_sim.workload.events import (
+    TraceCall,
+    TraceCompute,
+    TraceEvent,
+    copy_offsets,
+    offset_ranges,
+)
 
-__all__ = ["TraceCall", "read_trace", "resolve_ranks", "write_trace"]
+__all__ = [
+    "TraceCall",
+    "TraceCompute",
+    "TraceEvent",
+    "read_trace",
+    "resolve_copies",
+    "resolve_ranks",
+    "write_trace",
+]
 
-_KEYS = {
-    "id",
-    "op",
-    "bytes",
-    "ranks",
-    "group",
-    "algo",
-    "proto",
-    "start_s",
-    "after",
-    "compute_s",
-    "p2p_comm",
-}
+_COMMON = {"id", "op", "ranks", "group", "start_s", "after", "copies", "tag"}
+_CALL_KEYS = _COMMON | {"bytes", "algo", "proto", "compute_s", "p2p_comm", "comm_size", "repeat"}
+_COMPUTE_KEYS = _COMMON | {"duration_s"}
 P2P_COMMS = ("group", "pairs")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TraceCall:
-    """One collective call of a trace.
-
-    Attributes
-    ----------
-    id : str
-        Unique name.
-    op : CollectiveOp
-        The collective.
-    size_bytes : float
-        nccl-tests size convention for ``op``.
-    ranks : tuple of int, optional
-        Explicit ranks (rank = node x GPUs per node + local GPU).
-    group : str, optional
-        ``world``, ``node:K`` or ``rail:R`` instead of ranks.
-    algorithm, protocol : str, optional
-        Forced choices, as ``NCCL_ALGO`` / ``NCCL_PROTO``.
-    start_s : float, optional
-        Absolute start time (s) when the call has no dependencies.
-    after : tuple of str
-        Ids of calls that must finish first.
-    compute_s : float
-        Gap after the last dependency (or after ``start_s``), e.g. compute between collectives.
-    p2p_comm : str
-        For ``sendrecv``: ``group`` (one NCCL communicator of all the ranks, as nccl-tests and
-        ``batch_isend_irecv``) or ``pairs`` (a 2-rank communicator per peer pair, as PyTorch's
-        unbatched ``isend``/``irecv``); NCCL gives a send fewer channels on big communicators.
-    line : int
-        Line of the trace file (for messages).
-    """
-
-    id: str
-    op: CollectiveOp
-    size_bytes: float
-    ranks: tuple[int, ...] | None = None
-    group: str | None = None
-    algorithm: str | None = None
-    protocol: str | None = None
-    start_s: float | None = None
-    after: tuple[str, ...] = ()
-    compute_s: float = 0.0
-    p2p_comm: str = "group"
-    line: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        """The call as a trace line."""
-        size = int(self.size_bytes) if float(self.size_bytes).is_integer() else self.size_bytes
-        data: dict[str, Any] = {"id": self.id, "op": self.op.value, "bytes": size}
-        if self.ranks is not None:
-            data["ranks"] = list(self.ranks)
-        if self.group is not None:
-            data["group"] = self.group
-        optional = {"algo": self.algorithm, "proto": self.protocol, "start_s": self.start_s}
-        data.update({key: value for key, value in optional.items() if value is not None})
-        if self.after:
-            data["after"] = list(self.after)
-        if self.compute_s:
-            data["compute_s"] = self.compute_s
-        if self.p2p_comm != "group":
-            data["p2p_comm"] = self.p2p_comm
-        return data
 
 
 def _fail(source: str, line: int, message: str) -> TraceError:
@@ -113,12 +56,11 @@ def _fail(source: str, line: int, message: str) -> TraceError:
 
 def _ranks(value: Any, source: str, line: int) -> tuple[int, ...]:
     if isinstance(value, str):
-        head, sep, tail = value.partition("-")
-        if sep and head.strip().isdigit() and tail.strip().isdigit():
-            low, high = int(head), int(tail)
-            if low <= high:
-                return tuple(range(low, high + 1))
-        raise _fail(source, line, f"ranks {value!r} must be a list of ints or a range 'a-b'")
+        try:
+            return tuple(_offset(value, source, line))
+        except TraceError:
+            message = f"ranks {value!r} must be a list of ints or a range 'a-b' or 'a-b:step'"
+            raise _fail(source, line, message) from None
     if (
         not isinstance(value, list)
         or not value
@@ -139,29 +81,45 @@ def _number(data: dict[str, Any], key: str, source: str, line: int) -> float | N
     return float(value)
 
 
-def _call(data: Any, source: str, line: int) -> TraceCall:
-    if not isinstance(data, dict):
-        raise _fail(source, line, "each line must be a JSON object")
-    unknown = sorted(set(data) - _KEYS)
+def _offset(text: str, source: str, line: int) -> range:
+    body, _, step_text = text.partition(":")
+    head, sep, tail = body.partition("-")
+    parts = (head.strip(), tail.strip() if sep else head.strip(), step_text.strip() or "1")
+    if not all(part.isdigit() for part in parts) or int(parts[2]) < 1:
+        raise _fail(source, line, f"copies item {text!r} must be an int, 'a-b' or 'a-b:step'")
+    low, high, step = (int(part) for part in parts)
+    if high < low:
+        raise _fail(source, line, f"copies item {text!r}: the range runs backwards")
+    return range(low, high + 1, step)
+
+
+def _copies(value: Any, source: str, line: int) -> tuple[range, ...]:
+    if not isinstance(value, list) or not value:
+        raise _fail(source, line, "copies must be a non-empty list of offsets")
+    offsets: list[int] = []
+    for item in value:
+        if isinstance(item, int) and not isinstance(item, bool) and item >= 0:
+            offsets.append(item)
+        elif isinstance(item, str):
+            offsets.extend(_offset(item, source, line))
+        else:
+            raise _fail(source, line, f"copies item {item!r} must be an int, 'a-b' or 'a-b:step'")
+    if len(set(offsets)) != len(offsets):
+        raise _fail(source, line, "copies list an offset twice")
+    if 0 not in offsets:
+        raise _fail(source, line, "copies must include 0 (the listed ranks themselves)")
+    return offset_ranges(offsets)
+
+
+def _common(data: dict[str, Any], source: str, line: int, allowed: set[str]) -> dict[str, Any]:
+    """Keys shared by calls and compute events, checked."""
+    unknown = sorted(set(data) - allowed)
     if unknown:
-        raise _fail(source, line, f"unknown key(s) {unknown}; allowed: {', '.join(sorted(_KEYS))}")
-    for key in ("id", "op", "bytes"):
-        if key not in data:
-            raise _fail(source, line, f"missing {key!r}")
+        raise _fail(
+            source, line, f"unknown key(s) {unknown}; allowed: {', '.join(sorted(allowed))}"
+        )
     if not isinstance(data["id"], str) or not data["id"]:
         raise _fail(source, line, "id must be a non-empty string")
-    try:
-        op = parse_op(str(data["op"]))
-        size = data["bytes"]
-        size_bytes = (
-            float(size)
-            if isinstance(size, int) and not isinstance(size, bool)
-            else (parse_size(size) if isinstance(size, str) else -1.0)
-        )
-    except InterconnectSimError as exc:
-        raise _fail(source, line, str(exc)) from None
-    if not size_bytes > 0:
-        raise _fail(source, line, "bytes must be a positive integer or a size such as '1 GiB'")
     if ("ranks" in data) == ("group" in data):
         raise _fail(source, line, "give exactly one of 'ranks' and 'group'")
     group = data.get("group")
@@ -176,32 +134,92 @@ def _call(data: Any, source: str, line: int) -> TraceCall:
         raise _fail(source, line, f"group {group!r} must be world, node:K or rail:R")
     after = data.get("after", [])
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
-        raise _fail(source, line, "after must be a list of call ids")
+        raise _fail(source, line, "after must be a list of event ids")
     if "start_s" in data and after:
         raise _fail(source, line, "give either start_s or after, not both")
+    if "copies" in data and "ranks" not in data:
+        raise _fail(source, line, "copies need explicit ranks, not a group")
+    tag = data.get("tag")
+    if tag is not None and (not isinstance(tag, str) or not tag):
+        raise _fail(source, line, "tag must be a non-empty string")
+    return {
+        "id": data["id"],
+        "ranks": _ranks(data["ranks"], source, line) if "ranks" in data else None,
+        "group": group,
+        "start_s": _number(data, "start_s", source, line),
+        "after": tuple(after),
+        "copies": _copies(data["copies"], source, line) if "copies" in data else (),
+        "tag": tag,
+        "line": line,
+    }
+
+
+def _compute(data: dict[str, Any], source: str, line: int) -> TraceCompute:
+    if "duration_s" not in data:
+        raise _fail(source, line, "a compute event needs 'duration_s' (seconds)")
+    common = _common(data, source, line, _COMPUTE_KEYS)
+    duration = _number(data, "duration_s", source, line)
+    assert duration is not None
+    return TraceCompute(duration_s=duration, **common)
+
+
+def _event(data: Any, source: str, line: int) -> TraceEvent:
+    if not isinstance(data, dict):
+        raise _fail(source, line, "each line must be a JSON object")
+    for key in ("id", "op"):
+        if key not in data:
+            raise _fail(source, line, f"missing {key!r}")
+    if data["op"] == "compute":
+        return _compute(data, source, line)
+    if "bytes" not in data:
+        raise _fail(source, line, "missing 'bytes'")
+    common = _common(data, source, line, _CALL_KEYS)
+    try:
+        op = parse_op(str(data["op"]))
+        size = data["bytes"]
+        size_bytes = (
+            float(size)
+            if isinstance(size, int) and not isinstance(size, bool)
+            else (parse_size(size) if isinstance(size, str) else -1.0)
+        )
+    except InterconnectSimError as exc:
+        raise _fail(source, line, f"{exc} (or op 'compute' with duration_s)") from None
+    if not size_bytes > 0:
+        raise _fail(source, line, "bytes must be a positive integer or a size such as '1 GiB'")
     p2p_comm = data.get("p2p_comm", "group")
     if p2p_comm not in P2P_COMMS:
         raise _fail(source, line, f"p2p_comm {p2p_comm!r} must be one of {', '.join(P2P_COMMS)}")
-    if "p2p_comm" in data and op is not CollectiveOp.SENDRECV:
+    if "p2p_comm" in data and op.value != "sendrecv":
         raise _fail(source, line, f"p2p_comm applies to sendrecv only, not {op.value}")
+    comm_size = data.get("comm_size", 0)
+    if "comm_size" in data:
+        ranks = common["ranks"]
+        if op.value != "sendrecv" or p2p_comm == "pairs":
+            raise _fail(source, line, "comm_size applies to sendrecv on a group communicator only")
+        if (
+            isinstance(comm_size, bool)
+            or not isinstance(comm_size, int)
+            or comm_size < (len(ranks) if ranks else 2)
+        ):
+            raise _fail(source, line, "comm_size must be a whole number >= the call's ranks")
+    repeat = data.get("repeat", 1)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise _fail(source, line, "repeat must be a whole number >= 1")
     return TraceCall(
-        id=data["id"],
         op=op,
         size_bytes=size_bytes,
-        ranks=_ranks(data["ranks"], source, line) if "ranks" in data else None,
-        group=group,
         algorithm=str(data["algo"]).lower() if "algo" in data else None,
         protocol=str(data["proto"]).lower() if "proto" in data else None,
-        start_s=_number(data, "start_s", source, line),
-        after=tuple(after),
         compute_s=_number(data, "compute_s", source, line) or 0.0,
         p2p_comm=p2p_comm,
-        line=line,
+        comm_size=comm_size,
+        repeat=repeat,
+        **common,
     )
 
 
-def _check_dependencies(calls: list[TraceCall], source: str) -> None:
-    by_id: dict[str, TraceCall] = {}
+def _check_dependencies(calls: list[TraceEvent], source: str) -> None:
+    by_id: dict[str, TraceEvent] = {}
     for call in calls:
         if call.id in by_id:
             raise _fail(
@@ -214,7 +232,7 @@ def _check_dependencies(calls: list[TraceCall], source: str) -> None:
                 raise _fail(source, call.line, f"after names unknown id {dep!r}")
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
 
-    def visit(call: TraceCall, path: list[str]) -> None:
+    def visit(call: TraceEvent, path: list[str]) -> None:
         state[call.id] = 1
         for dep in call.after:
             if state.get(dep) == 1:
@@ -233,7 +251,7 @@ def _check_dependencies(calls: list[TraceCall], source: str) -> None:
             visit(call, [])
 
 
-def read_trace(path: Path | str, *, lines: Iterable[str] | None = None) -> list[TraceCall]:
+def read_trace(path: Path | str, *, lines: Iterable[str] | None = None) -> list[TraceEvent]:
     """Read and validate a JSON Lines trace.
 
     Parameters
@@ -246,8 +264,8 @@ def read_trace(path: Path | str, *, lines: Iterable[str] | None = None) -> list[
     Raises
     ------
     TraceError
-        Naming the line: bad JSON, unknown or missing keys, unknown op, bad size, both or neither
-        of ranks/group, duplicate or unknown ids, dependency cycles.
+        Naming the line: bad JSON, unknown or missing keys, unknown op, bad size or duration,
+        both or neither of ranks/group, bad copies, duplicate or unknown ids, dependency cycles.
     """
     source = str(path)
     if lines is None:
@@ -255,7 +273,7 @@ def read_trace(path: Path | str, *, lines: Iterable[str] | None = None) -> list[
             lines = Path(path).read_text().splitlines()
         except OSError as exc:
             raise TraceError(f"{source}: cannot read trace: {exc}") from None
-    calls = []
+    calls: list[TraceEvent] = []
     for number, text in enumerate(lines, start=1):
         if not text.strip() or text.lstrip().startswith("#"):
             continue
@@ -263,24 +281,47 @@ def read_trace(path: Path | str, *, lines: Iterable[str] | None = None) -> list[
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise _fail(source, number, f"not valid JSON: {exc.msg}") from None
-        calls.append(_call(data, source, number))
+        calls.append(_event(data, source, number))
     if not calls:
         raise TraceError(f"{source}: the trace has no calls")
     _check_dependencies(calls, source)
     return calls
 
 
-def write_trace(path: Path, calls: Iterable[TraceCall]) -> None:
-    """Write calls as JSON Lines, atomically."""
-    text = "".join(json.dumps(call.to_json()) + "\n" for call in calls)
+def write_trace(path: Path, calls: Iterable[TraceEvent], *, header: Sequence[str] = ()) -> None:
+    """Write events as JSON Lines, atomically, after ``header`` comment lines."""
 
     def write(tmp: Path) -> None:
-        tmp.write_text(text)
+        with tmp.open("w") as handle:
+            for comment in header:
+                handle.write(f"# {comment}\n")
+            for call in calls:
+                handle.write(json.dumps(call.to_json()) + "\n")
 
     write_atomically(Path(path), write)
 
 
-def resolve_ranks(call: TraceCall, rank_count: int, gpus_per_node: int) -> tuple[int, ...]:
+def resolve_copies(call: TraceEvent, rank_count: int, gpus_per_node: int) -> list[tuple[int, ...]]:
+    """The rank group of every copy of ``call`` (one group without copies).
+
+    Raises
+    ------
+    TraceError
+        A copy that reaches past the fabric's ranks, naming the call's line.
+    """
+    ranks = resolve_ranks(call, rank_count, gpus_per_node)
+    if not call.copies:
+        return [ranks]
+    top = max(ranks) + max(block[-1] for block in call.copies)
+    if top >= rank_count:
+        raise TraceError(
+            f"trace line {call.line} (id {call.id!r}): copies reach rank {top}; the fabric has "
+            f"ranks 0-{rank_count - 1}"
+        )
+    return [tuple(r + offset for r in ranks) for offset in copy_offsets(call.copies)]
+
+
+def resolve_ranks(call: TraceEvent, rank_count: int, gpus_per_node: int) -> tuple[int, ...]:
     """The ranks a call uses on a fabric of ``rank_count`` ranks.
 
     Raises

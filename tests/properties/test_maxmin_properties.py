@@ -92,8 +92,9 @@ def test_every_byte_sent_is_delivered(
     def run(i: int):  # type: ignore[no-untyped-def]
         yield env.timeout(starts[i])
         flow_done = network.start(f"f{i}", flows[i], volumes[i], f"f{i}")
-        if network.active and network.active[-1].label == f"f{i}":
-            started[i] = network.active[-1]
+        flow = network.last_started
+        if flow is not None and flow.label == f"f{i}" and not flow_done.triggered:
+            started[i] = flow
         yield flow_done
         finished[i] = env.now
 

@@ -217,3 +217,43 @@ def test_a_system_file_is_a_design_like_a_preset(tmp_path: Path) -> None:
     preset_row = frame[frame["system"] == "dgx-h100"].iloc[0]
     assert mine["step_time_s"] == pytest.approx(preset_row["step_time_s"])
     assert mine["power_it_kw"] == pytest.approx(preset_row["power_it_kw"])
+
+
+def test_a_calibration_file_reaches_every_design_point(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shipped = Path(__file__).parents[2] / "interconnect_sim/calibration/data"
+    text = (shipped / "nccl-tests.toml").read_text()
+    # a cluster whose InfiniBand reaches a fifth of the shipped efficiency
+    slow = text.replace("infiniband = 0.94", "infiniband = 0.19", 1)
+    assert slow != text
+    (tmp_path / "nccl-2.30.toml").write_text((shipped / "nccl-2.30.toml").read_text())
+    (tmp_path / "slow.toml").write_text(slow)
+    data = {
+        "design": {"model": "llama3-8b", "global_batch": 64, "layout": {"tp": 8, "pp": 1}},
+        "axes": {"system": ["dgx-h100"], "nodes": [4]},
+    }
+    sweep = parse_sweep(data, tmp_path / "sweep.toml")
+    run_sweep(sweep, tmp_path / "shipped", workers=1)
+    run_sweep(sweep, tmp_path / "slow", workers=1, calibration=tmp_path / "slow.toml")
+    shipped_step = RowStore(tmp_path / "shipped").read()["step_time_s"].iloc[0]
+    slow_step = RowStore(tmp_path / "slow").read()["step_time_s"].iloc[0]
+    assert slow_step > shipped_step  # data-parallel traffic crosses the slower network
+    (tmp_path / "sweep.toml").write_text(
+        '[design]\nmodel = "llama3-8b"\nglobal_batch = 64\nlayout = { tp = 8, pp = 1 }\n'
+        'system = "dgx-h100"\nnodes = 2\n'
+    )
+    (tmp_path / "bad.toml").write_text("constants = 3\n")
+    code, _, stderr = run(
+        capsys,
+        "plan",
+        str(tmp_path / "sweep.toml"),
+        "--out",
+        str(tmp_path / "o"),
+        "--calibration",
+        str(tmp_path / "bad.toml"),
+        "--no-progress",
+    )
+    assert code == 2
+    assert "bad.toml" in stderr
+    assert not (tmp_path / "o" / "designs.parquet").exists()

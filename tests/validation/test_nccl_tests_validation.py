@@ -31,8 +31,10 @@ KNOWN_MISSES = {
         "all_reduce",
     ): "held out: one 16 GiB row on EFAv3; the EFA efficiency comes from p4de's EFAv1 only",
     ("dgx-h100", "alltoall"): "one 4-GPU row; p2p efficiency is shared with A100 sendrecv",
-    ("rtx2080ti-pcie-8x", "all_gather"): "host staging: two streams run below half of one",
-    ("rtx2080ti-pcie-8x", "all_reduce"): "host staging: two streams run below half of one",
+    (
+        "rtx2080ti-pcie-8x",
+        "all_gather",
+    ): "host staging: channels kept in phase predict 3.0 GB/s; measured 3.2-3.8 (partial drift)",
 }
 KNOWN_TIME_MISSES = {
     ("dgx-h100+aws-efa-100g x32", "all_reduce"): "held-out p5 run: 175 us at 8 B on 2 nodes",
