@@ -309,7 +309,10 @@ def _recheck_lines(frame: pd.DataFrame) -> list[str]:
         "## Re-timed on the discrete-event engine",
         "",
         "Every communication group of a kind at once, contending for the links they share "
-        "(the analytic engine times each group alone, so a taper changes only the cost there).",
+        "(the analytic engine times each group alone, so a taper changes only the cost there). "
+        "The discrete-event step is the step's timeline, which also differs from the closed "
+        "form by design (docs/design/timeline.md: bucketed data-parallel calls, real schedule): "
+        "compare a design's variants with each other in the DES column.",
         "",
         "| design | layout | step (analytic) | step (DES) | DES - analytic | exposed DP, PP (DES) "
         "| days with failures (DES) | cost (DES) |",
