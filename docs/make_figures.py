@@ -101,9 +101,31 @@ def report_screenshot() -> None:
         )
 
 
+def timeline_report_screenshot() -> None:
+    """The interactive step timeline of the straggler scenario's report, as Chromium draws it."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print("no chromium: docs/images/report-step-timeline.png left as it is")
+        return
+    from playwright.sync_api import sync_playwright
+
+    scenario = HERE.parent / "scenarios" / "llama3-8b-straggler.toml"
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        report = ics.write_report(ics.run_scenario(scenario), Path(tmp) / "straggler")
+        chromium = playwright.chromium.launch(
+            executable_path=browser, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = chromium.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(report.as_uri())
+        page.wait_for_selector("#plot-0 .main-svg")
+        page.locator("#plot-0").screenshot(path=HERE / "images" / "report-step-timeline.png")
+        chromium.close()
+
+
 def main() -> None:
     drawings()
     report_screenshot()
+    timeline_report_screenshot()
     catalog = load_catalog()
     engine = AnalyticEngine(catalog)
     measured = load_measurements(catalog=catalog)

@@ -65,7 +65,15 @@ def figure_size(figure: Figure) -> tuple[float, float]:
         (len(s.x) if s.style == "hbar" else len(set(s.y))) if s.style in ("hbar", "gantt") else 0
         for s in figure.series
     )
+    bars = max(bars, len(figure.y_categories))
     return (9.0, max(4.2, 1.2 + 0.32 * bars))
+
+
+def _colour(series: Series, index: int) -> str:
+    """The series' own colour, black for measured points, else the palette's next."""
+    if series.colour:
+        return series.colour
+    return "#000000" if series.style == "markers" else COLOURS[index % len(COLOURS)]
 
 
 # -- matplotlib -------------------------------------------------------------------------------
@@ -132,10 +140,9 @@ def draw_figure(ax: Axes, figure: Figure) -> None:
     if bars:
         _draw_bars_mpl(ax, figure)
     else:
-        rows: dict[str, int] = {}
+        rows = {name: index for index, name in enumerate(figure.y_categories)}
         for index, series in enumerate(figure.series):
-            colour = "#000000" if series.style == "markers" else COLOURS[index % len(COLOURS)]
-            _draw_series_mpl(ax, series, colour, rows)
+            _draw_series_mpl(ax, series, _colour(series, index), rows)
         if rows:
             ax.set_yticks(list(rows.values()), list(rows), fontsize=8)
             ax.invert_yaxis()
@@ -155,7 +162,9 @@ def draw_figure(ax: Axes, figure: Figure) -> None:
     ax.set_ylabel(figure.y_label)
     ax.set_title(figure.title, fontsize=10)
     ax.grid(alpha=0.3)
-    if len(figure.series) > 1 or any(s.style == "markers" for s in figure.series):
+    if any(s.style == "gantt" for s in figure.series) and len(figure.series) > 1:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # off the bars
+    elif len(figure.series) > 1 or any(s.style == "markers" for s in figure.series):
         ax.legend(fontsize=7)
 
 
@@ -206,13 +215,7 @@ def plotly_figure(figure: Figure) -> str:
     import plotly.graph_objects as go
 
     bars = all(s.style in ("bar", "hbar") for s in figure.series)
-    data = [
-        _trace(
-            series,
-            "#000000" if series.style == "markers" else COLOURS[index % len(COLOURS)],
-        )
-        for index, series in enumerate(figure.series)
-    ]
+    data = [_trace(series, _colour(series, index)) for index, series in enumerate(figure.series)]
     x_axis: dict[str, Any] = {"title": {"text": figure.x_label}, "zeroline": False}
     y_axis: dict[str, Any] = {"title": {"text": figure.y_label}}
     if figure.x_scale == "log2":
@@ -227,6 +230,8 @@ def plotly_figure(figure: Figure) -> str:
     if bars or any(s.style == "gantt" for s in figure.series):
         y_axis["autorange"] = "reversed"
         y_axis["automargin"] = True
+    if figure.y_categories:
+        y_axis.update(categoryorder="array", categoryarray=list(figure.y_categories))
     layout: dict[str, Any] = {
         "title": {"text": figure.title, "font": {"size": 14}},
         "xaxis": x_axis,
@@ -235,7 +240,9 @@ def plotly_figure(figure: Figure) -> str:
         "margin": {"l": 70, "r": 20, "t": 50, "b": 60},
         "legend": {"orientation": "h", "y": -0.25},
         "template": "plotly_white",
-        "height": max(380, 120 + 26 * max(len(s.x) for s in figure.series)) if bars else 420,
+        "height": max(380, 120 + 26 * max(len(s.x) for s in figure.series))
+        if bars
+        else max(420, 140 + 24 * len(figure.y_categories)),
     }
     if bars:
         layout["barmode"] = "stack" if any(s.stack for s in figure.series) else "group"

@@ -29,6 +29,8 @@ class Series:
 
     For ``bar``/``hbar`` ``x`` holds category labels and ``y`` the values (``stack`` groups bars
     that stack). For ``gantt`` ``x`` is the start, ``y`` the row label and ``width`` the length.
+    ``colour`` (a CSS colour) fixes the series' colour where its meaning has one (a kind of
+    event in a step's timeline); empty takes the next of the palette.
     """
 
     label: str
@@ -39,6 +41,7 @@ class Series:
     width: tuple[float, ...] = ()
     stack: bool = False
     dashed: bool = False
+    colour: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +59,8 @@ class Figure:
     y_from_zero: bool = True
     x_sizes: bool = True
     """On a ``log2`` x axis, label ticks as sizes (``1KiB``); otherwise as plain numbers."""
+    y_categories: tuple[str, ...] = ()
+    """The rows of a ``gantt`` figure top to bottom; empty: in order of first appearance."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

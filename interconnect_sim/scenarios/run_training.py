@@ -10,6 +10,11 @@ from interconnect_sim.scenarios.describe import fabric_inputs, provenance_of
 from interconnect_sim.scenarios.loader import Scenario
 from interconnect_sim.scenarios.result import Figure, ScenarioResult, Series, Table
 from interconnect_sim.scenarios.run_collective import run_catalog
+from interconnect_sim.scenarios.timeline_report import (
+    timeline_figure,
+    timeline_tables,
+    whatif_sentence,
+)
 from interconnect_sim.scenarios.training import COLLECTIVE_NAMES, TrainingRun, run_training
 from interconnect_sim.scenarios.validation_context import training_validation
 from interconnect_sim.specs.catalog import Catalog
@@ -230,6 +235,14 @@ def run_training_scenario(
         if t.expected_days is not None and t.goodput is not None:
             line += f" ({t.expected_days:.1f} with failures, goodput {100 * t.goodput:.1f} %)"
         headline.append(line + ".")
+    figures, tables = _figures(run), _tables(run)
+    if run.timeline is not None:
+        title = f"The step as a timeline: {format_duration(run.timeline.run.step_s)}"
+        figures.insert(0, timeline_figure(run.timeline, title))
+        tables += timeline_tables(run.timeline)
+        sentence = whatif_sentence(run.timeline)
+        if sentence:
+            headline.append(sentence)
     return ScenarioResult(
         name=scenario.name,
         kind=scenario.kind,
@@ -245,8 +258,8 @@ def run_training_scenario(
             note="TFLOP/s count model FLOPs (no recompute); MFU against the dense peak of the "
             "training precision; memory in GB (1e9 bytes).",
         ),
-        tables=_tables(run),
-        figures=_figures(run),
+        tables=tables,
+        figures=figures,
         fabrics=[(run.fabric.name, run.fabric)],
         inputs=training_inputs(run, catalog),
         provenance=provenance_of(catalog, [run.fabric]),

@@ -6,10 +6,10 @@ Megatron's rank layout puts there (:meth:`~.parallel.ParallelConfig.group`):
 ==========  ==========================================================  =========================
 parallel     collectives                                                 hidden behind
 ==========  ==========================================================  =========================
-TP (+SP)     per layer and micro-batch 4 all-gather / reduce-scatter     the layer's GEMMs, only
-             (all-reduce without SP), 6 with full recompute; a MoE       with TP comm overlap
-             layer with ``etp = 1`` and no shared expert only its
-             attention's 2
+TP (+SP)     per layer and micro-batch 2 all-gathers + 2 reduce-scatters  the pass's GEMMs: the
+             forward, 4 + 2 backward (2 + 2 all-reduces without SP);      backward's async ones
+             a MoE layer only its attention's (and shared experts');      always, the others with
+             :mod:`.tensor_parallel` counts them with their sources       TP comm overlap
 CP           ring exchange of K and V, (c-1) steps, 3x for backward      the attention core
 EP           per MoE layer and micro-batch dispatch and combine          nothing, or the other
              all-to-all forward, again backward (and for the recompute);  micro-batch's compute
@@ -30,7 +30,7 @@ forward or backward pass, or per step) so that a schedule can issue them one by 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
@@ -48,6 +48,7 @@ __all__ = [
     "CollectiveTimer",
     "DataParallelSync",
     "GradientSync",
+    "Overlap",
     "PassCollectives",
     "cp_collectives",
     "cp_time",
@@ -58,8 +59,6 @@ __all__ = [
     "pp_exposed",
     "pp_send",
     "rank_weights",
-    "tp_collectives",
-    "tp_time",
 ]
 
 _OPTIMIZER_TRAFFIC_BYTES_PER_PARAMETER = 32.0  # Adam update: read/write fp32 states and copies
@@ -121,14 +120,22 @@ def _activation_bytes(model: ModelConfig, parallel: ParallelConfig) -> float:
     return parallel.micro_batch * parallel.seq_len / parallel.cp * model.hidden * ACTIVATION_BYTES
 
 
+Overlap = Literal["none", "userbuffers", "async"]
+"""What a collective may hide behind: ``none`` (it blocks the compute stream), ``userbuffers``
+(the GEMM it feeds or follows, with TP communication overlap), ``async`` (issued on its own
+stream beside the backward pass's GEMMs, with or without TP communication overlap)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Collective:
-    """``count`` collectives of one op and size on the groups of one kind."""
+    """``count`` collectives of one op and size on the groups of one kind, and what they may
+    hide behind (:data:`Overlap`)."""
 
     kind: str
     op: CollectiveOp
     size_bytes: float
     count: float
+    overlap: Overlap = "none"
 
     def time(self, timer: CollectiveTimer) -> float:
         """Seconds for all ``count`` of them."""
@@ -155,34 +162,6 @@ def _passes(per_pass: list[Collective], parallel: ParallelConfig) -> PassCollect
         tuple(per_pass),
         tuple(Collective(c.kind, c.op, c.size_bytes, backward * c.count) for c in per_pass),
     )
-
-
-def tp_collectives(model: ModelConfig, parallel: ParallelConfig, chunk: Chunk) -> PassCollectives:
-    """Tensor-parallel collectives of one chunk and micro-batch: per layer and pass an
-    all-gather and a reduce-scatter with sequence parallelism (an all-reduce without), half of
-    that for a MoE layer whose experts skip TP (``etp = 1``, no shared expert)."""
-    p = parallel
-    act = _activation_bytes(model, p)
-    units = 0.0
-    for layer in chunk.layers:
-        moe = model.moe if model.is_moe_layer(layer) else None
-        mlp_free = moe is not None and p.expert_tp == 1 and not moe.shared_experts
-        units += 0.5 if mlp_free else 1.0
-    if not units:
-        return PassCollectives()
-    if p.sequence_parallel:
-        ops = [CollectiveOp.ALL_GATHER, CollectiveOp.REDUCE_SCATTER]
-    else:
-        ops = [CollectiveOp.ALL_REDUCE, CollectiveOp.ALL_REDUCE]
-    per_pass = [Collective("tp", op, act, units) for op in ops]
-    return _passes(per_pass, p)
-
-
-def tp_time(
-    timer: CollectiveTimer, model: ModelConfig, parallel: ParallelConfig, chunk: Chunk
-) -> float:
-    """Tensor-parallel collectives of one chunk for one micro-batch (forward and backward)."""
-    return tp_collectives(model, parallel, chunk).time(timer)
 
 
 def cp_collectives(model: ModelConfig, parallel: ParallelConfig, chunk: Chunk) -> PassCollectives:

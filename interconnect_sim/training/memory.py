@@ -13,9 +13,14 @@
   tensor + sequence parallelism; selective recompute and flash attention drop the score term;
   full recompute keeps each layer's input, ``2 s b h``. The terms are derived for any attention
   (GQA, MLA), gated MLPs, MoE (``k`` routed copies of each token) and models without dropout in
-  :func:`layer_activation_bytes`. Each rank holds the chunk-passes its schedule has in flight
+  :func:`layer_activation_bytes`, as Megatron-Core with Transformer Engine saves them: per layer
+  the two norm inputs (BF16), the QKV, FC1 and FC2 GEMM inputs (Transformer Engine keeps the
+  quantised copy in FP8 training, one byte a value), flash attention's Q, K, V and output
+  (BF16; in FP8 the output projection keeps an FP8 copy beside it) and the FC1 output the
+  activation function needs (BF16). Each rank holds the chunk-passes its schedule has in flight
   (:func:`~interconnect_sim.training.pipeline.in_flight_chunks`); the last stage also holds one
-  micro-batch of FP32 logits for the loss.
+  micro-batch of FP32 logits (or the FP32 logit gradients of Transformer Engine's fused
+  cross-entropy, the same size) for the loss.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from interconnect_sim.training.model import ModelConfig
-from interconnect_sim.training.parallel import ParallelConfig
+from interconnect_sim.training.parallel import ParallelConfig, gemm_input_bytes
 from interconnect_sim.training.pipeline import Chunk, in_flight_chunks, stage_chunks
 
 __all__ = [
@@ -43,12 +48,21 @@ __all__ = [
 
 OPTIMIZER_BYTES_PER_PARAMETER = 12.0  # ZeRO's K for mixed-precision Adam
 MEMORY_UNCERTAINTY = 0.15
-"""How far above a GPU's capacity an estimate may be and still be reported as "may fit": the
-activation count follows Megatron-LM / Transformer Engine, an upper bound for leaner stacks. The
-Llama 3 405B layout (TP 8, PP 16 with 8 virtual stages, sequence 8192, no activation
-recompute) ran in 80 GB H100s (Llama 3 paper, Section 3.3.2), where this count gives 88.5 GB on
-the busiest rank, 11 % over."""
+"""How far above a GPU's capacity an estimate may be and still be reported as "may fit".
+
+The count follows Megatron-Core with Transformer Engine term by term: the tensors each module
+saves for backward (:func:`layer_activation_bytes`) and the chunk-passes its schedule keeps in
+flight (:func:`~.pipeline.in_flight_chunks`, Megatron-Core's ``get_pp_rank_microbatches``);
+no term is counted twice, so the band is not a correction of the count but room for stacks
+leaner than Megatron-Core. The case that sets it: Meta's Llama 3 405B layout (TP 8, PP 16 with
+8 virtual stages, sequence 8192, no activation recompute) ran on 80 GB H100s (Llama 3 paper,
+Section 3.3.2) with Meta's own pipeline schedule and allocator work, where this count gives
+88.5 GB on the busiest rank with Megatron's distributed optimizer (11 % over), 82.2 GB with
+the gradients sharded as Meta's FSDP does (``zero_stage = 2``, 3 % over). The paper does not
+give the rest (its schedule's in-flight count, what it frees early), so the band is not
+fitted and not narrowed."""
 _LOGIT_BYTES = 4.0  # Megatron's vocab-parallel cross entropy works on FP32 logits
+ACTIVATION_BYTES = 2.0  # BF16 tensors kept for backward (norm inputs, flash attention's, FC1's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,36 +178,46 @@ def _rank_states(
     return dp_ + ep_, dg + eg, do + eo
 
 
-def _attention_activation(model: ModelConfig) -> float:
+def _attention_activation(model: ModelConfig, precision: str) -> float:
     """Bytes per token kept by one attention block for backward, flash attention, no dropout:
-    the QKV GEMM input, Q, K, V and the attention output (the projection's input)."""
+    the QKV GEMM's input (the norm's output), Q, K and V and the attention output O (flash
+    attention's saved tensors, BF16), and the output projection's input. In BF16 that input
+    is O itself; in FP8 Transformer Engine quantises the GEMM inputs and keeps the quantised
+    copies (one byte a value), so the QKV input shrinks and the projection adds an FP8 copy of
+    O beside the BF16 one flash attention keeps."""
     h = model.hidden
+    gemm = gemm_input_bytes(precision)
+    copy = gemm if gemm < ACTIVATION_BYTES else 0.0
     if model.mla is not None:
         a = model.mla
         q = model.heads * (a.qk_nope_head_dim + a.qk_rope_head_dim)
         v = model.heads * a.v_head_dim
         latents = 2 * a.q_lora_rank + 2 * (a.kv_lora_rank + a.qk_rope_head_dim)  # in and normed
-        return 2.0 * (h + latents + q + q + v + v)
+        return gemm * h + ACTIVATION_BYTES * (latents + q + q + v + v) + copy * v
     q = model.heads * model.dim_head
     kv = model.kv_heads * model.dim_head
-    return 2.0 * (h + q + 2 * kv + q)
+    return gemm * h + ACTIVATION_BYTES * (q + 2 * kv + q) + copy * q
 
 
 def _mlp_activation(model: ModelConfig, layer: int, parallel: ParallelConfig) -> float:
     """Bytes per token (of the GPU's sequence-parallel shard) kept by one FFN block: its input,
-    the FC1 output (gate and up for SwiGLU) and the activation output; for MoE, those of every
-    routed copy plus the permuted inputs and expert outputs the combine needs."""
+    the FC1 output (gate and up for SwiGLU; BF16, the activation function's input) and the
+    activation output (FC2's input); the GEMM inputs in the training precision's stored width
+    (:func:`.parallel.gemm_input_bytes`). For MoE, those of every routed copy plus the
+    permuted inputs and expert outputs the combine needs; the router keeps the layer input in
+    BF16."""
     h = model.hidden
     gated = 2 if model.mlp == "swiglu" else 1
+    gemm = gemm_input_bytes(parallel.precision)
 
     def ffn(width: int) -> float:
-        return 2.0 * (gated * width + width)
+        return ACTIVATION_BYTES * gated * width + gemm * width
 
     if not model.is_moe_layer(layer):
-        return 2.0 * h + ffn(model.ffn)
+        return gemm * h + ffn(model.ffn)
     e = model.moe
     assert e is not None
-    routed = e.top_k * parallel.moe_token_factor * (2.0 * h + ffn(e.expert_ffn) + 2.0 * h)
+    routed = e.top_k * parallel.moe_token_factor * (gemm * h + ffn(e.expert_ffn) + 2.0 * h)
     shared = e.shared_experts * ffn(e.shared_ffn)
     return 2.0 * h + routed + shared + 4.0 * e.experts
 
@@ -216,7 +240,7 @@ def layer_activation_bytes(
     if parallel.recompute == "full":
         per_layer = 2 * tokens * h
     else:
-        attention = tokens * (_attention_activation(model) + masks * h)
+        attention = tokens * (_attention_activation(model, parallel.precision) + masks * h)
         mlp = tokens * (_mlp_activation(model, layer, parallel) + masks * h)
         norms = 4 * tokens * h
         scores = (5 if model.has_dropout else 2) * a * s * s * b

@@ -14,7 +14,7 @@ from typing import Literal, get_args
 
 from interconnect_sim.errors import ScenarioError
 
-__all__ = ["PRECISIONS", "ParallelConfig", "Precision", "Recompute"]
+__all__ = ["PRECISIONS", "ParallelConfig", "Precision", "Recompute", "gemm_input_bytes"]
 
 Recompute = Literal["none", "selective", "full"]
 Precision = Literal["bf16", "fp8", "fp8-delayed", "fp8-current", "fp8-block", "mxfp8", "nvfp4"]
@@ -24,6 +24,31 @@ PRECISIONS: tuple[str, ...] = get_args(Precision)
 name), ``fp8-current`` per-tensor current scaling, ``fp8-block`` DeepSeek-style 1x128 / 128x128
 block scaling, ``mxfp8`` OCP microscaling FP8 (32-element blocks, Blackwell), ``nvfp4`` NVIDIA's
 FP4 with 16-element blocks (Blackwell)."""
+
+
+_GEMM_INPUT_BYTES = {
+    "bf16": 2.0,
+    "fp8": 1.0,
+    "fp8-delayed": 1.0,
+    "fp8-current": 1.0,
+    "fp8-block": 1.0 + 4.0 / 128,  # an FP32 scale per 1 x 128 block (DeepSeek-V3, TE)
+    "mxfp8": 1.0 + 1.0 / 32,  # an E8M0 scale per 32 values (OCP MX v1.0)
+    "nvfp4": 0.5 + 1.0 / 16,  # an E4M3 scale per 16 values (NVIDIA NVFP4)
+}
+
+
+def gemm_input_bytes(precision: str) -> float:
+    """Bytes per value of a GEMM input in the training precision, as Transformer Engine keeps it
+    for the backward pass and gathers it under sequence parallelism: it quantises the input
+    once, scales included (``transformer_engine/pytorch/module/linear.py``: the quantised
+    ``inputmat`` is what it gathers and saves).
+
+    Examples
+    --------
+    >>> gemm_input_bytes("bf16"), gemm_input_bytes("fp8-current"), gemm_input_bytes("mxfp8")
+    (2.0, 1.0, 1.03125)
+    """
+    return _GEMM_INPUT_BYTES[precision]
 
 
 def _positive(name: str, value: object) -> None:
@@ -69,6 +94,12 @@ class ParallelConfig:
         Tensor-core precision of the GEMMs (:data:`PRECISIONS`).
     tp_comm_overlap : bool
         Tensor-parallel communication overlapped with GEMMs (NeMo's userbuffers).
+    tp_async_backward : bool
+        The column-parallel layers' backward collectives (the input-gradient all-reduce; with
+        sequence parallelism the input re-gather and the input-gradient reduce-scatter) run on
+        their own stream beside the backward GEMMs: Megatron-LM since September 2021
+        (``--async-tensor-model-parallel-allreduce``, then always), Megatron-Core and
+        Transformer Engine. False: blocking, as Megatron-LM in Narayanan et al. (2021).
     moe_capacity_factor : float, optional
         Expert capacity as a multiple of the mean tokens per expert (tokens beyond it are
         dropped); ``None`` is dropless routing.
@@ -109,6 +140,7 @@ class ParallelConfig:
     recompute: Recompute = "none"
     precision: Precision = "bf16"
     tp_comm_overlap: bool = False
+    tp_async_backward: bool = True
     moe_capacity_factor: float | None = None
     moe_load_imbalance: float = 1.0
     moe_a2a_overlap: bool = False

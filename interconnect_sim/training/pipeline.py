@@ -117,11 +117,16 @@ def stage_chunks(model: ModelConfig, parallel: ParallelConfig) -> list[list[Chun
 
 
 def in_flight_chunks(parallel: ParallelConfig, rank: int) -> int:
-    """Forward chunk-passes rank ``rank`` holds activations for at its peak (see module doc)."""
+    """Forward chunk-passes rank ``rank`` holds activations for at its peak (see module doc):
+    Megatron-Core's warm-up count plus the steady state's first forward
+    (``pipeline_parallel/schedules.py``, ``get_pp_rank_microbatches``), one more warm-up
+    forward when interleaving with the expert-parallel all-to-all overlapped
+    (``overlap_moe_expert_parallel_comm``)."""
     p, v, m = parallel.pp, parallel.vpp, parallel.microbatches
     if v == 1:
         return min(p - rank, m)
-    return min(2 * (p - rank - 1) + (v - 1) * p + 1, m * v)
+    extra = 1 if parallel.moe_a2a_overlap else 0
+    return min(2 * (p - rank - 1) + (v - 1) * p + 1 + extra, m * v)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,6 @@ from interconnect_sim.training.communication import (
     exposed_behind,
     pp_exposed,
     rank_weights,
-    tp_time,
 )
 from interconnect_sim.training.compute import ComputeCalibration
 from interconnect_sim.training.flops import Convention, flops_per_token
@@ -46,6 +45,7 @@ from interconnect_sim.training.moe import local_experts
 from interconnect_sim.training.parallel import ParallelConfig
 from interconnect_sim.training.pipeline import Chunk, pipeline_time, stage_chunks
 from interconnect_sim.training.stage_compute import ChunkCompute, GpuRates, chunk_compute, gpu_rates
+from interconnect_sim.training.tensor_parallel import tp_exposed
 
 __all__ = [
     "CollectiveTimer",
@@ -153,8 +153,7 @@ def rank_timing(
     ]
     tp = cp = ep = 0.0
     for chunk, part in zip(chunks, parts, strict=True):
-        tp_c = tp_time(timer, model, p, chunk)
-        tp += max(0.0, tp_c - 3 * part.gemm_s) if p.tp_comm_overlap else tp_c
+        tp += tp_exposed(timer, model, p, chunk, part)
         cp += max(0.0, cp_time(timer, model, p, chunk) - 3 * part.attention_s)
         ep += exposed_behind(ep_time(timer, model, p, chunk), part, p)
     return RankTiming(chunks[0].rank if chunks else 0, chunks, parts, tp, cp, ep)

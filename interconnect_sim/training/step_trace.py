@@ -4,11 +4,13 @@ For every pipeline rank, in the order its schedule runs them (:mod:`.schedule`),
 chunk's forward or backward for one micro-batch) becomes:
 
 * **compute** on the stage's rank group (durations from :mod:`.stage_compute`), split where
-  communication hides behind part of it: the GEMMs under the tensor-parallel collectives with
-  TP overlap, the attention core under the context-parallel ring, the whole pass under the
-  expert-parallel all-to-alls with ``moe_a2a_overlap``;
-* the **TP, CP and EP collectives** of the chunk (:mod:`.communication`; the calls of one kind
-  as one line repeated once per layer) after the compute they do not overlap;
+  communication hides behind part of it: the GEMMs under the tensor-parallel collectives that
+  run beside them (the backward's asynchronous ones always, the others with TP overlap;
+  :mod:`.tensor_parallel`), the attention core under the context-parallel ring, the whole pass
+  under the expert-parallel all-to-alls with ``moe_a2a_overlap``;
+* the **TP, CP and EP collectives** of the chunk (:mod:`.tensor_parallel`,
+  :mod:`.communication`; the calls of one op and size as one line repeated) after the compute
+  they do not overlap;
 * a **pipeline send** to the rank running the next chunk (the previous one, backward), which
   that rank's pass waits for; the sender goes on (sends overlap compute).
 
@@ -36,12 +38,12 @@ from interconnect_sim.training.communication import (
     ep_collectives,
     pp_send,
     rank_weights,
-    tp_collectives,
 )
 from interconnect_sim.training.model import ModelConfig
 from interconnect_sim.training.pipeline import Chunk
 from interconnect_sim.training.schedule import Pass, Schedule, rank_passes
 from interconnect_sim.training.stage_compute import ChunkCompute
+from interconnect_sim.training.tensor_parallel import hidden_in_pass, pass_gemm_s, tp_collectives
 from interconnect_sim.training.trace_layout import StepLayout
 from interconnect_sim.workload.events import TraceCall, TraceCompute, TraceEvent
 
@@ -190,17 +192,18 @@ class _Builder:
         p, part = self.p, self.compute[rank][x.virtual]
         chunk = self.chunks[rank][x.virtual]
         side = "backward" if x.backward else "forward"
-        tp = tuple(getattr(tp_collectives(self.model, p, chunk), side))
+        calls = getattr(tp_collectives(self.model, p, chunk), side)
+        tp_hidden = tuple(c for c in calls if hidden_in_pass(c, p))
+        tp = tuple(c for c in calls if not hidden_in_pass(c, p))
         cp = tuple(getattr(cp_collectives(self.model, p, chunk), side))
         ep = tuple(getattr(ep_collectives(self.model, p, chunk), side))
         total = part.backward_s if x.backward else part.forward_s
         if p.moe_a2a_overlap:
-            hidden = (tp if p.tp_comm_overlap else ()) + cp + ep
-            return _Pass(((total, hidden),), () if p.tp_comm_overlap else tp)
+            return _Pass(((total, tp_hidden + cp + ep),), tp)
         scale = total / part.forward_s if part.forward_s else 0.0
-        gemm, attention = part.gemm_s * scale, part.attention_s * scale
+        gemm, attention = pass_gemm_s(part, backward=x.backward), part.attention_s * scale
         segments = (
-            (gemm, tp if p.tp_comm_overlap else ()),
+            (gemm, tp_hidden),
             (attention, cp),
             (max(0.0, total - gemm - attention), ()),
         )
@@ -210,7 +213,7 @@ class _Builder:
                 merged[-1] = (merged[-1][0] + seconds, ())
             elif seconds > 0 or calls:
                 merged.append((seconds, calls))
-        return _Pass(tuple(merged), () if p.tp_comm_overlap else tp + ep)
+        return _Pass(tuple(merged), tp + ep)
 
     def one_pass(self, rank: int, x: Pass, after: list[str]) -> str:
         """Emit a pass; return the id its successors wait for."""

@@ -283,6 +283,9 @@ def row_layout(row: pd.Series, model: ModelConfig, notes: list[str]) -> tuple[Pa
             recompute=cast(Recompute, recompute),
             precision=cast(Precision, precision),
             tp_comm_overlap=overlap,
+            # Megatron-LM of April 2021 ran the backward TP all-reduce blocking (async since
+            # September 2021, commit 16c90445e7)
+            tp_async_backward="2104.04473" not in source,
             **{**_pipeline_split(model, pp, vpp, notes), **moe, **packing},
         )
     except InterconnectSimError as exc:

@@ -99,8 +99,14 @@ def _map_full_run(row: pd.Series) -> MappedRun:
         row["activation_recompute"] = "full"
         notes.append("activation checkpointing (granularity not stated) taken as full recompute")
     parallel, gpus = row_layout(row, model, notes)
-    parallel = replace(parallel, sequence_parallel=False, tp_comm_overlap=False)
-    notes.append("A100-era run: no sequence parallelism, no flash attention, no TP overlap")
+    parallel = replace(
+        parallel, sequence_parallel=False, tp_comm_overlap=False, tp_async_backward=False
+    )
+    notes.append(
+        "A100-era run: no sequence parallelism, no flash attention, no TP overlap, blocking "
+        "backward TP all-reduce (BigScience's Megatron-DeepSpeed: copy_to_tensor_model_parallel"
+        "_region)"
+    )
     gpu_hours = number(row.get("gpu_hours", ""))
     if gpu_hours is None:
         raise MeasurementError("whole run: no GPU-hours to compare with")

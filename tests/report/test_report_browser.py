@@ -106,8 +106,45 @@ def test_plots_answer_hover(browser: Any, report: Path) -> None:
     # sweep across the plot area: somewhere a point is under the mouse and a label appears
     for step in range(1, 40):
         page.mouse.move(box["x"] + box["width"] * step / 40, box["y"] + box["height"] * 0.5)
+        page.wait_for_timeout(50)  # plotly answers a hover on its next frame; a busy machine lags
         if page.locator("#plot-0 .hoverlayer .hovertext").count():
             break
     assert page.locator("#plot-0 .hoverlayer .hovertext").count() >= 1
     assert "GB/s" in (page.locator("#plot-0 .hoverlayer").text_content() or "")
     page.close()
+
+
+TIMELINE_SCENARIO = """
+kind = "training"
+name = "timeline check"
+description = "Llama 3 8B on two DGX H100 as a timeline, node 1 10 % slower"
+model = "llama3-8b"
+[fabric]
+system = "dgx-h100"
+nodes = 2
+[parallel]
+tp = 8
+pp = 2
+global-batch = 8
+seq = 2048
+[training]
+engine = "des"
+[whatif]
+slow-node = ["1=10%"]
+"""
+
+
+def test_step_timeline_is_drawn_lane_by_lane(browser: Any, tmp_path: Path) -> None:
+    result = run_scenario(parse_scenario(TIMELINE_SCENARIO))
+    report = write_report(result, tmp_path / "timeline-check")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(report.as_uri())
+    page.wait_for_selector("#plot-0 .main-svg")
+    assert page.locator("#plot-0 .barlayer .point").count() > 20  # one bar per event
+    lanes = page.locator("#plot-0 .ytick").all_text_contents()
+    assert set(lanes) >= {"stage 0", "stage 1"}, lanes
+    assert "What-if (node 1 10% slower)" in page.inner_text("body")
+    page.close()
+    assert not errors, errors

@@ -3,6 +3,8 @@ times."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from interconnect_sim.errors import ScenarioError
@@ -92,6 +94,32 @@ def test_busiest_rank_memory_of_the_meta_layout() -> None:
     weights = 8 * LLAMA_405B.layer_parameters(1)[0] / 8
     assert rank1.parameters_bytes == pytest.approx(2 * weights)
     assert rank1.optimizer_bytes == pytest.approx(12 * weights / 64)
+
+
+def test_fp8_keeps_the_quantised_gemm_inputs() -> None:
+    # Transformer Engine saves the FP8 copies of the GEMM inputs (one byte a value) for the
+    # weight gradients: per token the QKV input h, the FC1 input h and the FC2 input f shrink
+    # to one byte, and the output projection adds an FP8 copy of the attention output (q = h)
+    # beside the BF16 one flash attention keeps. Llama 3 405B, per token before tp:
+    # BF16 2 (h + h + 2 kv + h) + 2 h + 6 f + 4 h; FP8 h + 2 (h + 2 kv + h) + h + h + 5 f + 4 h.
+    s, h, f, kv = 8192, 16384, 53248, 1024
+    bf16 = layer_activation_bytes(LLAMA_405B, _meta(), 5, flash_attention=True)
+    fp8 = layer_activation_bytes(
+        LLAMA_405B, replace(_meta(), precision="fp8-current"), 5, flash_attention=True
+    )
+    assert bf16 == pytest.approx(s * (2 * (3 * h + 2 * kv) + 2 * h + 6 * f + 4 * h) / 8)
+    assert fp8 == pytest.approx(s * (h + 2 * (2 * h + 2 * kv) + h + h + 5 * f + 4 * h) / 8)
+    # saved: the QKV and FC1 inputs' and the FC2 input's second bytes, less the O copy: h + f
+    assert 1 - fp8 / bf16 == pytest.approx((h + f) / (12 * h + 4 * kv + 6 * f))  # 13.4 %
+
+
+def test_overlapped_expert_all_to_all_holds_one_more_micro_batch() -> None:
+    # Megatron-Core warms up one more forward when interleaving with
+    # --overlap-moe-expert-parallel-comm (schedules.get_pp_rank_microbatches).
+    base = ParallelConfig(pp=4, vpp=3, dp=8, ep=8, global_batch=128)
+    overlap = replace(base, moe_a2a_overlap=True)
+    assert [in_flight_chunks(overlap, r) for r in range(4)] == [16, 14, 12, 10]
+    assert in_flight_chunks(replace(base, vpp=1, moe_a2a_overlap=True), 0) == 4
 
 
 def test_equal_stages_give_narayanans_bubble() -> None:
