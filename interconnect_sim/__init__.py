@@ -38,17 +38,6 @@ from interconnect_sim.errors import (
     TopologyError,
     UnitError,
 )
-from interconnect_sim.specs import load_catalog
-from interconnect_sim.topology import (
-    Fabric,
-    FabricRequest,
-    build_fabric,
-    summarize_fabric,
-    with_links_disabled,
-    with_p2p,
-    without_device,
-    without_link,
-)
 
 if TYPE_CHECKING:
     from interconnect_sim.api import collective, gpu_table, nccl_sizes, train, validation_score
@@ -57,11 +46,31 @@ if TYPE_CHECKING:
     from interconnect_sim.report.plots import plot_busbw
     from interconnect_sim.report.scenario_report import write_report
     from interconnect_sim.scenarios import load_scenario, run_scenario
+    from interconnect_sim.specs import load_catalog
+    from interconnect_sim.topology import (
+        Fabric,
+        FabricRequest,
+        build_fabric,
+        summarize_fabric,
+        with_links_disabled,
+        with_p2p,
+        without_device,
+        without_link,
+    )
     from interconnect_sim.topology.whatif import with_devices_moved
     from interconnect_sim.training.model import load_model
     from interconnect_sim.validation.measurements import load_measurements
 
 _LAZY = {
+    "load_catalog": "interconnect_sim.specs",
+    "Fabric": "interconnect_sim.topology",
+    "FabricRequest": "interconnect_sim.topology",
+    "build_fabric": "interconnect_sim.topology",
+    "summarize_fabric": "interconnect_sim.topology",
+    "with_links_disabled": "interconnect_sim.topology",
+    "with_p2p": "interconnect_sim.topology",
+    "without_device": "interconnect_sim.topology",
+    "without_link": "interconnect_sim.topology",
     "collective": "interconnect_sim.api",
     "nccl_sizes": "interconnect_sim.api",
     "gpu_table": "interconnect_sim.api",
@@ -78,8 +87,8 @@ _LAZY = {
     "load_measurements": "interconnect_sim.validation.measurements",
     "validation_score": "interconnect_sim.api",
 }
-"""Names imported on first use, so ``import interconnect_sim`` stays light (no plotting,
-engines or pandas until asked for)."""
+"""Names imported on first use, so ``import interconnect_sim`` stays light (no networkx,
+plotting, engines or pandas until asked for: the command line starts in milliseconds)."""
 
 
 def __getattr__(name: str) -> Any:

@@ -45,6 +45,7 @@ SIZES = (1e3, 2.0**20, 2.0**30)
 def analysis(bw: CommunicatorBandwidths) -> dict[str, Any]:
     """Every number and description of one analysis, joint rates included."""
     record: dict[str, Any] = {name: getattr(bw, name) for name in _FIELDS}
+    record["network_flow"] = [[*edge, weight] for edge, weight in bw.plan.network_flow.items()]
     record["alltoall_network"] = bw.alltoall_network_per_gpu()
     record["alltoall_network_bottleneck"] = bw.alltoall_network_bottleneck()
     for pattern in ("ring", "chain", "shift", "alltoall"):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from interconnect_sim.calibration import Calibration, load_calibration
+from interconnect_sim.cli.parser import PROG, Parser
 from interconnect_sim.converters import message_size, on_off, positive_int, ratio
 from interconnect_sim.scenarios.options import (
     add_calibration_option,
@@ -40,15 +41,6 @@ __all__ = [
     "ratio",
     "warn_outside_fitted_range",
 ]
-
-PROG = "interconnect-sim"
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def prior_note(fabric: Fabric, catalog: Catalog, calibration: Calibration) -> str | None:

@@ -31,8 +31,6 @@ from interconnect_sim.training.compute import (
     write_compute_calibration,
 )
 from interconnect_sim.units import format_duration
-from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS, load_training_runs
-from interconnect_sim.validation.training_score import fit_compute, score_runs
 
 __all__ = ["add_training_commands", "run_training_command"]
 
@@ -157,6 +155,10 @@ def run_training_command(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    # pandas comes with the runs: imported here so `train` starts without it
+    from interconnect_sim.validation.training_runs import SHIPPED_TRAINING_RUNS, load_training_runs
+    from interconnect_sim.validation.training_score import fit_compute, score_runs
+
     catalog = catalog_from(vars(args))
     frame = load_training_runs(args.runs)
     compute = load_compute_calibration()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interconnect_sim.training.memory import fits_memory
 from interconnect_sim.training.parallel import ParallelConfig
 from interconnect_sim.training.step import StepEstimate
 from interconnect_sim.units import format_duration
-from interconnect_sim.validation.training_score import TrainingScore
+
+if TYPE_CHECKING:
+    from interconnect_sim.validation.training_score import TrainingScore
 
 __all__ = ["format_step", "format_timeline", "format_validation"]
 

@@ -49,7 +49,7 @@ def add_validation_commands(commands: argparse._SubParsersAction) -> None:  # ty
     validate = commands.add_parser(
         "validate",
         help="score predictions against measured nccl-tests results",
-        description="Per system class and op: median and worst absolute %% error of busbw at "
+        description="Per system class and op: median and worst absolute % error of busbw at "
         ">= 64 MiB and of time at <= 64 KiB. Without --measurements, the shipped healthy rows. "
         "With --cross-validate, refit without each system (or GPU generation) and predict it.",
     )

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from interconnect_sim.collectives.network import NetworkRoutes
+from interconnect_sim.collectives.network_flow import NetworkPart, network_part
 from interconnect_sim.collectives.node_patterns import (
     MAX_ALLTOALL_GPUS,
     NodePatterns,
@@ -38,7 +39,6 @@ from interconnect_sim.collectives.node_patterns import (
     renamed_flow,
 )
 from interconnect_sim.collectives.paths import (
-    Edge,
     Flow,
     HopPaths,
     IndexedFlow,
@@ -49,7 +49,7 @@ from interconnect_sim.collectives.paths import (
 from interconnect_sim.errors import TopologyError
 from interconnect_sim.specs.catalog import Catalog
 from interconnect_sim.topology.edge_numbers import EdgeNumbers
-from interconnect_sim.topology.fabric import BANDWIDTH, TIER, Fabric
+from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.topology.structure import NodeSharing, node_prefix
 
 __all__ = ["CommunicatorBandwidths", "CommunicatorPlan", "NodeGroup", "analyse_communicator"]
@@ -279,98 +279,7 @@ class CommunicatorBandwidths:
         return self.node_count * self.gpus_per_node
 
 
-# -- network ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Network:
-    """The inter-node part of a communicator: its rails' rings over every node."""
-
-    rate: float  # aggregate of the rails per node, bytes/s
-    rail_count: int
-    limit: Edge | None
-    flow: IndexedFlow | None
-    nic_pairs: tuple[tuple[tuple[str, str], ...], ...]
-
-
-def _network(
-    fabric: Fabric, catalog: Catalog, routes: NetworkRoutes, gpus_by_node: list[list[str]]
-) -> _Network:
-    graph = fabric.graph
-    pairs = [routes.nic_pairs(gpus, graph.nodes[gpus[0]]["node"]) for gpus in gpus_by_node]
-    nic_pairs = tuple(tuple(p) for p in pairs)
-    rail_count = min(len(p) for p in pairs)
-    if rail_count == 0:
-        raise TopologyError(f"{fabric.name}: the communicator's nodes have no NICs")
-    nodes = len(gpus_by_node)
-    if nodes == 1:
-        capacity = HopPaths.of(fabric).capacity
-        # the slowest PCIe hop between each GPU and its NIC (a NIC under the other CPU socket
-        # is reached across the inter-socket link), capped by the NIC's ports
-        rates = [
-            min(
-                min(capacity[edge] for edge, _ in routes.gpu_to_nic(gpu, nic)),
-                _port_rate(fabric, catalog, nic),
-            )
-            for gpu, nic in pairs[0]
-        ]
-        return _Network(float(sum(rates)), rail_count, None, None, nic_pairs)
-    flow = _ring_flow(EdgeNumbers.of(fabric), routes, pairs, rail_count)
-    per_rail, limit = flow.bottleneck()
-    return _Network(per_rail * rail_count, rail_count, limit, flow, nic_pairs)
-
-
-def _ring_flow(
-    numbers: EdgeNumbers,
-    routes: NetworkRoutes,
-    pairs: list[list[tuple[str, str]]],
-    rail_count: int,
-) -> IndexedFlow:
-    """Every rail's ring over the nodes: node k's NIC to node k+1's, PCIe hops included, one
-    unit per rail; hop by hop in the order a dict would receive them."""
-    index = numbers.index
-    chunks: list[NDArray[np.int64]] = []
-    shares: list[NDArray[np.float64]] = []
-    edges: list[int] = []
-    weights: list[float] = []
-
-    def flush() -> None:
-        chunks.append(np.array(edges, dtype=np.int64))
-        shares.append(np.array(weights, dtype=float))
-        edges.clear()
-        weights.clear()
-
-    nodes = len(pairs)
-    for rail in range(rail_count):
-        for k in range(nodes):
-            gpu_src, src = pairs[k][rail]
-            gpu_dst, dst = pairs[(k + 1) % nodes][rail]
-            leaf_a, leaf_b = routes.leaf_of(src), routes.leaf_of(dst)
-            edges += (index[(src, leaf_a)], index[(leaf_b, dst)])
-            weights += (1.0, 1.0)
-            if leaf_a != leaf_b:
-                flush()
-                route, split = routes.leaf_route_numbers(leaf_a, leaf_b)
-                chunks.append(route)
-                shares.append(split)
-            for edge, weight in routes.gpu_to_nic(gpu_src, src):
-                edges.append(index[edge])
-                weights.append(weight)
-            for edge, weight in routes.gpu_to_nic(dst, gpu_dst):
-                edges.append(index[edge])
-                weights.append(weight)
-    flush()
-    return IndexedFlow.build(numbers, np.concatenate(chunks), np.concatenate(shares))
-
-
-def _port_rate(fabric: Fabric, catalog: Catalog, nic: str) -> float:
-    """A NIC's network rate: its cabled links, or (single node, nothing cabled) its ports."""
-    graph = fabric.graph
-    network = [d[BANDWIDTH] for _, _, d in graph.out_edges(nic, data=True) if d[TIER] == "network"]
-    if network:
-        return float(sum(network))
-    spec = catalog.nic(str(graph.nodes[nic]["spec"]))
-    return catalog.link(spec.port_link).data_rate_per_direction_bytes_per_s * spec.port_count
+# -- communicator --------------------------------------------------------------------------
 
 
 def _cpu_vendor(fabric: Fabric, node: int) -> str:
@@ -397,14 +306,15 @@ def _group_by_node(
     gpus_per_node: int | None,
 ) -> list[list[str]]:
     graph = fabric.graph
+    nodes = graph._node  # the plain dict: this looks at every GPU of the largest fabrics
     if gpus is not None:
         chosen: dict[int, list[str]] = defaultdict(list)
         for gpu in gpus:
-            if gpu not in graph or fabric.kind(gpu) != "gpu":
+            if gpu not in nodes or nodes[gpu]["kind"] != "gpu":
                 raise TopologyError(f"{gpu!r} is not a GPU of {fabric.name}")
-            chosen[int(graph.nodes[gpu]["node"])].append(gpu)
+            chosen[int(nodes[gpu]["node"])].append(gpu)
         groups = [chosen[node] for node in sorted(chosen)]
-        local = {tuple(graph.nodes[g]["local_rank"] for g in group) for group in groups}
+        local = {tuple(nodes[g]["local_rank"] for g in group) for group in groups}
         # one GPU per node has no intra-node pattern to repeat: any local GPU will do (a
         # pipeline send from GPU 4 of one node to GPU 0 of the next)
         if len(local) != 1 and any(len(group) > 1 for group in groups):
@@ -415,7 +325,7 @@ def _group_by_node(
         return groups
     by_node: dict[int, list[str]] = defaultdict(list)
     for gpu in fabric.gpus:
-        by_node[int(graph.nodes[gpu]["node"])].append(gpu)
+        by_node[int(nodes[gpu]["node"])].append(gpu)
     available = sorted(by_node)
     m = len(available) if node_count is None else node_count
     if not 1 <= m <= len(available):
@@ -539,13 +449,13 @@ def _analyse(
         intra_tier = "host"
 
     transport = "none"
-    net = _Network(0.0, 0, None, None, ())
+    net = NetworkPart(0.0, 0, None, None, ())
     sharp = False
     routes: NetworkRoutes | None = None
     node_routes = NetworkRoutes.of(fabric)
     if node_routes.has_nics(int(graph.nodes[local[0]]["node"])):
         routes = node_routes
-        net = _network(fabric, catalog, routes, gpus_by_node)
+        net = network_part(fabric, catalog, routes, gpus_by_node)
         transport = str(catalog.nic(str(graph.nodes[net.nic_pairs[0][0][1]]["spec"])).transport)
         sharp = transport == "infiniband" and _any_switch(fabric, "leaf", "sharp")
     nvls = g > 1 and fabric.p2p and _any_switch(fabric, "nvswitch", "multicast", "sharp")

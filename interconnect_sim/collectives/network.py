@@ -191,8 +191,9 @@ class NetworkRoutes:
     def leaf_of(self, nic: str) -> str:
         """The leaf switch a NIC is cabled to."""
         if nic not in self._leaves:
-            for neighbour in self.fabric.graph.successors(nic):
-                if self.fabric.kind(neighbour) == "leaf":
+            nodes = self.fabric.graph._node
+            for neighbour in self.fabric.graph._succ[nic]:
+                if nodes[neighbour]["kind"] == "leaf":
                     self._leaves[nic] = str(neighbour)
                     break
             else:

@@ -169,6 +169,8 @@ class FlowNetwork:
     _wake: simpy.Event | None = None
     _recorded_until: float = 0.0
     _known: dict[int, NDArray[np.int64]] = field(default_factory=dict)
+    _known_weights: dict[int, NDArray[np.float64]] = field(default_factory=dict)
+    _unindexed: int | None = None
     _owners: dict[int, list[int]] = field(default_factory=dict)  # edge -> edge arrays
     _overlaps: dict[int, set[int]] = field(default_factory=dict)  # edge array -> those sharing
     _adjacent: dict[int, set[int]] = field(default_factory=dict)
@@ -217,19 +219,35 @@ class FlowNetwork:
 
     def _sharing(self, incidence: Incidence) -> set[int]:
         """Ids of the known edge arrays that cross a link of ``incidence`` (itself included);
-        incidences that differ only in their rate cap share one edge array."""
+        incidences that differ only in their rate cap share one edge array. The first array is
+        indexed edge by edge only when a second one arrives (a single collective, as
+        :meth:`DiscreteEventEngine.estimate` runs, never needs it)."""
         key = id(incidence.edges)
         if key not in self._overlaps:
             self._known[key] = incidence.edges  # keeps the id unique while the network lives
-            touching = {key}
-            for edge in incidence.edges[incidence.weights > 0].tolist():
-                owners = self._owners.setdefault(edge, [])
-                touching.update(owners)
-                owners.append(key)
-            for other in touching:
+            self._known_weights[key] = incidence.weights
+            if not self._overlaps:
+                self._overlaps[key] = {key}
+                self._unindexed = key
+                return self._overlaps[key]
+            if self._unindexed is not None:
+                first, self._unindexed = self._unindexed, None
+                self._index_owners(first, self._known[first])
+            for other in self._index_owners(key, incidence.edges):
                 self._overlaps.setdefault(other, set()).add(key)
-            self._overlaps[key] = touching
+                self._overlaps[key].add(other)
         return self._overlaps[key]
+
+    def _index_owners(self, key: int, edges: NDArray[np.int64]) -> set[int]:
+        """Record ``key`` as an owner of its loaded edges; the keys already owning them."""
+        loaded = edges[self._known_weights[key] > 0]
+        touching = {key}
+        for edge in loaded.tolist():
+            owners = self._owners.setdefault(edge, [])
+            touching.update(owners)
+            owners.append(key)
+        self._overlaps.setdefault(key, set()).update(touching)
+        return touching
 
     def _complete_due(self) -> None:
         """Finish every flow whose last byte is delivered by now."""

@@ -148,7 +148,7 @@ def _chakra_calls(blobs: list[tuple[Path, bytes]]) -> tuple[list[TraceCall], lis
         group_ranks = world if group == "world" else tuple(sorted(members[group]))
         if len(group_ranks) < 2:
             raise TraceError(
-                f"{items[0][1].node.name or name}: the ranks of group {group!r} are unknown from "
+                f"{items[0][1].node.name or name!r}: the ranks of group {group!r} are unknown from "
                 "one file; give every rank's Chakra trace"
             )
         size = float(items[0][1].node.attrs.get("comm_size") or 0)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -28,6 +27,14 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch
 
 from interconnect_sim.files import write_atomically
+from interconnect_sim.report.fabric_groups import (
+    MAX_GROUPS_PER_ROW,
+    NETWORK_ROWS,
+    FabricGroup,
+    GroupLink,
+    fabric_groups,
+    merge_rows,
+)
 from interconnect_sim.topology.fabric import BANDWIDTH, LINK_COUNT, LINK_SPEC, TIER, Fabric
 from interconnect_sim.units import format_rate
 
@@ -64,9 +71,7 @@ KIND_NAMES = {
     "core": "core",
 }
 _SMALL_ROWS = ("nvswitch", "gpu", "pcie_switch", "nic", "cpu")
-_NETWORK_ROWS = ("system", "leaf", "spine", "core")
 _MAX_LABELLED = 16
-_MAX_GROUPS_PER_ROW = 8
 
 
 # -- one system ------------------------------------------------------------------------------
@@ -225,146 +230,6 @@ def _draw_small(fabric: Fabric, ax: Axes) -> None:
 # -- many systems: groups ---------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class FabricGroup:
-    """Identical devices drawn as one box: a scalable unit's systems, an SU's leaves ..."""
-
-    key: str
-    row: str
-    title: str
-    members: list[str] = field(default_factory=list)
-    detail: str = ""
-
-    @property
-    def count(self) -> int:
-        """Devices (or systems) in the group."""
-        return len(self.members)
-
-
-@dataclass(slots=True)
-class GroupLink:
-    """All physical links between two groups: count and bandwidth per direction (upward)."""
-
-    lower: str
-    upper: str
-    tier: str
-    links: int = 0
-    bandwidth_bytes_per_s: float = 0.0
-
-
-def _system_su(fabric: Fabric) -> dict[int, int]:
-    su_of: dict[int, int] = {}
-    for nic in fabric.nodes_of_kind("nic"):
-        node = fabric.graph.nodes[nic].get("node")
-        for neighbour in fabric.graph.successors(nic):
-            if fabric.kind(neighbour) == "leaf" and node is not None:
-                su_of.setdefault(int(node), int(fabric.graph.nodes[neighbour].get("su", 0)))
-    return su_of
-
-
-def _system_detail(group: FabricGroup, info: dict[str, int]) -> str:
-    system = group.detail.split("\n", 1)[0]
-    gpus = group.count * info["gpus_per_node"]
-    return f"{system}\n{gpus:,} GPUs" if gpus else system
-
-
-def _switch_group(node: str, kind: str, su: object) -> str:
-    if kind == "leaf":
-        return f"leaf:su{su}"
-    prefix = node.split("/", 1)[0] if "/" in node else ""
-    return f"{kind}:{prefix}"
-
-
-def fabric_groups(fabric: Fabric) -> tuple[list[FabricGroup], list[GroupLink]]:
-    """Collapse a multi-node fabric into groups (per SU, per switch tier) and group links."""
-    su_of = _system_su(fabric)
-    system = str(fabric.graph.graph.get("system", "system"))
-    gpn = int(fabric.graph.graph.get("gpus_per_node") or 0)
-    groups: dict[str, FabricGroup] = {}
-    group_of: dict[str, str] = {}
-    systems: dict[str, set[int]] = defaultdict(set)
-    for node, data in fabric.graph.nodes(data=True):
-        kind = data["kind"]
-        if kind in ("leaf", "spine", "core"):
-            key = _switch_group(node, kind, data.get("su"))
-            if key not in groups:
-                scope = key.split(":", 1)[1]
-                where = f" ({scope.replace('su', 'SU ')})" if scope else ""
-                groups[key] = FabricGroup(key, kind, f"{kind}{where}", detail=str(data["spec"]))
-            groups[key].members.append(node)
-            group_of[node] = key
-        else:
-            index = int(data.get("node", 0))
-            key = f"system:su{su_of.get(index, 0)}"
-            systems[key].add(index)
-            group_of[node] = key
-    for key, indices in systems.items():
-        su = key.split("su", 1)[1]
-        groups[key] = FabricGroup(
-            key, "system", f"SU {su}", members=[f"n{i}" for i in sorted(indices)], detail=system
-        )
-    fabric_gpus = {"gpus_per_node": gpn}
-    for group in groups.values():
-        if group.row == "system":
-            group.detail = _system_detail(group, fabric_gpus)
-    rank = {row: i for i, row in enumerate(_NETWORK_ROWS)}
-    links: dict[tuple[str, str, str], GroupLink] = {}
-    for u, v, data in fabric.graph.edges(data=True):
-        a, b = group_of[u], group_of[v]
-        if a == b or rank[groups[a].row] >= rank[groups[b].row]:
-            continue
-        pair = (a, b, str(data[TIER]))
-        link = links.setdefault(pair, GroupLink(*pair))
-        link.links += int(data[LINK_COUNT])
-        link.bandwidth_bytes_per_s += float(data[BANDWIDTH])
-    return list(groups.values()), list(links.values())
-
-
-def _merge_rows(
-    groups: list[FabricGroup], links: list[GroupLink]
-) -> tuple[list[FabricGroup], list[GroupLink]]:
-    """Rows with more than a handful of groups become one group with the totals."""
-    by_row: dict[str, list[FabricGroup]] = defaultdict(list)
-    for group in groups:
-        by_row[group.row].append(group)
-    rename: dict[str, str] = {}
-    merged: list[FabricGroup] = []
-    for row, members in by_row.items():
-        if len(members) <= _MAX_GROUPS_PER_ROW:
-            merged.extend(members)
-            continue
-        key = f"{row}:all"
-        unit = "SUs" if row in ("system", "leaf") else "groups"
-        group = FabricGroup(
-            key,
-            row,
-            f"{row} ({len(members)} {unit})" if row != "system" else f"{len(members)} SUs",
-            detail=members[0].detail,
-        )
-        for member in members:
-            group.members.extend(member.members)
-            rename[member.key] = key
-        if row == "system":
-            per_node = _gpus_per_member(members)
-            group.detail = f"{group.detail.split(chr(10))[0]}\n{per_node * group.count:,} GPUs"
-        merged.append(group)
-    combined: dict[tuple[str, str, str], GroupLink] = {}
-    for link in links:
-        pair = (rename.get(link.lower, link.lower), rename.get(link.upper, link.upper), link.tier)
-        total = combined.setdefault(pair, GroupLink(*pair))
-        total.links += link.links
-        total.bandwidth_bytes_per_s += link.bandwidth_bytes_per_s
-    return merged, list(combined.values())
-
-
-def _gpus_per_member(members: list[FabricGroup]) -> int:
-    first = members[0]
-    lines = first.detail.split("\n")
-    if len(lines) < 2 or not first.count:
-        return 0
-    return int(lines[1].split()[0].replace(",", "")) // first.count
-
-
 def _group_text(group: FabricGroup) -> str:
     if group.row == "system":
         return f"{group.title}\n{group.count:,} x {group.detail}"
@@ -372,11 +237,11 @@ def _group_text(group: FabricGroup) -> str:
 
 
 def _draw_groups(fabric: Fabric, ax: Axes) -> None:
-    groups, links = _merge_rows(*fabric_groups(fabric))
+    groups, links = merge_rows(*fabric_groups(fabric))
     rows: dict[str, list[FabricGroup]] = defaultdict(list)
     for group in groups:
         rows[group.row].append(group)
-    present = [row for row in _NETWORK_ROWS if row in rows]
+    present = [row for row in NETWORK_ROWS if row in rows]
     centre: dict[str, tuple[float, float]] = {}
     box_h = 0.42
     for level, row in enumerate(present):
@@ -424,7 +289,7 @@ def _draw_groups(fabric: Fabric, ax: Axes) -> None:
                 alpha=0.7,
                 zorder=1,
             )
-            if len(level_links) <= _MAX_GROUPS_PER_ROW:
+            if len(level_links) <= MAX_GROUPS_PER_ROW:
                 ax.text(
                     xa + 0.3 * (xb - xa),
                     ya + 0.3 * (yb - ya),
@@ -435,7 +300,7 @@ def _draw_groups(fabric: Fabric, ax: Axes) -> None:
                     zorder=3,
                     bbox=label_box,
                 )
-        if len(level_links) > _MAX_GROUPS_PER_ROW:
+        if len(level_links) > MAX_GROUPS_PER_ROW:
             total = sum(link.links for link in level_links)
             rate = sum(link.bandwidth_bytes_per_s for link in level_links)
             ax.text(

@@ -85,6 +85,11 @@ class EdgeNumbers:
             self._runs = runs
         return self._runs
 
+    def node_runs_of(self, nodes: list[int]) -> dict[int, tuple[int, int]]:
+        """(first number, count) of the edges leaving each node's devices."""
+        runs = self._node_runs()
+        return {node: runs[node] for node in nodes}
+
     def node_runs(
         self, local_edges: NDArray[np.int64], template: int, nodes: list[int]
     ) -> NDArray[np.int64] | None:

@@ -268,12 +268,13 @@ class Fabric:
 
     def kind(self, node_id: str) -> str:
         """Device kind of a node."""
-        return str(self.graph.nodes[node_id]["kind"])
+        return str(self.graph._node[node_id]["kind"])
 
     def nodes_of_kind(self, kind: str) -> list[str]:
         """Node ids of one kind, in insertion order."""
         ids: tuple[str, ...] = self.derived(
-            f"kind:{kind}", lambda: tuple(n for n, k in self.graph.nodes(data="kind") if k == kind)
+            f"kind:{kind}",
+            lambda: tuple(n for n, a in self.graph._node.items() if a.get("kind") == kind),
         )
         return list(ids)
 

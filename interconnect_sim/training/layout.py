@@ -70,7 +70,10 @@ def fastest_virtual_stages(
 ) -> tuple[ParallelConfig, StepEstimate]:
     """The interleaving with the shortest step that fits memory (or, when none fits, the one
     that needs least memory, for the caller to report). With ``scheduled`` only interleavings
-    a schedule can run (micro-batches divisible by the pipeline ranks, :mod:`.schedule`)."""
+    a schedule can run (micro-batches divisible by the pipeline ranks, :mod:`.schedule`). The
+    tries share one cache of communicator analyses and collective times (``estimate_step``'s
+    ``cache``)."""
+    step_options.setdefault("cache", {})
     if parallel.pp == 1:
         p = default_pipeline_split(model, replace(parallel, vpp=1))
         return p, estimate_step(

@@ -123,3 +123,52 @@ def test_specs_lists_every_spec_with_inferred_fields(capsys: pytest.CaptureFixtu
     assert code == 0
     assert "nvswitch-2" in out
     assert "inferred: port_count" in out
+
+
+def test_the_command_list_shows_each_command_s_own_summary() -> None:
+    """`--help` lists every command without importing it; the lines are the modules' own."""
+    import argparse
+
+    from interconnect_sim.cli import COMMANDS, _build_parser
+
+    for command, (*_, summary) in COMMANDS.items():
+        parser = _build_parser(command)
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        helps = {choice.dest: choice.help for choice in actions[0]._choices_actions}
+        assert helps[command] == summary, command
+        assert list(helps) == list(COMMANDS)
+
+
+def test_help_and_small_commands_load_no_heavy_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from interconnect_sim.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('pandas', 'matplotlib', 'simpy', 'networkx', 'numpy', 'scipy')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_command_help_prints_plain_percent_signs(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse formats help strings with %, not descriptions: a doubled %% would show."""
+    with pytest.raises(SystemExit) as top:
+        main(["--help"])
+    assert top.value.code == 0
+    listing = capsys.readouterr().out
+    commands = listing.split("{", 1)[1].split("}", 1)[0].split(",")
+    assert len(commands) >= 10
+    for command in commands:
+        with pytest.raises(SystemExit) as done:
+            main([command, "--help"])
+        assert done.value.code == 0, command
+        text = capsys.readouterr().out
+        assert "%%" not in text, command
+        assert text.startswith("usage:"), command

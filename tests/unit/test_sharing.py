@@ -38,6 +38,7 @@ GROUPS = [
     list(range(8, 16)),  # a TP group of an intact node
     [3, 11, 19, 27],  # GPU 3 of nodes 0-3: a ring through the degraded GPU
     list(range(0, 320, 8)),  # GPU 0 of every node: through the missing spine
+    [4, 8, 21, 30],  # one GPU per node, not the same one: a pipeline's sends
 ]
 
 
