@@ -103,8 +103,20 @@ def test_shipped_sweep_runs_at_reduced_size_through_the_cli(
     ):
         assert frame[column].notna().all(), column
     assert (frame["time_to_train_with_failures_days"] > frame["time_to_train_days"]).all()
+    # Rows ranked feasible first, by objective, ties (the tapers) to the cheaper design.
+    ranked = frame[frame["feasible"]] if frame["feasible"].any() else frame  # 128 GPUs: late
+    for (_, a), (_, b) in zip(ranked.iterrows(), ranked.iloc[1:].iterrows(), strict=False):
+        assert a["objective"] <= b["objective"]
+        if a["objective"] == b["objective"]:
+            assert a["run_cost"] <= b["run_cost"]
     summary = (out / "summary.md").read_text()
     assert "## Best design" in summary
+    best = ranked.iloc[0]
+    named = (
+        f"**{best['system']} {best['network']}, {best['gpus']} GPUs ({best['nodes']} nodes), "
+        f"{best['oversubscription']:g}:1**"
+    )
+    assert f"## Best design\n\n{named}" in summary
     assert "## Re-timed on the discrete-event engine" in summary
     # A second run finds every row done and evaluates nothing.
     code, stdout, _ = run(
