@@ -44,13 +44,13 @@ def test_the_des_recheck_sees_the_taper_the_analytic_engine_cannot(tmp_path: Pat
     one, two = frame.loc[1.0], frame.loc[2.0]
     # The analytic engine times each pipeline pair alone: the taper changes nothing.
     assert one["step_time_s"] == pytest.approx(two["step_time_s"], rel=1e-12)
-    # Uncongested, the timeline and the closed form do the same work and expose the same
-    # pipeline sends; the step differs by what docs/design/timeline.md lists (the first and last
-    # data-parallel buckets exposed, TP calls beside their own compute): +4.1 % here ...
+    # Uncongested, the timeline and the closed form do the same work, expose the same pipeline
+    # sends and the same data-parallel buckets; the step differs by what docs/design/timeline.md
+    # lists (TP calls beside their own compute, the real schedule): -0.14 % here ...
     des_one = rechecks.set_index("oversubscription").loc[1.0]
     assert des_one["compute_s"] == pytest.approx(one["compute_s"], rel=1e-9)
     assert one["des_exposed_pp_s"] == pytest.approx(one["exposed_pp_s"], rel=0.02)
-    assert one["des_step_time_s"] == pytest.approx(one["step_time_s"], rel=0.06)
+    assert one["des_step_time_s"] == pytest.approx(one["step_time_s"], rel=0.03)
     # ... but at 2:1 the 256 sends of a pipeline step share half the leaf uplinks.
     assert two["des_exposed_pp_s"] > 1.5 * one["des_exposed_pp_s"]
     assert two["des_step_time_s"] > one["des_step_time_s"]
