@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.cli.common import calibration_from, positive_int
+from interconnect_sim.cli.common import positive_int
 from interconnect_sim.files import check_output_folder, write_atomically
 from interconnect_sim.planning.executors import RowStore, run_sweep, settings_for
+from interconnect_sim.planning.recheck import RECHECKS, merge_rechecks
 from interconnect_sim.planning.sweep import Sweep, load_sweep
 from interconnect_sim.planning.verdict import verdict
 from interconnect_sim.scenarios.options import add_calibration_option
@@ -73,7 +74,10 @@ def _write_outputs(out: Path, sweep: Sweep, stats: Any) -> dict[str, Any]:
         verdict(record, settings.objective, settings.constraints)
     for column in ("objective", "feasible", "infeasible_reasons"):
         frame[column] = [r[column] for r in records]
-    frame = frame.sort_values(["feasible", "objective"], ascending=[False, True])
+    rechecks = RowStore(out, RECHECKS).read()
+    frame = merge_rechecks(frame, rechecks[rechecks["design_id"].isin(ids)])
+    order = [c for c in ("feasible", "objective", "run_cost", "energy_mwh") if c in frame]
+    frame = frame.sort_values(order, ascending=[c != "feasible" for c in order])
 
     def write_csv(tmp: Path) -> None:
         frame.to_csv(tmp, index=False)
@@ -98,6 +102,7 @@ def _write_outputs(out: Path, sweep: Sweep, stats: Any) -> dict[str, Any]:
         "errors": stats.errors,
         "elapsed_s": stats.elapsed_s,
         "executor": stats.executor,
+        "rechecked": stats.rechecked,
         "rows_of_other_sweeps": others,
         "feasible": int(frame["feasible"].sum()),
         "best": [
@@ -125,8 +130,9 @@ def _write_outputs(out: Path, sweep: Sweep, stats: Any) -> dict[str, Any]:
 def run_planning_command(args: argparse.Namespace) -> int:
     """Run ``plan``."""
     sweep = load_sweep(args.sweep)
+    if args.calibration is not None:  # every design point uses it (overrides the sweep's)
+        sweep = sweep.with_design("--calibration", calibration=str(args.calibration))
     settings_for(sweep)  # objective/price problems before any work
-    calibration_from(args)  # a bad calibration file fails before any work
     out = check_output_folder(args.out or Path("out") / sweep.name, "--out")
     out.mkdir(parents=True, exist_ok=True)
     bar = None
@@ -149,7 +155,6 @@ def run_planning_command(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             dask_workers=args.dask_workers,
             progress=progress,
-            calibration=args.calibration,
         )
     finally:
         if bar is not None:
@@ -163,6 +168,7 @@ def run_planning_command(args: argparse.Namespace) -> int:
         f"{out / 'designs.parquet'}), {report['evaluated']} evaluated in "
         f"{report['elapsed_s']:.1f} s on {report['executor']}, {report['errors']} failed, "
         f"{report['feasible']} feasible"
+        + (f", {report['rechecked']} re-timed on the DES" if report["rechecked"] else "")
     )
     for i, row in enumerate(report["best"], 1):
         cost = "" if row["run_cost"] is None else f", run cost {row['run_cost']:.4g}"

@@ -11,29 +11,35 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from interconnect_sim.calibration import load_calibration
+from interconnect_sim.calibration import Calibration, load_calibration
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.errors import InterconnectSimError, ScenarioError
 from interconnect_sim.importers.topology import system_from_dump_file
 from interconnect_sim.planning.bom import BillOfMaterials, Reach, bill_of_materials
 from interconnect_sim.planning.cost import PriceTable, estimate_cost, load_price_table
-from interconnect_sim.planning.layout_search import SearchSpace, recheck, search_layouts
+from interconnect_sim.planning.design import Constraints, DesignPoint
+from interconnect_sim.planning.layout_choice import (
+    Choice,
+    auto_layout,
+    explicit_layout,
+    layout_json,
+)
+from interconnect_sim.planning.layout_space import split_of
 from interconnect_sim.planning.placement import JobFabric, job_placement, limiting_term
 from interconnect_sim.planning.power import estimate_power
 from interconnect_sim.planning.rows import empty_row
-from interconnect_sim.planning.sweep import Constraints, DesignPoint
 from interconnect_sim.planning.verdict import verdict
 from interconnect_sim.specs import Catalog, load_catalog
 from interconnect_sim.specs.system_readers import SystemHints, register_system_reader
 from interconnect_sim.topology.presets import FabricRequest, build_fabric
 from interconnect_sim.training.compute import load_compute_calibration
 from interconnect_sim.training.model import ModelConfig, load_model
-from interconnect_sim.training.parallel import ParallelConfig
-from interconnect_sim.training.step import StepEstimate, estimate_step
+from interconnect_sim.training.step import StepEstimate
 from interconnect_sim.training.time_to_train import (
     Goodput,
     TimeToTrain,
@@ -59,8 +65,6 @@ class EvalSettings:
     objective: str = "time_to_train"
     constraints: Constraints = field(default_factory=Constraints)
     prices: str | None = None
-    calibration: str | None = None
-    """Calibration file (``interconnect-sim calibrate``) for every collective; None = shipped."""
 
 
 class Evaluator:
@@ -69,9 +73,7 @@ class Evaluator:
     def __init__(self, settings: EvalSettings) -> None:
         self.settings = settings
         self.compute = load_compute_calibration()
-        self.calibration = load_calibration(
-            None if settings.calibration is None else Path(settings.calibration)
-        )
+        self._calibrations: dict[str | None, Calibration] = {}
         self.prices: PriceTable | None = (
             None if settings.prices is None else load_price_table(Path(settings.prices))
         )
@@ -85,6 +87,12 @@ class Evaluator:
         if self._catalog_cache is None:
             self._catalog_cache = load_catalog()
         return self._catalog_cache
+
+    def calibration(self, path: str | None) -> Calibration:
+        """The collective calibration a design names (``None``: the shipped one), loaded once."""
+        if path not in self._calibrations:
+            self._calibrations[path] = load_calibration(None if path is None else Path(path))
+        return self._calibrations[path]
 
     def _model(self, name: str) -> ModelConfig:
         if name not in self._models:
@@ -131,7 +139,7 @@ class Evaluator:
             "fabric": fabric,
             "built": built,
             "gpus_per_node_used": used,
-            "analytic": AnalyticEngine(catalog, self.calibration),
+            "analytic": AnalyticEngine(catalog, self.calibration(inputs.get("calibration"))),
             "cache": {},
             "boms": {},
             "searches": {},
@@ -157,101 +165,13 @@ class Evaluator:
         bom: BillOfMaterials = entry["boms"][key]
         return bom
 
-    # -- layout -----------------------------------------------------------------------------
-
     def _layout(
         self, entry: dict[str, Any], inputs: dict[str, Any], model: ModelConfig, gpus: int
-    ) -> tuple[ParallelConfig, StepEstimate, int, float]:
-        seq = inputs.get("seq") or model.seq_len
-        layout = inputs["layout"]
-        if layout != "auto":
-            return self._explicit(entry, inputs, model, gpus, seq, layout)
-        search = inputs.get("search") or {}
-        key = (
-            model.id,
-            gpus,
-            inputs["global_batch"],
-            seq,
-            inputs["precision"],
-            json.dumps(search, sort_keys=True),
-            inputs["tp_overlap"],
-            inputs["engine"],
-        )
-        if key not in entry["searches"]:
-            space = SearchSpace(
-                **{k: v for k, v in search.items() if k not in ("zero",)},
-                **({"zero_stages": search["zero"]} if "zero" in search else {}),
-            )
-            result = search_layouts(
-                model,
-                entry["fabric"],
-                entry["catalog"],
-                self.compute,
-                global_batch=inputs["global_batch"],
-                gpus=gpus,
-                seq_len=seq,
-                precision=inputs["precision"],
-                space=space,
-                top=3,
-                tp_comm_overlap=inputs["tp_overlap"],
-                analytic=entry["analytic"],
-                cache=entry["cache"],
-                nvlink_domain=entry["gpus_per_node_used"],
-            )
-            best = result.best
-            if inputs["engine"] == "des":
-                best = recheck(
-                    best,
-                    model,
-                    entry["fabric"],
-                    entry["catalog"],
-                    self.compute,
-                    analytic=entry["analytic"],
-                )
-            entry["searches"][key] = (best[0], result.evaluated, result.elapsed_s)
-        chosen, evaluated, elapsed = entry["searches"][key]
-        return chosen.parallel, chosen.step, evaluated, elapsed
-
-    def _explicit(
-        self,
-        entry: dict[str, Any],
-        inputs: dict[str, Any],
-        model: ModelConfig,
-        gpus: int,
-        seq: int,
-        layout: dict[str, Any],
-    ) -> tuple[ParallelConfig, StepEstimate, int, float]:
-        tp, pp, cp = layout["tp"], layout["pp"], layout.get("cp", 1)
-        if gpus % (tp * pp * cp):
-            raise ScenarioError(f"{gpus} GPUs do not split into tp x pp x cp = {tp * pp * cp}")
-        parallel = ParallelConfig(
-            tp=tp,
-            pp=pp,
-            cp=cp,
-            dp=layout.get("dp", gpus // (tp * pp * cp)),
-            ep=layout.get("ep", 1),
-            vpp=layout.get("vpp", 1),
-            micro_batch=layout.get("micro_batch", 1),
-            global_batch=inputs["global_batch"],
-            seq_len=seq,
-            sequence_parallel=tp > 1,
-            zero_stage=layout.get("zero", 1),
-            recompute=layout.get("recompute", "none"),
-            precision=inputs["precision"],
-            tp_comm_overlap=inputs["tp_overlap"],
-        )
-        step = estimate_step(
-            model,
-            parallel,
-            entry["fabric"],
-            entry["catalog"],
-            self.compute,
-            engine=inputs["engine"],
-            check_memory=self.settings.constraints.memory_fit,
-            analytic=entry["analytic"],
-            cache=entry["cache"],
-        )
-        return parallel, step, 1, 0.0
+    ) -> Choice:
+        if inputs["layout"] == "auto":
+            return auto_layout(entry, inputs, model, gpus, self.compute)
+        memory_fit = self.settings.constraints.memory_fit
+        return explicit_layout(entry, inputs, model, gpus, self.compute, check_memory=memory_fit)
 
     # -- one point --------------------------------------------------------------------------
 
@@ -269,14 +189,29 @@ class Evaluator:
         )
         return time_to_train(inputs["tokens"], step.tokens_per_s, gpus, hosts, goodput)
 
-    def evaluate(self, point: DesignPoint) -> dict[str, Any]:
-        """The row of one design point (its error in the row if it fails)."""
+    def evaluate(
+        self,
+        point: DesignPoint,
+        *,
+        layout: Mapping[str, Any] | None = None,
+        engine: str | None = None,
+    ) -> dict[str, Any]:
+        """The row of one design point (its error in the row if it fails).
+
+        ``layout`` and ``engine`` re-time the point with a given layout (its row's
+        ``layout_json``) on another engine; the row keeps the point's id and inputs.
+        """
         inputs = dict(point.inputs)
+        mode = "auto" if inputs["layout"] == "auto" else "explicit"
+        if layout is not None:
+            inputs["layout"] = dict(layout)
+        if engine is not None:
+            inputs["engine"] = engine
         row = empty_row()
         row.update(
             design_id=point.design_id,
             sweep=self.settings.sweep,
-            inputs_json=json.dumps(inputs, sort_keys=True, default=str),
+            inputs_json=json.dumps(dict(point.inputs), sort_keys=True, default=str),
             **{
                 k: inputs.get(k)
                 for k in (
@@ -298,7 +233,7 @@ class Evaluator:
         row["network"] = None if inputs.get("network") is None else str(inputs["network"])
         for key in ("gpus", "nodes", "model"):
             row[key] = inputs.get(key)
-        row["layout_mode"] = "auto" if inputs["layout"] == "auto" else "explicit"
+        row["layout_mode"] = mode
         try:
             self._fill(row, point, inputs)
         except InterconnectSimError as exc:
@@ -337,6 +272,10 @@ class Evaluator:
             zero=parallel.zero_stage,
             micro_batch=parallel.micro_batch,
             recompute=parallel.recompute,
+            pp_split=split_of(parallel).describe(),
+            layout_json=layout_json(parallel),
+            pp_first_stage_layers=parallel.pp_first_stage_layers,
+            pp_last_stage_layers=parallel.pp_last_stage_layers,
             layouts_evaluated=evaluated,
             step_time_s=step.step_time_s,
             tokens_per_s=step.tokens_per_s,

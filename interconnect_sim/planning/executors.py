@@ -30,33 +30,50 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from interconnect_sim.calibration import load_calibration
 from interconnect_sim.errors import ScenarioError
 from interconnect_sim.files import write_atomically
+from interconnect_sim.planning.design import DesignPoint, Sweep
 from interconnect_sim.planning.evaluate import EvalSettings, Evaluator
+from interconnect_sim.planning.recheck import RECHECKS, select_rechecks
 from interconnect_sim.planning.rows import SCHEMA
-from interconnect_sim.planning.sweep import DesignPoint, Sweep
 
-__all__ = ["RowStore", "RunStats", "evaluate_batch", "run_sweep", "settings_for"]
+__all__ = ["RowStore", "RunStats", "evaluate_batch", "recheck_batch", "run_sweep", "settings_for"]
 
 PARTS = "designs.parquet"
 _NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 _EVALUATORS: dict[EvalSettings, Evaluator] = {}
 
 
-def evaluate_batch(settings: EvalSettings, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Evaluate design points (their inputs) in this process; the unit of work of every executor."""
+def _evaluator(settings: EvalSettings) -> Evaluator:
     evaluator = _EVALUATORS.get(settings)
     if evaluator is None:
         _EVALUATORS.clear()
         evaluator = _EVALUATORS[settings] = Evaluator(settings)
+    return evaluator
+
+
+def evaluate_batch(settings: EvalSettings, points: list[Any]) -> list[dict[str, Any]]:
+    """Evaluate design points (their inputs) in this process; the unit of work of every executor."""
+    evaluator = _evaluator(settings)
     return [evaluator.evaluate(DesignPoint(inputs)) for inputs in points]
 
 
-class RowStore:
-    """The part files of ``designs.parquet``: what is done, and appending what finishes."""
+def recheck_batch(settings: EvalSettings, items: list[Any]) -> list[dict[str, Any]]:
+    """Re-time design points, each ``(inputs, layout)``, on the discrete-event engine."""
+    evaluator = _evaluator(settings)
+    return [
+        evaluator.evaluate(DesignPoint(inputs), layout=layout, engine="des")
+        for inputs, layout in items
+    ]
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder) / PARTS
+
+class RowStore:
+    """The part files of ``designs.parquet`` (or ``rechecks.parquet``): what is done, and
+    appending what finishes."""
+
+    def __init__(self, folder: Path, parts: str = PARTS) -> None:
+        self.folder = Path(folder) / parts
         self.folder.mkdir(parents=True, exist_ok=True)
         self._next = len(list(self.folder.glob("part-*.parquet")))
 
@@ -95,21 +112,24 @@ class RunStats:
     errors: int
     elapsed_s: float
     executor: str
+    rechecked: int = 0
 
 
-def settings_for(sweep: Sweep, calibration: Path | None = None) -> EvalSettings:
-    """The worker settings of a sweep (``calibration``: a calibration file for every
-    collective instead of the shipped one)."""
+def settings_for(sweep: Sweep) -> EvalSettings:
+    """The worker settings of a sweep; its problems (prices, calibration files) as errors."""
     if sweep.prices is None and sweep.objective in ("cost", "cost_per_token"):
         raise ScenarioError(f"{sweep.path}: objective {sweep.objective!r} needs prices = FILE")
     if sweep.prices is None and sweep.constraints.budget is not None:
         raise ScenarioError(f"{sweep.path}: a budget constraint needs prices = FILE")
+    for path in sorted(
+        {str(p.inputs["calibration"]) for p in sweep.points() if p.inputs.get("calibration")}
+    ):
+        load_calibration(Path(path))  # a bad calibration file is an error before any work
     return EvalSettings(
         sweep=sweep.name,
         objective=sweep.objective,
         constraints=sweep.constraints,
         prices=None if sweep.prices is None else str(sweep.prices),
-        calibration=None if calibration is None else str(Path(calibration).resolve()),
     )
 
 
@@ -124,16 +144,20 @@ def _batches(points: Iterable[DesignPoint], size: int) -> list[list[dict[str, An
     return sorted(batches, key=lambda b: -int(b[0].get("gpus") or b[0].get("nodes") or 0))
 
 
+Work = Callable[[EvalSettings, list[Any]], list[dict[str, Any]]]
+"""A unit of work of every executor: settings and a batch in, rows out."""
+
+
 def _local(
-    settings: EvalSettings, batches: list[list[dict[str, Any]]], workers: int
+    work: Work, settings: EvalSettings, batches: list[list[Any]], workers: int
 ) -> Iterator[list[dict[str, Any]]]:
     if workers == 1:
         for batch in batches:
-            yield evaluate_batch(settings, batch)
+            yield work(settings, batch)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         pending: set[Future[list[dict[str, Any]]]] = {
-            pool.submit(evaluate_batch, settings, batch) for batch in batches
+            pool.submit(work, settings, batch) for batch in batches
         }
         try:
             while pending:
@@ -146,8 +170,9 @@ def _local(
 
 
 def _dask(
+    work: Work,
     settings: EvalSettings,
-    batches: list[list[dict[str, Any]]],
+    batches: list[list[Any]],
     scheduler: str | None,
     dask_workers: int | None,
 ) -> Iterator[list[dict[str, Any]]]:
@@ -173,13 +198,57 @@ def _dask(
         except OSError as exc:
             raise ScenarioError(f"--scheduler: cannot reach {scheduler!r}: {exc}") from None
     try:
-        futures = [client.submit(evaluate_batch, settings, batch, pure=False) for batch in batches]
+        futures = [client.submit(work, settings, batch, pure=False) for batch in batches]
         for future in dist.as_completed(futures):
             yield future.result()
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Runner:
+    """Where batches run: a local pool or Dask."""
+
+    workers: int | None
+    scheduler: str | None
+    dask_workers: int | None
+
+    @property
+    def dask(self) -> bool:
+        return self.scheduler is not None or self.dask_workers is not None
+
+    def describe(self) -> str:
+        if self.dask:
+            return f"dask ({self.scheduler or f'local cluster of {self.dask_workers}'})"
+        count = self.workers or os.cpu_count() or 1
+        return f"local ({count} process{'es' if count > 1 else ''})"
+
+    def run(
+        self, work: Work, settings: EvalSettings, batches: list[list[Any]]
+    ) -> Iterator[list[dict[str, Any]]]:
+        if self.dask:
+            return _dask(work, settings, batches, self.scheduler, self.dask_workers)
+        count = self.workers or os.cpu_count() or 1
+        return _local(work, settings, batches, max(1, min(count, len(batches) or 1)))
+
+
+def _stream(
+    rows_stream: Iterator[list[dict[str, Any]]],
+    store: RowStore,
+    todo: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[int, int]:
+    """Append every batch's rows as it finishes; (rows, errors)."""
+    finished = errors = 0
+    for rows in rows_stream:
+        store.append(rows)
+        finished += len(rows)
+        errors += sum(1 for r in rows if r["error"] is not None)
+        if progress is not None:
+            progress(finished, todo)
+    return finished, errors
 
 
 def run_sweep(
@@ -193,7 +262,9 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
     calibration: Path | None = None,
 ) -> RunStats:
-    """Evaluate every design point of ``sweep`` not yet in ``out``, appending rows as they finish.
+    """Evaluate every design point of ``sweep`` not yet in ``out``, appending rows as they finish;
+    then re-time what ``[recheck]`` asks for (:mod:`.recheck`) not yet in
+    ``out/rechecks.parquet``.
 
     Parameters
     ----------
@@ -212,37 +283,38 @@ def run_sweep(
     progress : callable, optional
         Called with (points done, points to do) after each batch.
     calibration : Path, optional
-        Calibration file for every collective (default: the shipped one). Rows already in
-        ``out`` are kept as they are, whatever calibration made them.
+        Calibration file for every collective, as if the sweep set ``calibration`` in
+        ``[design]`` (default: the sweep's, else the shipped one). It is one of each design's
+        inputs, so rows made with another calibration are not taken for done.
     """
     if scheduler is not None and dask_workers is not None:
         raise ScenarioError("give either --scheduler or --dask-workers, not both")
     start = time.perf_counter()
-    settings = settings_for(sweep, calibration)
+    if calibration is not None:
+        sweep = sweep.with_design("calibration", calibration=str(calibration))
+    settings = settings_for(sweep)
+    runner = _Runner(workers, scheduler, dask_workers)
     store = RowStore(out)
     done = store.done_ids()
     points = list({p.design_id: p for p in sweep.points()}.values())
     todo = [p for p in points if p.design_id not in done]
     batches = _batches(todo, max(1, batch_size))
-    if scheduler is not None or dask_workers is not None:
-        stream = _dask(settings, batches, scheduler, dask_workers)
-        executor = f"dask ({scheduler or f'local cluster of {dask_workers}'})"
-    else:
-        count = workers or os.cpu_count() or 1
-        stream = _local(settings, batches, max(1, min(count, len(batches) or 1)))
-        executor = f"local ({count} process{'es' if count > 1 else ''})"
-    finished = errors = 0
-    for rows in stream:
-        store.append(rows)
-        finished += len(rows)
-        errors += sum(1 for r in rows if r["error"] is not None)
-        if progress is not None:
-            progress(finished, len(todo))
+    finished, errors = _stream(
+        runner.run(evaluate_batch, settings, batches), store, len(todo), progress
+    )
+    rechecked = 0
+    if sweep.recheck is not None:
+        rechecks = RowStore(out, RECHECKS)
+        redone = rechecks.done_ids()
+        chosen = select_rechecks(sweep, store.read())
+        items = [[(dict(p.inputs), layout)] for p, layout in chosen if p.design_id not in redone]
+        rechecked, _ = _stream(runner.run(recheck_batch, settings, items), rechecks, 0, None)
     return RunStats(
         points=len(points),
         skipped=len(points) - len(todo),
         evaluated=finished,
         errors=errors,
         elapsed_s=time.perf_counter() - start,
-        executor=executor,
+        executor=runner.describe(),
+        rechecked=rechecked,
     )

@@ -49,6 +49,10 @@ COLUMNS: dict[str, tuple[pa.DataType, str]] = {
     "zero": (_I, "ZeRO stage"),
     "micro_batch": (_I, ""),
     "recompute": (_S, ""),
+    "pp_split": (_S, "pipeline split: even, embedding/loss in split, or first / last layers"),
+    "pp_first_stage_layers": (_I, "layers on the first pipeline rank (uneven split)"),
+    "pp_last_stage_layers": (_I, "layers on the last pipeline rank (uneven split)"),
+    "layout_json": (_S, "the layout as an explicit layout table takes it, JSON"),
     "layouts_evaluated": (_I, "layouts timed by the search (1 when explicit)"),
     # step
     "step_time_s": (_F, "one iteration"),

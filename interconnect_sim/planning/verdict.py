@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from interconnect_sim.planning.sweep import Constraints
+from interconnect_sim.planning.design import Constraints
 
 __all__ = ["OBJECTIVE_COLUMNS", "verdict"]
 

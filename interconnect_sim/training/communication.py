@@ -46,14 +46,12 @@ from interconnect_sim.training.stage_compute import ChunkCompute
 __all__ = [
     "Collective",
     "CollectiveTimer",
-    "DataParallelSync",
     "GradientSync",
     "Overlap",
     "PassCollectives",
     "cp_collectives",
     "cp_time",
     "dp_collectives",
-    "dp_sync",
     "ep_collectives",
     "ep_time",
     "pp_exposed",
@@ -233,15 +231,6 @@ def pp_exposed(timer: CollectiveTimer, model: ModelConfig, parallel: ParallelCon
     return 2 * (p.pp - 1) * p.vpp * pp_send(model, p).time(timer)
 
 
-@dataclass(frozen=True, slots=True)
-class DataParallelSync:
-    """Gradient and parameter synchronisation of one pipeline rank per step."""
-
-    total_s: float
-    exposed_s: float
-    optimizer_s: float
-
-
 def rank_weights(
     model: ModelConfig, parallel: ParallelConfig, chunks: list[Chunk]
 ) -> tuple[float, float]:
@@ -299,34 +288,3 @@ def dp_collectives(
         shard = replicas if p.zero_stage >= 1 else 1
         optimizer_bytes += weights / shard * _OPTIMIZER_TRAFFIC_BYTES_PER_PARAMETER
     return GradientSync(tuple(before), tuple(again), tuple(after), optimizer_bytes)
-
-
-def dp_sync(
-    timer: CollectiveTimer,
-    model: ModelConfig,
-    parallel: ParallelConfig,
-    chunks: list[Chunk],
-    forward_s: float,
-    backward_s: float,
-    memory_bytes_per_s: float,
-) -> DataParallelSync:
-    """Data-parallel gradient sync and the optimizer step of one rank.
-
-    ``forward_s`` / ``backward_s`` are one micro-batch's passes on this rank: the first
-    all-gather hides behind a forward, the last reduce-scatter behind a backward; ZeRO-3's
-    gathers and reduce-scatter behind the whole step's compute.
-    """
-    p = parallel
-    sync = dp_collectives(model, p, chunks)
-    total = exposed = 0.0
-    for kind in ("dp", "edp"):
-        gather = sum(c.time(timer) for c in sync.before_forward if c.kind == kind)
-        again = sum(c.time(timer) for c in sync.before_backward if c.kind == kind)
-        reduce = sum(c.time(timer) for c in sync.after_backward if c.kind == kind)
-        total += gather + again + reduce
-        if p.zero_stage == 3:
-            t = gather + again + reduce
-            exposed += max(0.0, t - p.microbatches * (forward_s + backward_s))
-        else:
-            exposed += max(0.0, reduce - backward_s) + max(0.0, gather - forward_s)
-    return DataParallelSync(total, exposed, sync.optimizer_bytes / memory_bytes_per_s)

@@ -31,13 +31,13 @@ from interconnect_sim.topology.fabric import Fabric
 from interconnect_sim.training.communication import (
     CollectiveTimer,
     cp_time,
-    dp_sync,
     ep_time,
     exposed_behind,
     pp_exposed,
     rank_weights,
 )
 from interconnect_sim.training.compute import ComputeCalibration
+from interconnect_sim.training.data_parallel import dp_sync
 from interconnect_sim.training.flops import Convention, flops_per_token
 from interconnect_sim.training.memory import MemoryEstimate, estimate_memory, shortfall_message
 from interconnect_sim.training.model import ModelConfig

@@ -14,11 +14,12 @@ chunk's forward or backward for one micro-batch) becomes:
 * a **pipeline send** to the rank running the next chunk (the previous one, backward), which
   that rank's pass waits for; the sender goes on (sends overlap compute).
 
-A chunk's first forward is cut into gradient buckets (:func:`bucket_parameters`): bucket ``i``
-of its layers waits for the all-gather of bucket ``i`` of the weights (ZeRO 1-3, issued at the
-start, ahead of forward). Its last backward is cut the same way and each bucket's
-reduce-scatter (all-reduce with ZeRO 0) starts when the backward has produced it; with ZeRO-3
-its first backward waits for a second gather. The calls of one data-parallel group run one after
+A chunk's first forward is cut into gradient buckets
+(:func:`.data_parallel.bucket_parameters`): bucket ``i`` of its layers waits for the all-gather
+of bucket ``i`` of the weights (ZeRO 1-3, issued at the start, ahead of forward). Its last
+backward is cut the same way and each bucket's reduce-scatter (all-reduce with ZeRO 0) starts
+when the backward has produced it; with ZeRO-3 its first backward waits for a second gather. The
+calls of one data-parallel group run one after
 another, as on one NCCL communicator. Each rank's optimizer step follows its last
 reduce-scatter. The step time is the trace's makespan.
 
@@ -37,8 +38,8 @@ from interconnect_sim.training.communication import (
     cp_collectives,
     ep_collectives,
     pp_send,
-    rank_weights,
 )
+from interconnect_sim.training.data_parallel import chunk_bucket_count
 from interconnect_sim.training.model import ModelConfig
 from interconnect_sim.training.pipeline import Chunk
 from interconnect_sim.training.schedule import Pass, Schedule, rank_passes
@@ -47,7 +48,7 @@ from interconnect_sim.training.tensor_parallel import hidden_in_pass, pass_gemm_
 from interconnect_sim.training.trace_layout import StepLayout
 from interconnect_sim.workload.events import TraceCall, TraceCompute, TraceEvent
 
-__all__ = ["StepTrace", "bucket_parameters", "build_step_trace", "whole_bytes"]
+__all__ = ["StepTrace", "build_step_trace", "whole_bytes"]
 
 _GROUP_SIZE = {"tp": "tp", "cp": "cp", "ep": "ep", "etp": "expert_tp", "pp": "pp"}
 
@@ -55,12 +56,6 @@ _GROUP_SIZE = {"tp": "tp", "cp": "cp", "ep": "ep", "etp": "expert_tp", "pp": "pp
 def whole_bytes(size: float) -> float:
     """A call's size as whole bytes (a trace line carries integers), at least one."""
     return float(max(1, round(size)))
-
-
-def bucket_parameters(data_parallel: int) -> float:
-    """Megatron-Core's default gradient bucket: ``max(40M, 1M x dp)`` parameters
-    (``DistributedDataParallel`` with ``bucket_size=None``)."""
-    return max(40e6, 1e6 * data_parallel)
 
 
 @dataclass
@@ -252,14 +247,10 @@ class _Builder:
         return x.backward and x.microbatch == self.p.microbatches - 1
 
     def bucket_count(self, rank: int, virtual: int) -> int:
-        """Gradient buckets of one chunk: its weights over the bucket size of each group."""
+        """Gradient buckets of one chunk (:func:`.data_parallel.chunk_bucket_count`)."""
         if (rank, virtual) not in self._buckets:
-            weights = rank_weights(self.model, self.p, [self.chunks[rank][virtual]])
-            counts = [1]
-            for kind, params in zip(("dp", "edp"), weights, strict=True):
-                if params > 0 and self.group_size(kind) > 1:
-                    counts.append(math.ceil(params / bucket_parameters(self.group_size(kind))))
-            self._buckets[(rank, virtual)] = max(counts)
+            chunk = self.chunks[rank][virtual]
+            self._buckets[(rank, virtual)] = chunk_bucket_count(self.model, self.p, chunk)
         return self._buckets[(rank, virtual)]
 
     def send(self, rank: int, x: Pass, after: str) -> None:

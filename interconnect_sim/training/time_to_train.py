@@ -6,8 +6,9 @@ stops whenever any of its GPUs, hosts or links fails. Interruptions arrive at a 
     lambda = gpus * r_gpu + nodes * r_node + r_job
 
 (per-GPU causes such as faulty GPUs and HBM, per-node causes such as hosts, NICs, cables and
-software, and job-level planned maintenance; defaults from a published large run in
-``training/data/failure_rates.toml``), so the job's mean time between interruptions is
+software, and job-level planned maintenance, as far as a source separates them; published
+profiles in ``training/data/failure_rates.toml`` via :mod:`.failure_rates`, by default Meta's two
+A100 research clusters), so the job's mean time between interruptions is
 ``M = 1 / lambda``. With a checkpoint every ``tau`` seconds of work costing ``delta`` seconds
 and a restart taking ``R`` seconds, Daly's model (Daly 2006, "A higher order estimate of the
 optimum checkpoint interval for restart dumps", FGCS 22, Eq. 20) gives the expected wall-clock
@@ -25,15 +26,18 @@ share (goodput) is ``T_s / T_w`` and the expected number of interruptions ``T_w 
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from interconnect_sim.errors import ScenarioError
+from interconnect_sim.training.failure_rates import (
+    FAILURE_RATES,
+    FailureProfile,
+    FailureRates,
+    default_checkpoint_restart,
+    load_failure_profile,
+)
 from interconnect_sim.training.memory import OPTIMIZER_BYTES_PER_PARAMETER
-from interconnect_sim.units import parse_duration, parse_rate
 
 __all__ = [
     "CHECKPOINT_BYTES_PER_PARAMETER",
@@ -51,117 +55,9 @@ __all__ = [
 
 _DAY = 86400.0
 _HOUR = 3600.0
-FAILURE_RATES = Path(__file__).parent / "data" / "failure_rates.toml"
-"""Published interruption counts by cause, and the checkpoint/restart defaults."""
 
 CHECKPOINT_BYTES_PER_PARAMETER = 2.0 + OPTIMIZER_BYTES_PER_PARAMETER
 """A restartable checkpoint holds the 16-bit weights and Adam's fp32 states (ZeRO's K = 12)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FailureRates:
-    """Interruption rates of a synchronous job, per hour of exposure.
-
-    Attributes
-    ----------
-    per_gpu_hour : float
-        Interruptions per GPU-hour (GPU, HBM, SRAM ... faults).
-    per_node_hour : float
-        Interruptions per node-hour (host, NIC, cable, switch, software).
-    per_job_hour : float
-        Interruptions per hour of the job regardless of its size (planned maintenance).
-    source : str
-        Where the rates come from.
-    """
-
-    per_gpu_hour: float
-    per_node_hour: float
-    per_job_hour: float = 0.0
-    source: str = ""
-
-    def per_s(self, gpus: int, nodes: int) -> float:
-        """Interruptions per second of a job on ``gpus`` GPUs in ``nodes`` nodes."""
-        hourly = gpus * self.per_gpu_hour + nodes * self.per_node_hour + self.per_job_hour
-        return hourly / _HOUR
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FailureProfile:
-    """One published run: its interruption rates and what else it reports."""
-
-    id: str
-    name: str
-    gpus: int
-    nodes: int
-    days: float
-    interruptions: int
-    rates: FailureRates
-    storage_write_bytes_per_s: float | None
-    effective_training_share: float | None
-
-
-def _causes(path: Path, profile: dict[str, Any]) -> dict[str, int]:
-    totals = {"gpu": 0, "node": 0, "job": 0}
-    for cause in profile.get("causes", []):
-        scale = cause.get("scale")
-        if scale not in totals or not isinstance(cause.get("count"), int):
-            raise ScenarioError(
-                f"{path}: profile {profile.get('id')!r}, cause {cause.get('cause')!r}: needs an "
-                f"integer count and scale gpu, node or job"
-            )
-        totals[scale] += cause["count"]
-    return totals
-
-
-@cache
-def _read(path: Path) -> dict[str, Any]:
-    with path.open("rb") as handle:
-        data: dict[str, Any] = tomllib.load(handle)
-    return data
-
-
-def load_failure_profile(profile: str | None = None, path: Path = FAILURE_RATES) -> FailureProfile:
-    """The interruption rates of a published run (default: the file's ``default`` profile).
-
-    Examples
-    --------
-    >>> p = load_failure_profile()
-    >>> p.interruptions, round(p.rates.per_s(p.gpus, p.nodes) * p.days * 86400)
-    (466, 466)
-    """
-    data = _read(path)
-    wanted = profile or data["default"]
-    profiles = {p["id"]: p for p in data["profiles"]}
-    if wanted not in profiles:
-        raise ScenarioError(
-            f"unknown failure profile {wanted!r}; known: {', '.join(sorted(profiles))}"
-        )
-    raw = profiles[wanted]
-    totals = _causes(path, raw)
-    hours = float(raw["days"]) * 24.0
-    bandwidth = raw.get("storage_write_bandwidth")
-    return FailureProfile(
-        id=wanted,
-        name=raw["name"],
-        gpus=raw["gpus"],
-        nodes=raw["nodes"],
-        days=float(raw["days"]),
-        interruptions=sum(totals.values()),
-        rates=FailureRates(
-            per_gpu_hour=totals["gpu"] / (raw["gpus"] * hours),
-            per_node_hour=totals["node"] / (raw["nodes"] * hours),
-            per_job_hour=totals["job"] / hours,
-            source=raw["name"],
-        ),
-        storage_write_bytes_per_s=None if bandwidth is None else parse_rate(bandwidth),
-        effective_training_share=raw.get("effective_training_share"),
-    )
-
-
-def default_checkpoint_restart(path: Path = FAILURE_RATES) -> tuple[float, float]:
-    """(checkpoint cost, restart time) in seconds used when the user gives none."""
-    defaults = _read(path)["checkpoint_restart"]
-    return parse_duration(defaults["checkpoint_cost"]), parse_duration(defaults["restart"])
 
 
 def checkpoint_cost_s(parameters: float, storage_write_bytes_per_s: float) -> float:

@@ -12,6 +12,7 @@ from interconnect_sim.errors import ScenarioError
 from interconnect_sim.planning import executors
 from interconnect_sim.planning.evaluate import Evaluator
 from interconnect_sim.planning.executors import RowStore, run_sweep
+from interconnect_sim.planning.recheck import RECHECKS
 from interconnect_sim.planning.sweep import Sweep, load_sweep, parse_sweep
 from tests.unit.test_cli import run
 
@@ -50,7 +51,7 @@ def test_shipped_sweep_runs_at_reduced_size_through_the_cli(
         )
         .replace("gpus = [128, 256, 512, 1024, 2048, 4096, 8192]", "gpus = [128]")
     )
-    small = small.replace('oversubscription = ["1:1", "2:1"]', 'oversubscription = ["1:1"]')
+    small = small.replace('    { name = "xdr", nic = "connectx-8", switch = "q3400" },\n', "")
     small = small.replace(
         "../prices/example-prices.toml", str(SHIPPED.parents[1] / "prices" / "example-prices.toml")
     )
@@ -64,9 +65,35 @@ def test_shipped_sweep_runs_at_reduced_size_through_the_cli(
     for name in ("designs.csv", "pareto.png", "scaling.png", "summary.md"):
         assert (out / name).stat().st_size > 0
     frame = pd.read_csv(out / "designs.csv")
-    assert len(frame) == 2 * 2  # systems x networks
+    assert len(frame) == 2 * 2  # systems x tapers
     assert frame["error"].isna().all(), frame["error"].dropna().tolist()
-    assert set(frame["network"]) == {"ndr", "xdr"}
+    assert set(frame["network"]) == {"ndr"}
+    assert set(frame["oversubscription"]) == {1.0, 2.0}
+    # [recheck]: each system's best design and its other taper, re-timed on the DES.
+    assert frame["des_step_time_s"].notna().all()
+    # at 1:1 the fabric is idle as the closed form assumes: the timeline agrees (the #14 contract)
+    one_to_one = frame[frame["oversubscription"] == 1.0]
+    assert one_to_one["des_step_time_s"].to_numpy() == pytest.approx(
+        one_to_one["step_time_s"].to_numpy(), rel=0.03
+    )
+    assert frame["des_slowdown_pct"].to_numpy() == pytest.approx(
+        100 * (frame["des_step_time_s"] / frame["step_time_s"] - 1).to_numpy()
+    )
+    for system, pair in frame.groupby("system"):
+        one, two = (pair[pair["oversubscription"] == t].iloc[0] for t in (1.0, 2.0))
+        # The analytic engine cannot see the taper; both re-checks ran the same layout ...
+        assert one["step_time_s"] == pytest.approx(two["step_time_s"], rel=1e-12), system
+        assert one["layout_json"] == two["layout_json"], system
+        # ... and on the DES, contention above a 2:1 leaf can only slow the step.
+        assert two["des_step_time_s"] >= one["des_step_time_s"] * (1 - 1e-9), system
+        assert two["run_cost"] <= one["run_cost"], system
+    # Every output is whole: no temporary file left, the CSV has every row, the PNGs end.
+    assert not list(out.rglob(".tmp-*"))
+    assert len(RowStore(out, RECHECKS).read()) == 4
+    for name in ("pareto.png", "scaling.png"):
+        data = (out / name).read_bytes()
+        assert data.startswith(b"\x89PNG"), name
+        assert data.endswith(b"IEND\xaeB`\x82"), name
     assert (frame["layout_mode"] == "auto").all()
     for column in (
         "tp",
@@ -80,8 +107,21 @@ def test_shipped_sweep_runs_at_reduced_size_through_the_cli(
     ):
         assert frame[column].notna().all(), column
     assert (frame["time_to_train_with_failures_days"] > frame["time_to_train_days"]).all()
+    # Rows ranked feasible first, by objective, ties (the tapers) to the cheaper design.
+    ranked = frame[frame["feasible"]] if frame["feasible"].any() else frame  # 128 GPUs: late
+    for (_, a), (_, b) in zip(ranked.iterrows(), ranked.iloc[1:].iterrows(), strict=False):
+        assert a["objective"] <= b["objective"]
+        if a["objective"] == b["objective"]:
+            assert a["run_cost"] <= b["run_cost"]
     summary = (out / "summary.md").read_text()
     assert "## Best design" in summary
+    best = ranked.iloc[0]
+    named = (
+        f"**{best['system']} {best['network']}, {best['gpus']} GPUs ({best['nodes']} nodes), "
+        f"{best['oversubscription']:g}:1**"
+    )
+    assert f"## Best design\n\n{named}" in summary
+    assert "## Re-timed on the discrete-event engine" in summary
     # A second run finds every row done and evaluates nothing.
     code, stdout, _ = run(
         capsys, "plan", str(path), "--out", str(out), "--workers", "1", "--no-progress", "--json"
@@ -89,6 +129,18 @@ def test_shipped_sweep_runs_at_reduced_size_through_the_cli(
     assert code == 0
     assert '"evaluated": 0' in stdout
     assert len(RowStore(out).read()) == 4
+    # A write that fails half-way leaves the previous file whole and no temporary behind.
+    before = (out / "pareto.png").read_bytes()
+
+    def broken_savefig(self: Any, path: Any, **_: Any) -> None:
+        Path(path).write_bytes(b"\x89PNG half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("matplotlib.figure.Figure.savefig", broken_savefig)
+    with pytest.raises(OSError, match="disk full"):
+        run(capsys, "plan", str(path), "--out", str(out), "--workers", "1", "--no-progress")
+    assert (out / "pareto.png").read_bytes() == before
+    assert not list(out.rglob(".tmp-*"))
 
 
 def _rows(frame: pd.DataFrame) -> pd.DataFrame:

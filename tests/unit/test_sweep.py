@@ -72,6 +72,19 @@ def test_reduced_axes_are_checked_like_the_file() -> None:
         ({"axes": {"layout": [{"tp": 4, "pp": 1, "vp": 2}]}}, r"unknown key\(s\) \['vp'\]"),
         ({"axes": {"network": [{"nic": 3}]}}, r"network\[0\]\.nic: must be a non-empty string"),
         ({"prices": "missing.toml"}, r"prices: file .* does not exist"),
+        ({"recheck": {"engine": "analytic"}}, r"\[recheck\]\.engine: must be des"),
+        ({"recheck": {"top": 0}}, r"\[recheck\]\.top: must be a whole number >= 1"),
+        ({"recheck": {"variants": ["taper"]}}, r"\[recheck\]\.variants: \['taper'\] are not axes"),
+        ({"recheck": {"per": ["sistem"]}}, r"\[recheck\]\.per: \['sistem'\] are not inputs"),
+        ({"recheck": {"every": 1}}, r"\[recheck\]: allowed keys are engine, top, per, variants"),
+        (
+            {"axes": {"nodes": [2], "calibration": ["missing.toml"]}},
+            r"\[axes\]\.calibration\[0\]: file .*missing\.toml' does not exist",
+        ),
+        (
+            {"axes": {"nodes": [2], "search": [{"uneven_splits": 1}]}},
+            r"\[axes\]\.search\[0\]: must be true or false",
+        ),
     ],
 )
 def test_bad_sweeps_are_one_line_errors(
