@@ -146,8 +146,9 @@ class BillOfMaterials:
             row[f"bom_{key}_media"] = ",".join(sorted({c.media for c in runs}))
             row[f"bom_{key}_split_cables"] = sum(c.split_cables for c in runs)
         row["bom_node_leaf_cables"] += self.management_ports
-        row["bom_leaf_ports_used"] += self.management_ports
-        row["bom_leaf_ports_free"] -= self.management_ports
+        placed = min(self.management_ports, row["bom_leaf_ports_free"])  # the rest: a warning
+        row["bom_leaf_ports_used"] += placed
+        row["bom_leaf_ports_free"] -= placed
         row["bom_transceivers"] = sum(self.transceivers().values())
         row["bom_transceiver_types"] = ";".join(
             f"{k}={v}" for k, v in sorted(self.transceivers().items())
@@ -313,6 +314,15 @@ def bill_of_materials(
             warnings.append(warning)
     if management_ports < 0:
         raise ScenarioError("management ports must not be negative")
+    switches = _switch_tiers(fabric, catalog)
+    management_ports = management_ports if nodes > 1 else 0
+    free = sum(s.ports_free for s in switches if s.kind == "leaf")
+    if management_ports > free:
+        warnings.append(
+            f"the design's {management_ports} fabric-management (UFM) ports need free leaf "
+            f"ports and {nodes} nodes leave {free}: plan one node fewer (as the reference "
+            "architecture's 31/63/95/127-node pods do) or another leaf"
+        )
     return BillOfMaterials(
         system=system.id,
         system_spec=system,
@@ -321,8 +331,8 @@ def bill_of_materials(
         gpus=len(fabric.gpus),
         racks=_racks(catalog, system, nodes, rack_power_w),
         nics=dict(nics),
-        switches=_switch_tiers(fabric, catalog),
+        switches=switches,
         cables=runs,
-        management_ports=management_ports if nodes > 1 else 0,
+        management_ports=management_ports,
         warnings=warnings,
     )

@@ -115,3 +115,24 @@ def test_bad_price_tables_are_one_line_errors(tmp_path: Path) -> None:
     bad.write_text("energy = 1\n")
     with pytest.raises(ScenarioError, match=r"unknown key\(s\) \['energy'\]"):
         load_price_table(bad)
+
+
+def test_management_ports_that_do_not_fit_are_a_warning_not_negative_ports(
+    catalog: Catalog,
+) -> None:
+    """RA-11333-001 reserves 4 leaf ports for UFM and so lists 63 DGX H100 for two SUs: at 63
+    they fit; at a full 64 every leaf port is taken, and the BOM says so."""
+    pod = catalog.superpod("dgx-h100-superpod")
+    boms = {
+        nodes: bill_of_materials(
+            build_fabric(catalog, FabricRequest(system="dgx-h100", node_count=nodes)),
+            catalog,
+            management_ports=pod.fabric_management_ports,
+        )
+        for nodes in (63, 64)
+    }
+    fits, full = boms[63], boms[64]
+    assert fits.to_row()["bom_leaf_ports_free"] == 8 - 4
+    assert not fits.warnings
+    assert full.to_row()["bom_leaf_ports_free"] == 0
+    assert any("UFM" in w and "one node fewer" in w for w in full.warnings)
