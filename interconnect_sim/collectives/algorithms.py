@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from interconnect_sim.calibration.model import Calibration
-from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
+from interconnect_sim.collectives.communicator import CommunicatorBandwidths
 from interconnect_sim.collectives.cost import AlgorithmCost
 from interconnect_sim.collectives.host_staging import host_phase_factor
 from interconnect_sim.collectives.nccl_channels import (

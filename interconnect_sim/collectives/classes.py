@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 
-from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
+from interconnect_sim.collectives.bandwidth import analyse_communicator
+from interconnect_sim.collectives.communicator import CommunicatorBandwidths
 from interconnect_sim.collectives.network import NetworkRoutes
 from interconnect_sim.collectives.paths import Flow, IndexedFlow, add_flow
 from interconnect_sim.specs.catalog import Catalog

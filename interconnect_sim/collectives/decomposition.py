@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from interconnect_sim.calibration.model import Calibration
 from interconnect_sim.collectives.algorithms import cost, tree_factor
-from interconnect_sim.collectives.bandwidth import (
+from interconnect_sim.collectives.communicator import (
     CommunicatorBandwidths,
     CommunicatorPlan,
     NodeGroup,
@@ -37,7 +37,7 @@ class FlowSpec:
     """One concurrent part of a collective.
 
     ``templates`` holds one flow per node group of the plan
-    (:attr:`~interconnect_sim.collectives.bandwidth.CommunicatorPlan.groups`), routed on the
+    (:attr:`~interconnect_sim.collectives.communicator.CommunicatorPlan.groups`), routed on the
     group's template node and repeated on each of its nodes; ``global_parts`` are flows already
     routed over the whole fabric (network rings, all-to-all), each with its scale.
     ``rate_cap_bytes_per_s`` bounds the flow's rate whatever the links allow (NCCL's per-peer

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 from interconnect_sim.calibration.model import Calibration
-from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
+from interconnect_sim.collectives.communicator import CommunicatorBandwidths
 
 __all__ = [
     "GraphChannels",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 
 from interconnect_sim.calibration.model import Calibration
-from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
+from interconnect_sim.collectives.communicator import CommunicatorBandwidths
 
 __all__ = ["collective_channel_count", "net_channels_per_peer", "p2p_network_rate"]
 

@@ -22,7 +22,8 @@ from interconnect_sim.collectives.algorithms import (
     applicable,
     cost,
 )
-from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
+from interconnect_sim.collectives.bandwidth import analyse_communicator
+from interconnect_sim.collectives.communicator import CommunicatorBandwidths
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.records import CallRecord, CollectiveEstimate, ReplayResult
 from interconnect_sim.engines.scheduling import Communicators, check_events, group_label

@@ -24,7 +24,7 @@ import simpy
 from numpy.typing import ArrayLike
 
 from interconnect_sim.calibration import Calibration, load_calibration
-from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
+from interconnect_sim.collectives.communicator import CommunicatorBandwidths
 from interconnect_sim.collectives.decomposition import Decomposition, decompose
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine

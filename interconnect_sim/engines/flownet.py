@@ -20,7 +20,7 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
-from interconnect_sim.collectives.bandwidth import CommunicatorPlan
+from interconnect_sim.collectives.communicator import CommunicatorPlan
 from interconnect_sim.collectives.decomposition import FlowSpec
 from interconnect_sim.collectives.paths import Flow
 from interconnect_sim.engines.maxmin import Incidence, max_min_rates

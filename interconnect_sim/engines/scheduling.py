@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
+from interconnect_sim.collectives.bandwidth import analyse_communicator
 from interconnect_sim.collectives.classes import ClassPart, class_parts
+from interconnect_sim.collectives.communicator import CommunicatorBandwidths
 from interconnect_sim.errors import TraceError
 from interconnect_sim.limits import check_message_size, check_time
 from interconnect_sim.specs.catalog import Catalog

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from interconnect_sim.calibration.model import Calibration
-from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths
+from interconnect_sim.collectives.communicator import CommunicatorBandwidths
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.validation.harness import (
     BANDWIDTH_BOUND_BYTES,

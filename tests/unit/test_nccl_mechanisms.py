@@ -13,7 +13,8 @@ import pytest
 
 from interconnect_sim.calibration import load_calibration
 from interconnect_sim.collectives.algorithms import cost
-from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
+from interconnect_sim.collectives.bandwidth import analyse_communicator
+from interconnect_sim.collectives.communicator import CommunicatorBandwidths
 from interconnect_sim.collectives.nccl_channels import data_fraction, nvls_rounds, ring_graph
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interconnect_sim.collectives.bandwidth import CommunicatorBandwidths, analyse_communicator
+from interconnect_sim.collectives.bandwidth import analyse_communicator
 from interconnect_sim.collectives.classes import class_parts
+from interconnect_sim.collectives.communicator import CommunicatorBandwidths
 from interconnect_sim.collectives.ops import CollectiveOp
 from interconnect_sim.engines.analytic import AnalyticEngine
 from interconnect_sim.engines.discrete_event import DiscreteEventEngine
