@@ -60,10 +60,13 @@ class AlgorithmCost:
             sizes >= self.plateau_from_bytes, self.latency_s * self.plateau_factor, self.latency_s
         )
         rate = self.algbw_at(sizes)
-        result: NDArray[np.float64] = latency + sizes / rate
-        if self.fill_stages and self.fill_rounds:
-            starts = np.array([start for start, _ in self.fill_rounds])
-            rounds = np.array([size for _, size in self.fill_rounds])
-            index = np.clip(np.searchsorted(starts, sizes, side="right") - 1, 0, None)
-            result = result + self.fill_stages * np.minimum(rounds[index], sizes) / rate
+        # A zero rate is NCCL's own model saying "never" (NVLS with one head per node:
+        # 2 eff (h - 1) / (h + 1) = 0): the call takes forever and the tuner's minimum skips it.
+        with np.errstate(divide="ignore"):
+            result: NDArray[np.float64] = latency + sizes / rate
+            if self.fill_stages and self.fill_rounds:
+                starts = np.array([start for start, _ in self.fill_rounds])
+                rounds = np.array([size for _, size in self.fill_rounds])
+                index = np.clip(np.searchsorted(starts, sizes, side="right") - 1, 0, None)
+                result = result + self.fill_stages * np.minimum(rounds[index], sizes) / rate
         return result
