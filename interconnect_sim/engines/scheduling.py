@@ -16,6 +16,7 @@ from interconnect_sim.workload.trace import (
     TraceCall,
     TraceCompute,
     TraceEvent,
+    check_copies,
     dependency_order,
     resolve_copies,
     resolve_ranks,
@@ -51,6 +52,10 @@ class Communicators:
     def copies(self, call: TraceEvent) -> list[tuple[int, ...]]:
         """The ranks of every copy of the call."""
         return resolve_copies(call, len(self.gpus), self.gpus_per_node)
+
+    def check_copies(self, call: TraceEvent) -> None:
+        """Raise if the call or a copy of it reaches past the fabric (copies not listed)."""
+        check_copies(call, len(self.gpus), self.gpus_per_node)
 
     def _analyse(self, call: TraceCall, ranks: tuple[int, ...]) -> CommunicatorBandwidths:
         ranks = tuple(sorted(ranks))
@@ -124,7 +129,7 @@ def check_events(events: Sequence[TraceEvent], communicators: Communicators) -> 
             check_message_size(event.size_bytes, f"{where}: bytes {event.size_bytes:g}", TraceError)
         for what, seconds in times:
             check_time(seconds, f"{where}: {what}", TraceError)
-        communicators.copies(event)
+        communicators.check_copies(event)
         if isinstance(event, TraceCall):
             communicators.bandwidths(event)
     dependency_order(events)

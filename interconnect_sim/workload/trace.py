@@ -41,6 +41,7 @@ __all__ = [
     "TraceCall",
     "TraceCompute",
     "TraceEvent",
+    "check_copies",
     "dependency_order",
     "read_trace",
     "resolve_copies",
@@ -404,15 +405,30 @@ def resolve_copies(call: TraceEvent, rank_count: int, gpus_per_node: int) -> lis
     TraceError
         A copy that reaches past the fabric's ranks, naming the call's line.
     """
-    ranks = resolve_ranks(call, rank_count, gpus_per_node)
+    ranks = check_copies(call, rank_count, gpus_per_node)
     if not call.copies:
         return [ranks]
-    top = max(ranks) + max(block[-1] for block in call.copies)
-    if top >= rank_count:
-        raise TraceError(
-            f"{call.where()}: copies reach rank {top}; the fabric has ranks 0-{rank_count - 1}"
-        )
     return [tuple(r + offset for r in ranks) for offset in copy_offsets(call.copies)]
+
+
+def check_copies(call: TraceEvent, rank_count: int, gpus_per_node: int) -> tuple[int, ...]:
+    """Check that ``call`` and every copy of it fit a fabric of ``rank_count`` ranks, without
+    listing the copies (a data-parallel call of a large step has thousands); return the first
+    copy's ranks.
+
+    Raises
+    ------
+    TraceError
+        A rank, group or copy outside the fabric, naming the call's line.
+    """
+    ranks = resolve_ranks(call, rank_count, gpus_per_node)
+    if call.copies:
+        top = max(ranks) + max(block[-1] for block in call.copies)
+        if top >= rank_count:
+            raise TraceError(
+                f"{call.where()}: copies reach rank {top}; the fabric has ranks 0-{rank_count - 1}"
+            )
+    return ranks
 
 
 def resolve_ranks(call: TraceEvent, rank_count: int, gpus_per_node: int) -> tuple[int, ...]:
