@@ -23,7 +23,7 @@ step's compute.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from interconnect_sim.training.communication import (
     Collective,
@@ -65,11 +65,11 @@ def chunk_bucket_count(model: ModelConfig, parallel: ParallelConfig, chunk: Chun
 
 
 def _bucketed_s(
-    timer: CollectiveTimer, calls: tuple[Collective, ...], kind: str, buckets: int
+    calls: tuple[Collective, ...], kind: str, buckets: int, timer: CollectiveTimer
 ) -> float:
     """Seconds of one chunk's calls of ``kind``, each cut into ``buckets`` calls."""
     return sum(
-        buckets * timer.time(c.kind, c.op, c.size_bytes / buckets) * c.count
+        replace(c, size_bytes=c.size_bytes / buckets, count=c.count * buckets).time(timer)
         for c in calls
         if c.kind == kind
     )
@@ -105,24 +105,19 @@ def dp_sync(
         HBM bandwidth for the optimizer step's traffic.
     """
     p = parallel
-    total = exposed = optimizer_bytes = 0.0
+    per_chunk = [(dp_collectives(model, p, [c]), chunk_bucket_count(model, p, c)) for c in chunks]
+    buckets = sum(n for _, n in per_chunk)
+    total = exposed = 0.0
     for kind in ("dp", "edp"):
-        gather = again = reduce = 0.0
-        buckets = 0
-        for chunk in chunks:
-            sync = dp_collectives(model, p, [chunk])
-            if kind == "dp":
-                optimizer_bytes += sync.optimizer_bytes
-            n = chunk_bucket_count(model, p, chunk)
-            gather += _bucketed_s(timer, sync.before_forward, kind, n)
-            again += _bucketed_s(timer, sync.before_backward, kind, n)
-            reduce += _bucketed_s(timer, sync.after_backward, kind, n)
-            buckets += n
+        gather, again, reduce = (
+            sum(_bucketed_s(getattr(sync, phase), kind, n, timer) for sync, n in per_chunk)
+            for phase in ("before_forward", "before_backward", "after_backward")
+        )
         total += gather + again + reduce
         if p.zero_stage == 3:
-            t = gather + again + reduce
-            exposed += max(0.0, t - p.microbatches * (forward_s + backward_s))
-        elif buckets:
+            exposed += max(0.0, gather + again + reduce - p.microbatches * (forward_s + backward_s))
+        else:
             exposed += _pipelined_exposed(reduce, buckets, backward_s)
             exposed += _pipelined_exposed(gather, buckets, forward_s)
+    optimizer_bytes = sum(sync.optimizer_bytes for sync, _ in per_chunk)
     return DataParallelSync(total, exposed, optimizer_bytes / memory_bytes_per_s)

@@ -146,11 +146,7 @@ class TraceCall:
 
     def where(self) -> str:
         """``FILE, line N (id 'x')`` for messages (``trace line N`` when built in code)."""
-        if self.source:
-            place = f"{self.source}, line {self.line}" if self.line else self.source
-        else:
-            place = f"trace line {self.line}"
-        return f"{place} (id {self.id!r})"
+        return _where(self.source, self.line, self.id)
 
     def to_json(self) -> dict[str, Any]:
         """The call as a trace line."""
@@ -196,11 +192,7 @@ class TraceCompute:
 
     def where(self) -> str:
         """``FILE, line N (id 'x')`` for messages (``trace line N`` when built in code)."""
-        if self.source:
-            place = f"{self.source}, line {self.line}" if self.line else self.source
-        else:
-            place = f"trace line {self.line}"
-        return f"{place} (id {self.id!r})"
+        return _where(self.source, self.line, self.id)
 
     def to_json(self) -> dict[str, Any]:
         """The event as a trace line."""
@@ -217,6 +209,14 @@ class TraceCompute:
 
 TraceEvent = TraceCall | TraceCompute
 """One line of a trace."""
+
+
+def _where(source: str, line: int, event_id: str) -> str:
+    """``FILE, line N (id 'x')`` for messages (``trace line N`` when built in code)."""
+    if not source:
+        return f"trace line {line} (id {event_id!r})"
+    place = f"{source}, line {line}" if line else source
+    return f"{place} (id {event_id!r})"
 
 
 def _placement_json(
